@@ -1,0 +1,3 @@
+from rnnlab.cli import app
+
+app()

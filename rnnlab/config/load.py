@@ -1,0 +1,204 @@
+"""Read a YAML config, apply `key=value` overrides, and check every key, type and range.
+
+Everything here fails with `RnnlabError` and one line naming the key; nothing imports
+torch, so a config error comes back in the time it takes to start Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from rnnlab.config.schema import Config
+from rnnlab.errors import RnnlabError
+from rnnlab.registry import suggest
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """The checked Config of a YAML file with command-line overrides applied."""
+    raw = read_yaml(Path(path))
+    for key, value in parse_overrides(overrides).items():
+        set_dotted(raw, key, value)
+    return config_from_dict(raw)
+
+
+def read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise RnnlabError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise RnnlabError(f"{path}:{where}: YAML syntax error: {problem}") from None
+    except UnicodeDecodeError:
+        raise RnnlabError(f"{path}: config is not UTF-8 text") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RnnlabError(f"{path}: a config must be a mapping of sections, got {_kind(raw)}")
+    return raw
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """`["model.hidden_size=128"]` -> `{"model.hidden_size": 128}` (values as YAML scalars)."""
+    parsed: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise RnnlabError(f"override '{item}' is not KEY=VALUE (e.g. optim.lr=0.5)")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        if key in parsed and parsed[key] != value:
+            raise RnnlabError(f"conflicting overrides for '{key}': {parsed[key]!r} and {value!r}")
+        parsed[key] = value
+    return parsed
+
+
+def set_dotted(raw: dict, key: str, value: Any) -> None:
+    """Set `raw["a"]["b"] = value` for key "a.b", checking the key exists in the schema."""
+    *parents, leaf = key.split(".")
+    schema: Any = Config
+    node = raw
+    for i, part in enumerate(parents + [leaf]):
+        names = [f.name for f in dataclasses.fields(schema)]
+        if part not in names:
+            prefix = ".".join(parents[:i])
+            full = [f"{prefix}.{n}" if prefix else n for n in names]
+            raise RnnlabError(f"unknown override key '{key}'{suggest(key, full)}")
+        if part == leaf:
+            break
+        schema = typing.get_type_hints(schema)[part]
+        if not dataclasses.is_dataclass(schema):
+            raise RnnlabError(f"override key '{key}': '{part}' is a value, not a section")
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[leaf] = value
+
+
+def config_from_dict(raw: dict) -> Config:
+    cfg = _build(Config, raw, "")
+    _check_cross_fields(cfg)
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, allow_unicode=True)
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(raw, dict):
+        raise RnnlabError(f"'{where}' must be a mapping of keys, got {_kind(raw)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            full = [prefix + n for n in fields]
+            raise RnnlabError(f"unknown key '{prefix}{key}'{suggest(prefix + str(key), full)}")
+    values = {}
+    for name, f in fields.items():
+        if name not in raw:
+            continue
+        key, hint = prefix + name, hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, raw[name] if raw[name] is not None else {}, key + ".")
+        else:
+            values[name] = _check_range(key, _check_type(key, raw[name], hint), f.metadata)
+    return cls(**values)
+
+
+def _check_type(key: str, value: Any, hint: Any) -> Any:
+    """`value` if it has type `hint` (ints widen to float), else RnnlabError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _check_type(key, value, option)
+            except RnnlabError:
+                pass
+        raise RnnlabError(f"'{key}' must be {_describe(hint)}, got {value!r}")
+    if origin is Literal:
+        if value in args and not isinstance(value, bool):
+            return value
+        shown = "" if not isinstance(value, str) else suggest(value, [str(a) for a in args])
+        choices = " | ".join(str(a) for a in args)
+        raise RnnlabError(f"'{key}' must be one of {choices}, got {value!r}{shown}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise RnnlabError(f"'{key}' must be a list, got {_kind(value)} {value!r}")
+        return [_check_type(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value)]
+    if hint is float and isinstance(value, str):
+        value = _float_or_none(value)  # YAML 1.1 reads '1e-3' as a string
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    raise RnnlabError(f"'{key}' must be {_describe(hint)}, got {_kind(value)} {value!r}")
+
+
+def _check_range(key: str, value: Any, bounds: typing.Mapping) -> Any:
+    if value is None or not isinstance(value, (int, float)):
+        return value
+    tests = {
+        "gt": (lambda v, b: v > b, "> {}"),
+        "ge": (lambda v, b: v >= b, ">= {}"),
+        "lt": (lambda v, b: v < b, "< {}"),
+        "le": (lambda v, b: v <= b, "<= {}"),
+    }
+    for name, bound in bounds.items():
+        ok, text = tests[name]
+        if not ok(value, bound):
+            raise RnnlabError(f"'{key}' must be {text.format(bound)}, got {value!r}")
+    return value
+
+
+def _check_cross_fields(cfg: Config) -> None:
+    if not DEVICE_PATTERN.match(cfg.device):
+        raise RnnlabError(f"'device' must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
+    if isinstance(cfg.model.embedding, int) and cfg.model.embedding <= 0:
+        raise RnnlabError(f"'model.embedding' must be one_hot or > 0, got {cfg.model.embedding}")
+    from rnnlab.data import DATASETS  # numpy only: cheap
+
+    DATASETS.get(cfg.data.dataset).check_config(cfg)
+
+
+def _float_or_none(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint))
+    if typing.get_origin(hint) is Literal:
+        return " | ".join(str(a) for a in typing.get_args(hint))
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return "null" if hint is type(None) else names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
+    names.update({int: "an integer", float: "a number", type(None): "null"})
+    return names.get(type(value), type(value).__name__)

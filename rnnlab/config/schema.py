@@ -1,0 +1,70 @@
+"""The config schema: one dataclass per YAML section, one comment per field.
+
+Ranges live in each field's metadata (`gt`, `ge`, `lt`, `le`) and are checked by
+`rnnlab.config.load` together with the types; this module only declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Union
+
+
+def bounded(default, **bounds):
+    """A field with a default and range bounds: gt, ge, lt, le."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=bounds)
+    return field(default=default, metadata=bounds)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "timemachine"  # a registered dataset: timemachine, jaychou, text, ...
+    path: Optional[str] = None  # a local file or folder to read instead of the download
+    token: Literal["char", "word"] = "char"  # language models: characters or words
+    min_freq: int = bounded(0, ge=0)  # rarer tokens map to <unk>
+    batch_size: int = bounded(32, gt=0)  # sequences per minibatch
+    num_steps: int = bounded(35, gt=0)  # time steps per sequence (truncated BPTT length)
+    sampling: Literal["random", "sequential"] = "sequential"  # d2l's two minibatch samplers
+    valid_fraction: float = bounded(0.1, gt=0, lt=1)  # held-out share for validation
+    max_tokens: Optional[int] = bounded(None, gt=0)  # train on the first N tokens (d2l: 10000)
+
+
+@dataclass
+class ModelConfig:
+    cell: Literal["rnn", "gru", "lstm"] = "gru"  # the recurrent cell
+    impl: Literal["builtin", "scratch"] = "builtin"  # torch.nn layers or rnnlab's own cells
+    hidden_size: int = bounded(256, gt=0)  # units per layer and direction
+    num_layers: int = bounded(1, gt=0)  # stacked recurrent layers
+    bidirectional: bool = False  # also run right-to-left (sees the future: not for generation)
+    dropout: float = bounded(0.0, ge=0, lt=1)  # dropout between stacked layers
+    embedding: Union[Literal["one_hot"], int] = "one_hot"  # one-hot inputs or a learned dim
+
+
+@dataclass
+class OptimConfig:
+    name: Literal["sgd", "adam", "adamw"] = "sgd"  # the optimizer
+    lr: float = bounded(1.0, gt=0)  # learning rate
+    momentum: float = bounded(0.0, ge=0, lt=1)  # SGD momentum
+    weight_decay: float = bounded(0.0, ge=0)  # L2 penalty (decoupled for adamw)
+    clip: Optional[float] = bounded(1.0, gt=0)  # max global gradient norm; null = no clipping
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = bounded(500, gt=0)  # passes over the training data
+    eval_every: int = bounded(10, gt=0)  # validate (and keep the best checkpoint) every N epochs
+    sample_every: int = bounded(50, gt=0)  # print greedy text every N epochs
+    prefixes: list[str] = bounded(["time traveller", "traveller"])  # prompts for samples
+    sample_len: int = bounded(50, ge=0)  # tokens generated per sample
+
+
+@dataclass
+class Config:
+    name: str = "run"  # run folder prefix: runs/<name>-<timestamp>/
+    seed: int = 0  # seeds torch and the samplers
+    device: str = "auto"  # auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

@@ -1,0 +1,11 @@
+"""Datasets: a registry of them (`DATASETS`), rnnlab's data directory, vocabularies.
+
+Importing this package registers every dataset and needs NumPy only, not torch.
+"""
+
+from . import text  # noqa: F401  (registers timemachine, jaychou, text)
+from .base import DATASETS, Corpus, Dataset, TextCorpus
+from .store import Resource, data_dir, fetch
+from .vocab import Vocab
+
+__all__ = ["DATASETS", "Corpus", "Dataset", "Resource", "TextCorpus", "Vocab", "data_dir", "fetch"]

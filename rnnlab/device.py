@@ -1,0 +1,32 @@
+"""Pick the device a run trains on: the config's `device`, or the best one found."""
+
+from __future__ import annotations
+
+import torch
+
+from rnnlab.errors import RnnlabError
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto`: CUDA, then MPS, then CPU. An explicit device that is absent is an error."""
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RnnlabError(f"device '{name}' asked for, but CUDA is not available here")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            raise RnnlabError(f"device '{name}' asked for, but only {count} CUDA device(s) exist")
+    if name == "mps" and not has_mps:
+        raise RnnlabError("device 'mps' asked for, but MPS is not available here")
+    return torch.device(name)
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return str(device)

@@ -1,0 +1,68 @@
+"""Text from a language model: warm the state up on a prefix, then one token at a time."""
+
+from __future__ import annotations
+
+import torch
+
+from rnnlab.data.vocab import Vocab
+from rnnlab.errors import RnnlabError
+
+
+def split_prefix(prefix: str, token: str) -> list[str]:
+    return list(prefix) if token == "char" else prefix.split()
+
+
+def join_tokens(tokens: list[str], token: str) -> str:
+    return "".join(tokens) if token == "char" else " ".join(tokens)
+
+
+def check_prefix(prefix: str, vocab: Vocab, token: str) -> list[str]:
+    """The prefix's tokens; RnnlabError naming any the vocabulary does not have."""
+    tokens = split_prefix(prefix, token)
+    if not tokens:
+        raise RnnlabError("the prefix is empty: give at least one token to start from")
+    unknown = vocab.unknown(tokens)
+    if unknown:
+        shown = ", ".join(repr(t) for t in unknown)
+        hint = ""
+        if not vocab.unknown(split_prefix(prefix.lower(), token)):
+            hint = " (this vocabulary is lowercase: try the prefix in lowercase)"
+        raise RnnlabError(f"the prefix has {token}s not in the vocabulary: {shown}{hint}")
+    return tokens
+
+
+@torch.no_grad()
+def generate(
+    model,
+    vocab: Vocab,
+    prefix: list[str],
+    num_tokens: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> list[str]:
+    """`num_tokens` tokens after `prefix`: greedy when temperature is 0, else sampled."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    ids = torch.as_tensor(vocab.encode(prefix), device=device).view(1, -1)  # (1, P)
+    logits, state = model(ids, None)  # (P, 1, V): the prefix warms the state up
+    picked = []
+    for _ in range(num_tokens):
+        next_id = pick(logits[-1, 0], temperature, top_k, generator)  # (1,)
+        picked.append(next_id)
+        logits, state = model(next_id.view(1, 1), state)  # (1, 1, V)
+    model.train(was_training)
+    return vocab.decode(torch.cat(picked).tolist()) if picked else []
+
+
+def pick(logits: torch.Tensor, temperature: float, top_k: int | None, generator) -> torch.Tensor:
+    """One token id from logits (V,): argmax, or a draw from softmax(logits / temperature)."""
+    if temperature == 0:
+        return logits.argmax().view(1)
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1).cpu()
+    return torch.multinomial(probs, 1, generator=generator).to(logits.device)

@@ -1,0 +1,27 @@
+"""`model.impl: builtin`: torch.nn.RNN / GRU / LSTM (cuDNN on CUDA, oneDNN for LSTM on CPU)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .recurrent import RECURRENT, Recurrent
+
+LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+@RECURRENT.register("builtin")
+class Builtin(Recurrent):
+    def __init__(self, cfg, input_size: int):
+        super().__init__(cfg, input_size)
+        extra = {"nonlinearity": getattr(cfg, "nonlinearity", "tanh")} if cfg.cell == "rnn" else {}
+        self.layer = LAYERS[cfg.cell](
+            input_size,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+            bidirectional=cfg.bidirectional,
+            **extra,
+        )
+
+    def forward(self, inputs, state=None):
+        return self.layer(inputs, state)  # (T, B, H * directions), state

@@ -1,0 +1,56 @@
+"""The one contract every recurrent layer stack in rnnlab follows, and its registry.
+
+    outputs, state = layer(inputs, state)
+
+    inputs:  (T, B, D)                 time-major, as torch.nn.RNN/GRU/LSTM take them
+    outputs: (T, B, H * directions)    the last layer's hidden state at every step
+    state:   (L * directions, B, H)    rnn and gru; for lstm the pair (h, c) of those;
+                                       None on input means zeros
+
+Implementations register under `model.impl` (`@RECURRENT.register("builtin")`) and are
+built from the `model` config section and the input size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rnnlab.registry import Registry
+
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class Recurrent(nn.Module):
+    """Base of every recurrent stack: `forward(inputs (T, B, D), state) -> (outputs, state)`."""
+
+    def __init__(self, cfg, input_size: int):
+        super().__init__()
+        self.cell = cfg.cell
+        self.input_size = input_size
+        self.hidden_size = cfg.hidden_size
+        self.num_layers = cfg.num_layers
+        self.directions = 2 if cfg.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * self.directions
+
+    def forward(self, inputs: torch.Tensor, state: State | None = None):
+        raise NotImplementedError
+
+
+RECURRENT: Registry[type[Recurrent]] = Registry("model.impl")
+
+
+def build_recurrent(cfg, input_size: int) -> Recurrent:
+    return RECURRENT.get(cfg.impl)(cfg, input_size)
+
+
+def detach_state(state: State | None) -> State | None:
+    """Cut the graph behind a state carried into the next batch (truncated BPTT)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()

@@ -1,0 +1,62 @@
+"""What a training run shows: a rich progress bar with a live metrics line in a terminal,
+plain log lines at each evaluation everywhere (so CI logs and pipes read well)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def format_row(row: dict) -> str:
+    """'epoch 10  train_ppl 9.84  val_ppl 10.3  41.2k tok/s' (losses shown when no ppl)."""
+    parts = [f"epoch {row['epoch']}"]
+    for key, value in row.items():
+        if key == "epoch" or value is None:
+            continue
+        if key.endswith("_loss") and key.replace("_loss", "_ppl") in row:
+            continue
+        if key == "tokens_per_s":
+            parts.append(f"{value / 1000:.1f}k tok/s")
+        elif isinstance(value, float):
+            parts.append(f"{key} {value:.4g}")
+    return "  ".join(parts)
+
+
+class Reporter:
+    def __init__(self, console: Console | None = None, quiet: bool = False):
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.quiet = quiet
+        self.progress: Progress | None = None
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, markup=False)
+
+    def start(self, total_epochs: int, done: int = 0) -> None:
+        if self.quiet or not self.console.is_terminal:
+            return
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[line]}"),
+            console=self.console,
+        )
+        self.progress.start()
+        self.bar = self.progress.add_task("train", total=total_epochs, completed=done, line="")
+
+    def epoch(self, row: dict, evaluated: bool) -> None:
+        if self.progress is not None:
+            self.progress.update(self.bar, completed=row["epoch"], line=format_row(row))
+        if evaluated:
+            self.message(format_row(row))
+
+    def samples(self, epoch: int, texts: list[str]) -> None:
+        for text in texts:
+            self.message(f"  [{epoch}] {text!r}")
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

@@ -1,0 +1,52 @@
+"""A name -> class registry, AllenNLP style: `@DATASETS.register("timemachine")`.
+
+Each base class keeps its registry beside it; a lookup of an unknown name fails with the
+list of known names and the nearest one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from rnnlab.errors import RnnlabError
+
+T = TypeVar("T")
+
+
+def suggest(name: str, candidates: list[str]) -> str:
+    """' (did you mean 'x'?)' for the candidate nearest to `name`, or ''."""
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class Registry(Generic[T]):
+    """Named entries of one kind (datasets, cell implementations, ...)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def add(entry: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} '{name}' is registered twice")
+            self._entries[name] = entry
+            return entry
+
+        return add
+
+    def get(self, name: str) -> T:
+        if name not in self._entries:
+            known = ", ".join(self.names())
+            raise RnnlabError(
+                f"unknown {self.kind} '{name}'{suggest(name, self.names())} (known: {known})"
+            )
+        return self._entries[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries

@@ -1,0 +1,161 @@
+"""The run folder and its fixed layout:
+
+    runs/<name>-<YYYYmmdd-HHMMSS>/
+        config.yaml        the resolved config (overrides applied)
+        vocab.json         the vocabulary (language models and text classifiers)
+        metrics.csv        one row per epoch
+        checkpoints/       last.pt and best.pt
+        plots/             PNG curves
+        samples.txt        generated text, by epoch
+        summary.json       final and best metrics, speed, device, versions, status
+
+Every file is written atomically (`fileio.write_atomic`); a folder is never reused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pickle
+import time
+import zipfile
+from pathlib import Path
+
+from rnnlab.errors import RnnlabError
+from rnnlab.fileio import write_atomic, write_with
+
+
+class Run:
+    def __init__(self, path: Path):
+        self.dir = Path(path)
+
+    @classmethod
+    def create(cls, parent: Path, name: str) -> Run:
+        """A new, empty run folder; a name clash gets a suffix, never an existing folder."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        Path(parent).mkdir(parents=True, exist_ok=True)
+        for attempt in range(1000):
+            path = Path(parent) / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise RnnlabError(f"cannot find a free run folder name under {parent}")
+
+    @classmethod
+    def open(cls, path: Path) -> Run:
+        run = cls(path)
+        if not run.config_path.is_file():
+            raise RnnlabError(f"{path} is not an rnnlab run folder (no config.yaml)")
+        return run
+
+    # --- the layout ---
+    @property
+    def config_path(self) -> Path:
+        return self.dir / "config.yaml"
+
+    @property
+    def vocab_path(self) -> Path:
+        return self.dir / "vocab.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.dir / "metrics.csv"
+
+    @property
+    def samples_path(self) -> Path:
+        return self.dir / "samples.txt"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.dir / "summary.json"
+
+    def checkpoint_path(self, which: str) -> Path:
+        return self.dir / "checkpoints" / f"{which}.pt"
+
+    def plot_path(self, name: str) -> Path:
+        return self.dir / "plots" / f"{name}.png"
+
+    # --- writing ---
+    def write_metrics(self, rows: list[dict]) -> None:
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomic(self.metrics_path, out.getvalue())
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics_path.is_file():
+            return []
+        with open(self.metrics_path, newline="", encoding="utf-8") as f:
+            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+    def write_summary(self, summary: dict) -> None:
+        write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+
+    def read_summary(self) -> dict:
+        try:
+            return json.loads(self.summary_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def append_samples(self, text: str) -> None:
+        old = self.samples_path.read_text(encoding="utf-8") if self.samples_path.exists() else ""
+        write_atomic(self.samples_path, old + text)
+
+    def save_checkpoint(self, which: str, payload: dict) -> None:
+        import torch
+
+        write_with(self.checkpoint_path(which), lambda f: torch.save(payload, f))
+
+    def load_checkpoint(self, which: str, map_location="cpu") -> dict:
+        return load_checkpoint(self.checkpoint_path(which), map_location)
+
+
+def load_checkpoint(path: Path, map_location="cpu") -> dict:
+    """A checkpoint dict, loaded with weights_only=True: tensors and plain data only."""
+    import torch
+
+    if not Path(path).is_file():
+        raise RnnlabError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
+        raise RnnlabError(
+            f"refused to load {path}: it holds more than tensors and plain data, so loading "
+            f"it could run code ({first[:120]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise RnnlabError(f"{path} is truncated or not a checkpoint ({_first_line(err)})") from None
+    if not isinstance(payload, dict) or "model" not in payload:
+        raise RnnlabError(f"{path} is not an rnnlab checkpoint (no model state)")
+    return payload
+
+
+def newest_run(parent: Path) -> Path:
+    """The most recently created run folder under `parent` (for `predict` without --run)."""
+    runs = [p for p in Path(parent).glob("*/config.yaml")] if Path(parent).is_dir() else []
+    if not runs:
+        raise RnnlabError(f"no runs under {parent}: train one first, or pass --run DIR")
+    return max(runs, key=lambda p: p.stat().st_mtime).parent
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:160]
+
+
+def _number(text: str):
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text

@@ -1,0 +1,20 @@
+"""Tasks the training loop serves; `build_task` picks one from the dataset."""
+
+from __future__ import annotations
+
+import torch
+
+from rnnlab.data import DATASETS
+
+from .base import Task
+from .language_model import LanguageModelTask
+
+
+def build_task(cfg, device: torch.device) -> Task:
+    dataset = DATASETS.get(cfg.data.dataset)()
+    if dataset.task == "lm":
+        return LanguageModelTask(cfg, device, dataset.load(cfg))
+    raise NotImplementedError(f"task {dataset.task!r}")
+
+
+__all__ = ["LanguageModelTask", "Task", "build_task"]

@@ -1,0 +1,58 @@
+"""What the one training loop (`rnnlab.train`) asks of a task.
+
+A task owns its data on the training device, builds its model, turns a batch into a
+loss, evaluates, and says which validation metric picks `best.pt`. Language modelling
+and sequence classification are the two tasks; a dataset's `task` attribute picks one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+
+class Task:
+    key_metric: str  # the validation metric that decides best.pt, e.g. "val_ppl"
+    higher_is_better: bool  # True for accuracy, False for perplexity and loss
+
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def save_artifacts(self, run) -> None:
+        """Write what `predict` needs besides the config and weights (e.g. vocab.json)."""
+
+    def epoch_batches(self) -> Iterable:
+        """This epoch's training batches, drawn from the task's own generator."""
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, int, int]:
+        """(mean loss, number of predictions it averages, number of input tokens)."""
+        raise NotImplementedError
+
+    def train_metrics(self, mean_loss: float) -> dict:
+        return {"train_loss": mean_loss}
+
+    def evaluate(self, model: nn.Module) -> dict:
+        """Validation metrics, including `key_metric`."""
+        raise NotImplementedError
+
+    def samples(self, model: nn.Module) -> list[str]:
+        """Text to show while training (language models); nothing by default."""
+        return []
+
+    def plot(self, run, rows: list[dict]) -> None:
+        """Write the run's curves under run.dir/plots/."""
+
+    def is_better(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        return value > best if self.higher_is_better else value < best
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to draw the same batches (generator states)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
