@@ -24,6 +24,15 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def configure(device: torch.device) -> None:
+    """Process-wide settings for training and prediction. On CPU, flush denormal floats to
+    zero: a classifier's gradient enters an RNN only at each sequence's last step and decays
+    through time into the denormal range, where x86 arithmetic is very slow (measured here:
+    an LSTM backward pass 15x slower). Values below 1e-38 become 0; nothing else changes."""
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+
+
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"

@@ -8,6 +8,24 @@ from pathlib import Path
 from rnnlab.fileio import write_atomic
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    plt = _pyplot()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+
+
 def plot_curves(
     path: Path,
     rows: list[dict],
@@ -18,11 +36,7 @@ def plot_curves(
     logy: bool = False,
 ) -> None:
     """One line per metric column in `series` ({column: label}) against `x`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for column, label in series.items():
         points = [(r[x], r[column]) for r in rows if r.get(column) not in (None, "")]
@@ -38,8 +52,28 @@ def plot_curves(
         ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    write_atomic(path, buffer.getvalue())
+    _save(fig, path)
+
+
+def plot_lines(
+    path: Path, x, series: dict, xlabel: str, ylabel: str, title: str, logy: bool = False
+) -> None:
+    """One line per entry of `series` ({label: y values}) against `x`; the legend goes
+    beside the axes when there are many lines."""
+    plt = _pyplot()
+    many = len(series) > 6
+    fig, ax = plt.subplots(figsize=(9.6 if many else 6.4, 4.4), dpi=100)
+    cmap = plt.get_cmap("tab20" if len(series) > 10 else "tab10")
+    for i, (label, ys) in enumerate(series.items()):
+        ax.plot(x, ys, label=label, linewidth=1.0, color=cmap(i % cmap.N))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    if many:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8)
+    _save(fig, path)

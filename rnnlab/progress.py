@@ -8,12 +8,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 def format_row(row: dict) -> str:
-    """'epoch 10  train_ppl 9.84  val_ppl 10.3  41.2k tok/s' (losses shown when no ppl)."""
-    parts = [f"epoch {row['epoch']}"]
+    """'epoch 10  step 540  train_ppl 9.84  val_ppl 10.3  41.2k tok/s' (losses shown when
+    no ppl)."""
+    parts = [f"{key} {row[key]}" for key in ("epoch", "step") if key in row]
     for key, value in row.items():
-        if key == "epoch" or value is None:
+        if key in ("epoch", "step") or value is None:
             continue
         if key.endswith("_loss") and key.replace("_loss", "_ppl") in row:
+            continue
+        if key == "train_s":
             continue
         if key == "tokens_per_s":
             parts.append(f"{value / 1000:.1f}k tok/s")
@@ -47,10 +50,15 @@ class Reporter:
         self.bar = self.progress.add_task("train", total=total_epochs, completed=done, line="")
 
     def epoch(self, row: dict, evaluated: bool) -> None:
+        """A metrics row (each epoch, or each evaluation when evaluating by steps)."""
         if self.progress is not None:
-            self.progress.update(self.bar, completed=row["epoch"], line=format_row(row))
+            self.progress.update(self.bar, line=format_row(row))
         if evaluated:
             self.message(format_row(row))
+
+    def advance(self, epochs_done: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.bar, completed=epochs_done)
 
     def samples(self, epoch: int, texts: list[str]) -> None:
         for text in texts:

@@ -2,12 +2,14 @@
 
     runs/<name>-<YYYYmmdd-HHMMSS>/
         config.yaml        the resolved config (overrides applied)
-        vocab.json         the vocabulary (language models and text classifiers)
-        metrics.csv        one row per epoch
+        vocab.json         the vocabulary (language models and classifiers)
+        labels.json        the class names (classifiers)
+        metrics.csv        one row per epoch (per evaluation with train.eval_every_steps)
+        grad_norms.csv     every parameter's gradient norm per step (train.log_grad_norms)
         checkpoints/       last.pt and best.pt
         plots/             PNG curves
         samples.txt        generated text, by epoch
-        summary.json       final and best metrics, speed, device, versions, status
+        summary.json       final, best and test metrics, speed, device, versions, status
 
 Every file is written atomically (`fileio.write_atomic`); a folder is never reused.
 """
@@ -59,6 +61,14 @@ class Run:
     @property
     def vocab_path(self) -> Path:
         return self.dir / "vocab.json"
+
+    @property
+    def labels_path(self) -> Path:
+        return self.dir / "labels.json"
+
+    @property
+    def grad_norms_path(self) -> Path:
+        return self.dir / "grad_norms.csv"
 
     @property
     def metrics_path(self) -> Path:

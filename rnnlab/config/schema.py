@@ -19,8 +19,12 @@ def bounded(default, **bounds):
 
 @dataclass
 class DataConfig:
-    dataset: str = "timemachine"  # a registered dataset: timemachine, jaychou, text, ...
-    path: Optional[str] = None  # a local file or folder to read instead of the download
+    dataset: str = (
+        "timemachine"  # a registered dataset: timemachine, jaychou, text, digitsum, imdb, csv
+    )
+    path: Optional[str] = (
+        None  # a local file or folder instead of the download (relative: cwd, then data dir)
+    )
     token: Literal["char", "word"] = "char"  # language models: characters or words
     min_freq: int = bounded(0, ge=0)  # rarer tokens map to <unk>
     batch_size: int = bounded(32, gt=0)  # sequences per minibatch
@@ -28,6 +32,12 @@ class DataConfig:
     sampling: Literal["random", "sequential"] = "sequential"  # d2l's two minibatch samplers
     valid_fraction: float = bounded(0.1, gt=0, lt=1)  # held-out share for validation
     max_tokens: Optional[int] = bounded(None, gt=0)  # train on the first N tokens (d2l: 10000)
+    length: Optional[int] = bounded(
+        None, ge=3
+    )  # digitsum: the sequence length (a <length>/ folder)
+    max_len: Optional[int] = bounded(None, gt=0)  # classifiers: keep the first N tokens of a text
+    text_column: str = "text"  # csv: the column holding the text
+    label_column: str = "label"  # csv: the column holding the label
 
 
 @dataclass
@@ -54,6 +64,11 @@ class OptimConfig:
 class TrainConfig:
     epochs: int = bounded(500, gt=0)  # passes over the training data
     eval_every: int = bounded(10, gt=0)  # validate (and keep the best checkpoint) every N epochs
+    # validate every N optimizer steps instead (and after the last step); replaces eval_every.
+    # metrics.csv then has a row per evaluation rather than per epoch (nndl: every 100 steps)
+    eval_every_steps: Optional[int] = bounded(None, gt=0)
+    loss_reduction: Literal["mean", "sum"] = "mean"  # the batch loss: mean or sum over examples
+    log_grad_norms: bool = False  # every parameter's gradient L2 norm per step -> grad_norms.csv
     sample_every: int = bounded(50, gt=0)  # print greedy text every N epochs
     prefixes: list[str] = bounded(["time traveller", "traveller"])  # prompts for samples
     sample_len: int = bounded(50, ge=0)  # tokens generated per sample

@@ -37,6 +37,15 @@ def data_dir() -> Path:
     return Path(cache) / "rnnlab"
 
 
+def resolve_data_path(path: str | Path) -> Path:
+    """A `data.path`: `~` expanded; a relative path that does not exist from the current
+    folder is looked up in the data directory (so `aclImdb_tiny.zip` finds the shared copy)."""
+    path = Path(path).expanduser()
+    if path.is_absolute() or path.exists() or not (data_dir() / path).exists():
+        return path
+    return data_dir() / path
+
+
 def fetch(resource: Resource, directory: Path | None = None, timeout: float = 30) -> Path:
     """The local path of `resource`: found in the data directory, or downloaded there."""
     directory = directory or data_dir()

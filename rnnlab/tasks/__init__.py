@@ -6,7 +6,8 @@ import torch
 
 from rnnlab.data import DATASETS
 
-from .base import Task
+from .base import BatchResult, Task
+from .classify import ClassifyTask
 from .language_model import LanguageModelTask
 
 
@@ -14,7 +15,9 @@ def build_task(cfg, device: torch.device) -> Task:
     dataset = DATASETS.get(cfg.data.dataset)()
     if dataset.task == "lm":
         return LanguageModelTask(cfg, device, dataset.load(cfg))
+    if dataset.task == "classify":
+        return ClassifyTask(cfg, device, dataset.load(cfg))
     raise NotImplementedError(f"task {dataset.task!r}")
 
 
-__all__ = ["LanguageModelTask", "Task", "build_task"]
+__all__ = ["BatchResult", "ClassifyTask", "LanguageModelTask", "Task", "build_task"]

@@ -3,19 +3,32 @@
 A task owns its data on the training device, builds its model, turns a batch into a
 loss, evaluates, and says which validation metric picks `best.pt`. Language modelling
 and sequence classification are the two tasks; a dataset's `task` attribute picks one.
+A task with a test split (`reports_test`) is tested once, with the best checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 
+class BatchResult(NamedTuple):
+    """What one training batch gives the loop."""
+
+    loss: torch.Tensor  # the mean loss over the batch's predictions (the loop may sum it)
+    n: int  # predictions it averages
+    tokens: int  # input tokens, for the speed
+    sums: dict[str, torch.Tensor] = {}  # per-example quantities summed over the batch on the
+    # device (e.g. {"train_acc": number correct}); the loop reports each as a mean per example
+
+
 class Task:
     key_metric: str  # the validation metric that decides best.pt, e.g. "val_ppl"
     higher_is_better: bool  # True for accuracy, False for perplexity and loss
+    reports_test: bool = False  # True: test the best checkpoint at the end (`test`)
 
     def build_model(self) -> nn.Module:
         raise NotImplementedError
@@ -27,8 +40,7 @@ class Task:
         """This epoch's training batches, drawn from the task's own generator."""
         raise NotImplementedError
 
-    def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, int, int]:
-        """(mean loss, number of predictions it averages, number of input tokens)."""
+    def loss(self, model: nn.Module, batch) -> BatchResult:
         raise NotImplementedError
 
     def train_metrics(self, mean_loss: float) -> dict:
@@ -38,12 +50,20 @@ class Task:
         """Validation metrics, including `key_metric`."""
         raise NotImplementedError
 
+    def data_sizes(self) -> dict:
+        """Examples per split, for summary.json (classifiers)."""
+        return {}
+
+    def test(self, model: nn.Module) -> dict:
+        """Test metrics (tasks with `reports_test`), given the best checkpoint's model."""
+        return {}
+
     def samples(self, model: nn.Module) -> list[str]:
         """Text to show while training (language models); nothing by default."""
         return []
 
-    def plot(self, run, rows: list[dict]) -> None:
-        """Write the run's curves under run.dir/plots/."""
+    def plot(self, run, rows: list[dict], x: str) -> None:
+        """Write the run's curves under run.dir/plots/, against `x` ("epoch" or "step")."""
 
     def is_better(self, value: float, best: float | None) -> bool:
         if best is None:

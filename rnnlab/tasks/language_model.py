@@ -13,7 +13,7 @@ from rnnlab.generate import generate, join_tokens, split_prefix
 from rnnlab.models import LanguageModel, detach_state
 from rnnlab.plots import plot_curves
 
-from .base import Task
+from .base import BatchResult, Task
 
 
 class LanguageModelTask(Task):
@@ -44,7 +44,7 @@ class LanguageModelTask(Task):
         state = detach_state(self.state) if self.sampler.continues_state else None
         logits, self.state = model(X, state)  # (T, B, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.T.reshape(-1))
-        return loss, Y.numel(), Y.numel()
+        return BatchResult(loss, Y.numel(), Y.numel())
 
     def train_metrics(self, mean_loss: float) -> dict:
         return {"train_loss": mean_loss, "train_ppl": math.exp(min(mean_loss, 700))}
@@ -76,13 +76,14 @@ class LanguageModelTask(Task):
                 texts.append(join_tokens(tokens + generate(model, self.vocab, tokens, n), token))
         return texts
 
-    def plot(self, run, rows) -> None:
+    def plot(self, run, rows, x) -> None:
         plot_curves(
             run.plot_path("perplexity"),
             rows,
             {"train_ppl": "train", "val_ppl": "validation"},
             ylabel="perplexity (log scale)",
             title=f"{self.cfg.name}: {self.cfg.model.impl} {self.cfg.model.cell} on {self.cfg.data.dataset}",
+            x=x,
             logy=True,
         )
 

@@ -1,0 +1,97 @@
+"""Your own labelled text: `csv`, a CSV file with a header row, a text column
+(`data.text_column`) and a label column (`data.label_column`).
+
+`data.path` is one CSV file (dev and test are each a seeded `data.valid_fraction` of it),
+or a folder holding `train.csv` and optionally `dev.csv` and `test.csv` (what is missing
+is held out from train). The classes are the training split's distinct labels, sorted.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError
+
+from .base import DATASETS
+from .labelled import ClassifyDataset, Labelled
+from .store import resolve_data_path
+from .textcls import build_labelled, cached, read_utf8, settings_key, source_key
+
+
+def read_rows(path: Path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
+    """(texts, labels as strings) of one CSV file."""
+    try:
+        text = read_utf8(path.read_bytes(), str(path))
+    except FileNotFoundError:
+        raise RnnlabError(f"CSV file not found: {path}") from None
+    except IsADirectoryError:
+        raise RnnlabError(f"{path} is a folder, not a CSV file") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if header is None:
+        raise RnnlabError(f"{path} is empty: a header row and one row per example expected")
+    for key, column in (("data.text_column", text_column), ("data.label_column", label_column)):
+        if column not in header:
+            raise RnnlabError(
+                f"{path} has no column '{column}' ({key}); its columns: {', '.join(header)}"
+            )
+    t, lab = header.index(text_column), header.index(label_column)
+    texts, labels = [], []
+    for number, row in enumerate(reader, start=2):  # a loop over examples, not tokens
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise RnnlabError(
+                f"{path} line {number}: {len(row)} fields, the header has {len(header)}"
+            )
+        texts.append(row[t])
+        labels.append(row[lab].strip())
+    return texts, labels
+
+
+@DATASETS.register("csv")
+class CsvText(ClassifyDataset):
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        if not cfg.data.path:
+            raise RnnlabError(
+                "dataset 'csv' needs data.path: a CSV file or a folder with train.csv"
+            )
+
+    def load(self, cfg) -> Labelled:
+        path = resolve_data_path(cfg.data.path)
+        if path.is_dir():
+            files = {s: path / f"{s}.csv" for s in ("train", "dev", "test")}
+            if not files["train"].is_file():
+                raise RnnlabError(f"{path} has no train.csv")
+            files = {s: f for s, f in files.items() if s == "train" or f.is_file()}
+        elif path.is_file():
+            files = {"train": path}
+        else:
+            raise RnnlabError(f"CSV data not found: {path} (data.path)")
+        d = cfg.data
+        key = {**source_key(path), **settings_key(cfg), "columns": [d.text_column, d.label_column]}
+        return cached("csv", key, lambda: self.build(files, cfg))
+
+    def build(self, files: dict[str, Path], cfg) -> Labelled:
+        rows = {
+            s: read_rows(f, cfg.data.text_column, cfg.data.label_column) for s, f in files.items()
+        }
+        classes = sorted(set(rows["train"][1]))
+        if len(classes) < 2:
+            raise RnnlabError(
+                f"{files['train']}: a classifier needs at least 2 labels, found {classes}"
+            )
+        data = {}
+        for split, (texts, labels) in rows.items():
+            unknown = sorted(set(labels) - set(classes))
+            if unknown:
+                raise RnnlabError(
+                    f"{files[split]}: label(s) {', '.join(unknown)} not in the training labels"
+                )
+            index = {c: i for i, c in enumerate(classes)}
+            data[split] = (texts, np.array([index[label] for label in labels], dtype=np.int64))
+        return build_labelled("csv", data, classes, cfg)

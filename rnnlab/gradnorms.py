@@ -1,0 +1,60 @@
+"""`train.log_grad_norms`: the L2 norm of every parameter's gradient at every step, taken
+before clipping, for the gradient-explosion experiment (nndl 6.2).
+
+Each step stacks the norms into one device tensor (no host sync); they come to the host
+together, once per flush, and go to `grad_norms.csv` (a `step` column, then one column per
+parameter) and `plots/grad_norms.png` (a line per parameter, log scale).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.fileio import write_atomic
+from rnnlab.plots import plot_lines
+
+
+class GradNormLog:
+    def __init__(self, model: nn.Module):
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.names = [n for n, _ in named]
+        self.params = [p for _, p in named]
+        self.pending: list[torch.Tensor] = []  # (P,) per step, on the device
+        self.steps: list[int] = []
+        self.values = np.zeros((0, len(self.params)))  # (steps, P) on the host
+
+    def record(self, step: int) -> None:
+        """After backward, before clipping: this step's norms, kept on the device."""
+        norms = [
+            p.grad.detach().norm() if p.grad is not None else p.new_zeros(()) for p in self.params
+        ]
+        self.pending.append(torch.stack(norms))  # (P,)
+        self.steps.append(step)
+
+    def flush(self) -> None:
+        """Bring the pending norms to the host in one transfer."""
+        if self.pending:
+            host = torch.stack(self.pending).float().cpu().numpy()  # (pending, P)
+            self.values = np.concatenate([self.values, host])
+            self.pending = []
+
+    def write(self, run) -> None:
+        self.flush()
+        out = io.StringIO()
+        out.write(",".join(["step", *self.names]) + "\n")
+        table = np.column_stack([np.array(self.steps), self.values])  # (steps, 1 + P)
+        np.savetxt(out, table, delimiter=",", fmt=["%d"] + ["%.6g"] * len(self.names))
+        write_atomic(run.grad_norms_path, out.getvalue())
+        plot_lines(
+            run.plot_path("grad_norms"),
+            np.array(self.steps),
+            {name: self.values[:, i] for i, name in enumerate(self.names)},
+            xlabel="step",
+            ylabel="gradient L2 norm (before clipping, log scale)",
+            title=f"{run.dir.name}: gradient norm per parameter",
+            logy=True,
+        )

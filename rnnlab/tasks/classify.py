@@ -1,0 +1,108 @@
+"""Sequence classification (nndl chapter 6, d2l section 16.2): a sequence in, one label out.
+
+Selects `best.pt` by dev accuracy and is tested once, with that checkpoint, on the test
+split. Metrics are `train_loss`/`train_acc` (means over the batches since the previous
+row), `dev_loss`/`dev_acc`, and at the end `test_loss`/`test_acc` in summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rnnlab.data.labelled import Labelled, Sequences
+from rnnlab.fileio import write_atomic
+from rnnlab.models import SequenceClassifier
+from rnnlab.plots import plot_curves
+
+from .base import BatchResult, Task
+from .batches import eval_order, to_batch, train_order
+
+EVAL_BATCH_FACTOR = 4  # evaluation batches are this many times larger (no gradients kept)
+
+
+class ClassifyTask(Task):
+    key_metric = "dev_acc"
+    higher_is_better = True
+    reports_test = True
+
+    def __init__(self, cfg, device: torch.device, data: Labelled):
+        self.cfg, self.device, self.data = cfg, device, data
+        self.rng = np.random.Generator(np.random.PCG64(cfg.seed))  # batch order, resumable
+
+    def build_model(self) -> SequenceClassifier:
+        return SequenceClassifier(len(self.data.vocab), len(self.data.classes), self.cfg.model)
+
+    def save_artifacts(self, run) -> None:
+        self.data.vocab.save(run.vocab_path)
+        write_atomic(
+            run.labels_path, json.dumps({"classes": self.data.classes}, ensure_ascii=False)
+        )
+
+    def epoch_batches(self):
+        train = self.data.split("train")
+        for index in train_order(train.lengths, self.cfg.data.batch_size, self.rng):
+            yield to_batch(train, index, self.data.pad_id, self.device)
+
+    def loss(self, model, batch) -> BatchResult:
+        (ids, lengths, labels), tokens = batch  # (B, T), (B,), (B,)
+        logits = model(ids, lengths)  # (B, C)
+        loss = F.cross_entropy(logits, labels)
+        correct = (logits.argmax(-1) == labels).sum()
+        return BatchResult(loss, len(labels), tokens, {"train_acc": correct})
+
+    @torch.no_grad()
+    def score(self, model, seqs: Sequences) -> tuple[float, float]:
+        """(mean loss, accuracy) over a split, with one host sync."""
+        was_training = model.training
+        model.eval()
+        loss, correct = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        size = self.cfg.data.batch_size * EVAL_BATCH_FACTOR
+        for index in eval_order(seqs.lengths, size):
+            (ids, lengths, labels), _ = to_batch(seqs, index, self.data.pad_id, self.device)
+            logits = model(ids, lengths)  # (B, C)
+            loss += F.cross_entropy(logits, labels, reduction="sum")
+            correct += (logits.argmax(-1) == labels).sum()
+        model.train(was_training)
+        total_loss, total_correct = torch.stack([loss, correct]).tolist()
+        return total_loss / len(seqs), total_correct / len(seqs)
+
+    def evaluate(self, model) -> dict:
+        loss, acc = self.score(model, self.data.split("dev"))
+        return {"dev_loss": loss, "dev_acc": acc}
+
+    def data_sizes(self) -> dict:
+        return {split: len(seqs) for split, seqs in self.data.splits.items()}
+
+    def test(self, model) -> dict:
+        loss, acc = self.score(model, self.data.split("test"))
+        return {"test_loss": loss, "test_acc": acc}
+
+    def plot(self, run, rows, x) -> None:
+        m = self.cfg.model
+        what = f"{self.cfg.name}: {m.impl} {m.cell} on {self.cfg.data.dataset}"
+        plot_curves(
+            run.plot_path("loss"),
+            rows,
+            {"train_loss": "train", "dev_loss": "dev"},
+            "loss",
+            what,
+            x=x,
+        )
+        plot_curves(
+            run.plot_path("accuracy"),
+            rows,
+            {"train_acc": "train", "dev_acc": "dev"},
+            "accuracy",
+            what,
+            x=x,
+        )
+
+    def state_dict(self) -> dict:
+        return {"batch_rng": json.dumps(self.rng.bit_generator.state)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = json.loads(state["batch_rng"])

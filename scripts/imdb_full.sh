@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Train configs/imdb_bilstm.yaml on the full IMDB reviews (25,000 training reviews, 10% of
+# them held out as dev to pick the best epoch) and report the best checkpoint's accuracy
+# on the 25,000 test reviews, with the epochs and the time per epoch.
+#
+#   scripts/imdb_full.sh [IMDB] [KEY=VALUE ...]
+#
+# IMDB: an aclImdb/ folder or the aclImdb_v1.tar.gz archive; without it, the data
+# directory's aclImdb/ (or the official archive, downloaded and checked). The run folder
+# goes under runs/imdb_full/. The first run tokenises (about 20 s) and caches the result.
+# Results of this command on 2 CPU cores are in docs/classification.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+args=()
+if [[ $# -gt 0 && "$1" != *=* ]]; then
+    args+=("data.path=$1")
+    shift
+fi
+run=$(python -m rnnlab train configs/imdb_bilstm.yaml "${args[@]}" "$@" --out runs/imdb_full --quiet)
+python - "$run" <<'PY'
+import csv, json, statistics, sys
+from pathlib import Path
+
+run = Path(sys.argv[1])
+summary = json.loads((run / "summary.json").read_text())
+rows = list(csv.DictReader(open(run / "metrics.csv")))
+epoch_s = [float(r["train_s"]) for r in rows]
+print(f"run: {run}")
+print(f"examples: {summary['examples']}")
+for r in rows:
+    print(
+        f"epoch {r['epoch']}: train_acc {float(r['train_acc']):.4f}  dev_acc {float(r['dev_acc']):.4f}"
+        f"  {float(r['train_s']):.0f} s  {float(r['tokens_per_s']) / 1000:.1f}k tokens/s"
+    )
+best = summary["best"]
+print(f"best epoch {best['epoch']} of {summary['epochs']} (dev_acc {best['dev_acc']:.4f})")
+print(f"test accuracy {summary['test']['test_acc']:.4f} on {summary['examples']['test']} reviews")
+print(f"time per epoch (training only, median): {statistics.median(epoch_s):.0f} s; wall {summary['wall_s'] / 60:.1f} min; {summary['device']}")
+PY
