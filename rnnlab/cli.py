@@ -62,7 +62,17 @@ def train(
 @app.command()
 @user_errors
 def predict(
-    prefix: Annotated[str, typer.Option(help="Text to continue, e.g. 'time traveller'.")],
+    prefix: Annotated[
+        Optional[str],
+        typer.Option(help="Language models: text to continue, e.g. 'time traveller'."),
+    ] = None,
+    text: Annotated[
+        Optional[str],
+        typer.Option(help="Text classifiers: the text to label, e.g. 'a wonderful film'."),
+    ] = None,
+    seq: Annotated[
+        Optional[str], typer.Option(help="DigitSum classifiers: digits, e.g. '3 5 0 0 0'.")
+    ] = None,
     run: Annotated[
         Optional[Path], typer.Option(help="Run folder; default: the newest under runs/.")
     ] = None,
@@ -79,14 +89,56 @@ def predict(
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
     seed: Annotated[int, typer.Option(help="Seed for sampling.")] = 0,
 ) -> None:
-    """Continue a prefix with a trained language model."""
+    """Continue a prefix with a language model, or label a text or digit sequence with a
+    classifier (prints the label and its probability)."""
     _check_predict_options(num_chars, temperature, top_k, checkpoint)
+    given = {"--prefix": prefix, "--text": text, "--seq": seq}
+    given = {option: value for option, value in given.items() if value is not None}
+    if len(given) != 1:
+        raise RnnlabError(
+            "give exactly one of --prefix (language models), --text or --seq (classifiers)"
+        )
+    ((option, value),) = given.items()
     from rnnlab.runs import newest_run
 
     run_dir = run or newest_run(Path("runs"))
-    from rnnlab.predict import continue_text
+    _check_predict_task(run_dir, option)
+    from rnnlab.predict import classify, continue_text
 
-    typer.echo(continue_text(run_dir, prefix, num_chars, checkpoint, temperature, top_k, seed))
+    if option == "--prefix":
+        typer.echo(continue_text(run_dir, value, num_chars, checkpoint, temperature, top_k, seed))
+    else:
+        label, probability = classify(run_dir, value, checkpoint)
+        typer.echo(f"{label}\t{probability:.4f}")
+
+
+gen_data = typer.Typer(help="Generate synthetic data sets.", no_args_is_help=True)
+app.add_typer(gen_data, name="gen-data")
+
+
+@gen_data.command("digitsum")
+@user_errors
+def gen_digitsum(
+    lengths: Annotated[str, typer.Option(help="Sequence lengths, comma-separated: 5,10,15")],
+    out: Annotated[Path, typer.Option(help="Folder to write <length>/{train,dev,test}.txt into.")],
+    k_train: Annotated[int, typer.Option(help="Augmented copies of each digit pair, train.")] = 3,
+    k_eval: Annotated[int, typer.Option(help="Augmented copies of each pair, dev and test.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+) -> None:
+    """nndl's DigitSum data: one example a line, digits, a tab, the sum of the first two."""
+    try:
+        parsed = [int(part) for part in lengths.split(",")]
+    except ValueError:
+        raise RnnlabError(
+            f"--lengths must be comma-separated integers, e.g. 5,10,15; got {lengths!r}"
+        ) from None
+    from rnnlab.data.digitsum import write_lengths
+
+    write_lengths(out, parsed, k_train, k_eval, seed)
+    for length in parsed:
+        typer.echo(
+            f"{out / str(length)}: train {100 * k_train}, dev {100 * k_eval}, test {100 * k_eval} examples"
+        )
 
 
 def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str) -> None:
@@ -98,6 +150,21 @@ def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint
         raise RnnlabError(f"--top-k must be >= 1, got {top_k}")
     if checkpoint not in ("best", "last"):
         raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
+
+
+def _check_predict_task(run_dir: Path, option: str) -> None:
+    """The option must suit the run's task (read from its config, without torch)."""
+    from rnnlab.config import load_config
+    from rnnlab.data import DATASETS
+    from rnnlab.runs import Run
+
+    cfg = load_config(Run.open(run_dir).config_path)
+    dataset = DATASETS.get(cfg.data.dataset)
+    if option != dataset.predict_option:
+        kind = "a language model" if dataset.task == "lm" else f"a classifier ({cfg.data.dataset})"
+        raise RnnlabError(
+            f"{option} does not apply to {run_dir}: it is {kind}; use {dataset.predict_option}"
+        )
 
 
 def main() -> None:

@@ -29,3 +29,18 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The read-only data directory with the real data sets (and the IMDB fixture)."""
+    return Path(os.environ["RNNLAB_DATA_DIR"])
+
+
+@pytest.fixture
+def fresh_data_dir(tmp_path, monkeypatch) -> Path:
+    """An empty, writable data directory for data generated or cached on first use."""
+    path = tmp_path / "data_dir"
+    path.mkdir()
+    monkeypatch.setenv("RNNLAB_DATA_DIR", str(path))
+    return path

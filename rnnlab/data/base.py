@@ -21,6 +21,7 @@ class Dataset:
     """Base of every dataset. Subclasses set `task` and implement `load`."""
 
     task = "lm"  # "lm" or "classify": which training task this data feeds
+    predict_option = "--prefix"  # what `rnnlab predict` takes for a model of this data
 
     @classmethod
     def check_config(cls, cfg) -> None:

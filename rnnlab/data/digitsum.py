@@ -44,13 +44,13 @@ def generate(length: int, k: int, seed: int, split: str) -> tuple[np.ndarray, np
     return digits, n1 + n2
 
 
-def check_generation(length: int, k: int) -> None:
+def check_generation(length: int, k: int, k_name: str = "k") -> None:
     if length < 3:
         raise RnnlabError(
             f"a DigitSum length must be >= 3 (two digits to add and one more), got {length}"
         )
     if k < 1:
-        raise RnnlabError(f"k (augmented copies per digit pair) must be >= 1, got {k}")
+        raise RnnlabError(f"{k_name} (augmented copies per digit pair) must be >= 1, got {k}")
 
 
 def format_lines(digits: np.ndarray, labels: np.ndarray) -> bytes:
@@ -66,7 +66,8 @@ def format_lines(digits: np.ndarray, labels: np.ndarray) -> bytes:
 def write_lengths(out: Path, lengths: list[int], k_train: int, k_eval: int, seed: int) -> None:
     """`out/<length>/{train,dev,test}.txt` for each length, each file written atomically."""
     for length in lengths:
-        check_generation(length, min(k_train, k_eval))
+        check_generation(length, k_train, "--k-train")
+        check_generation(length, k_eval, "--k-eval")
     for length in lengths:
         for split in ("train", "dev", "test"):
             k = k_train if split == "train" else k_eval
@@ -121,6 +122,8 @@ class DigitSum(ClassifyDataset):
     """`data.path`: a `gen-data digitsum` folder holding `<length>/`; without it, the
     length is generated into rnnlab's data directory (seed 0, k 3 train / 1 dev and test,
     as `gen-data`'s defaults) on first use."""
+
+    predict_option = "--seq"
 
     @classmethod
     def check_config(cls, cfg) -> None:

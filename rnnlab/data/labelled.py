@@ -92,6 +92,7 @@ class ClassifyDataset(Dataset):
     """Base of the classification datasets: `load(cfg)` returns a `Labelled`."""
 
     task = "classify"
+    predict_option = "--text"
 
     def load(self, cfg) -> Labelled:
         raise NotImplementedError

@@ -58,9 +58,11 @@ def build_labelled(name: str, data: dict[str, Texts], classes: list[str], cfg) -
     keep = np.fromiter(map("\n".__ne__, tokens), dtype=bool, count=len(tokens))
     ids = encode_with(types, tokens)[keep]  # (train tokens,) provisional type ids
     splits = {"train": Sequences.from_lengths(ids, lengths, data["train"][1])}
+    total = len(splits["train"])
     for which, split in enumerate(("test", "dev")):
-        if split not in data:
-            rest, held = hold_out(splits["train"], d.valid_fraction, [cfg.seed, which])
+        if split not in data:  # each held-out split is valid_fraction of the original train
+            fraction = d.valid_fraction * total / len(splits["train"])
+            rest, held = hold_out(splits["train"], fraction, [cfg.seed, which])
             splits["train"], splits[split] = rest, held
     counts = np.bincount(splits["train"].ids, minlength=len(types))  # (types,)
     order = np.argsort(-counts, kind="stable")  # by count, ties by first appearance
