@@ -249,3 +249,19 @@ def test_language_model_runs_refuse_text_and_seq(tmp_path, tiny_config):
     run = result.output.strip().splitlines()[-1]
     result = runner.invoke(app, ["predict", "--run", run, "--text", "a film"])
     assert result.exit_code == 2 and "it is a language model; use --prefix" in result.output
+
+
+def test_gen_data_and_its_errors_do_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom rnnlab.cli import app\n"
+        "for args in (['gen-data', 'digitsum', '--lengths', '2', '--out', 'x'],\n"
+        f"             ['gen-data', 'digitsum', '--lengths', '4', '--out', {str(tmp_path)!r}],\n"
+        "             ['gen-data', '--help'], ['predict', '--help']):\n"
+        "    try:\n        app(args)\n    except SystemExit:\n        pass\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    assert (tmp_path / "4" / "test.txt").is_file()
