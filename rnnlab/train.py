@@ -16,6 +16,7 @@ from rnnlab.config import Config, config_to_dict, dump_config
 from rnnlab.device import configure, describe, pick_device
 from rnnlab.fileio import write_atomic
 from rnnlab.gradnorms import GradNormLog
+from rnnlab.models.compile import resolve_compile, set_compiled
 from rnnlab.progress import Reporter, format_row
 from rnnlab.runs import Run
 from rnnlab.tasks import BatchResult, Task, build_task
@@ -77,6 +78,9 @@ def train(cfg: Config, out: Path, reporter: Reporter) -> Run:
     configure(device)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
     model = task.build_model().to(device)
+    steps = task.batches_per_epoch() * cfg.train.epochs if task.batches_per_epoch() else None
+    compiled, why = resolve_compile(cfg.model, device.type, steps)
+    set_compiled(model, compiled)
     optimizer = build_optimizer(cfg.optim, model.parameters())
     run = Run.create(out, cfg.name)
     write_atomic(run.config_path, dump_config(cfg))
@@ -84,12 +88,15 @@ def train(cfg: Config, out: Path, reporter: Reporter) -> Run:
     reporter.message(f"run: {run.dir}")
     n_params = sum(p.numel() for p in model.parameters())
     reporter.message(f"device: {describe(device)}  parameters: {n_params:,}")
+    if cfg.model.impl == "scratch":
+        reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
     started = time.time()
     state = fit(cfg, run, task, model, optimizer, reporter, TrainState())
     test = test_best(run, task, model) if task.reports_test else None
     if test:
         reporter.message("test (best checkpoint): " + format_row(test))
-    run.write_summary(summary(cfg, task, state, device, n_params, time.time() - started, test))
+    done = summary(cfg, task, state, device, n_params, time.time() - started, test)
+    run.write_summary({**done, "compiled": compiled})
     return run
 
 

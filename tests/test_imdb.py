@@ -228,17 +228,20 @@ def test_reverse_within_lengths_keeps_padding_in_place():
     assert out[:, 0, 0].tolist() == [4, 2, 0, 6] and out[:, 1, 0].tolist() == [7, 5, 3, 1]
 
 
-def test_bidirectional_final_states_equal_packed_nn_lstm(write_config):
+@pytest.mark.parametrize("impl", ["builtin", "scratch"])
+def test_bidirectional_final_states_equal_packed_nn_lstm(write_config, impl):
     torch.manual_seed(0)
-    cfg = model_cfg(write_config, cell="lstm", num_layers=2, bidirectional="true", hidden_size=6)
+    cfg = model_cfg(
+        write_config, impl=impl, cell="lstm", num_layers=2, bidirectional="true", hidden_size=6
+    )
     encoder = LastState(cfg, 5).double()
     packed = nn.LSTM(5, 6, num_layers=2, bidirectional=True).double()
-    with torch.no_grad():  # the same weights in both
-        for layer in range(2):
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                mine = encoder.forward_layers[layer].layer, encoder.reverse_layers[layer].layer
-                getattr(mine[0], f"{name}_l0").copy_(getattr(packed, f"{name}_l{layer}"))
-                getattr(mine[1], f"{name}_l0").copy_(getattr(packed, f"{name}_l{layer}_reverse"))
+    weights = {}  # the packed LSTM's weights, renamed for the layer-by-layer stack
+    for name, value in packed.state_dict().items():
+        base, layer = name.split("_l")[0], int(name.split("_l")[1][0])
+        where = "reverse_layers" if name.endswith("_reverse") else "forward_layers"
+        weights[f"{where}.{layer}.layer.{base}_l0"] = value
+    encoder.load_state_dict(weights)
     x = torch.randn(9, 4, 5, dtype=torch.double)  # (T, B, D)
     lengths = torch.tensor([9, 3, 6, 1])
     _, (h, _) = packed(pack_padded_sequence(x, lengths, enforce_sorted=False))
@@ -251,6 +254,8 @@ def test_bidirectional_final_states_equal_packed_nn_lstm(write_config):
         {"cell": "lstm", "num_layers": 2, "bidirectional": "true", "dropout": 0.5},
         {"cell": "gru", "num_layers": 2},
         {"cell": "rnn", "bidirectional": "true"},
+        {"cell": "gru", "impl": "scratch", "num_layers": 2, "bidirectional": "true"},
+        {"cell": "rnn", "impl": "scratch", "residual": "true"},
     ],
 )
 def test_a_review_gets_the_same_prediction_alone_or_beside_a_much_longer_one(write_config, model):

@@ -177,9 +177,29 @@ def _check_cross_fields(cfg: Config) -> None:
         raise RnnlabError(f"'device' must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     if isinstance(cfg.model.embedding, int) and cfg.model.embedding <= 0:
         raise RnnlabError(f"'model.embedding' must be one_hot or > 0, got {cfg.model.embedding}")
+    _check_model(cfg.model)
     from rnnlab.data import DATASETS  # numpy only: cheap
 
     DATASETS.get(cfg.data.dataset).check_config(cfg)
+
+
+def _check_model(model) -> None:
+    """Options that only some cells or implementations have."""
+    if model.residual and (model.cell != "rnn" or model.impl != "scratch"):
+        raise RnnlabError(
+            "'model.residual: true' is nndl's residual SRN: it needs model.cell: rnn and "
+            f"model.impl: scratch, got cell {model.cell} with impl {model.impl}"
+        )
+    if model.nonlinearity != "tanh" and model.cell != "rnn":
+        raise RnnlabError(
+            f"'model.nonlinearity: {model.nonlinearity}' is for model.cell: rnn; "
+            f"the {model.cell} gates use sigmoid and tanh"
+        )
+    if model.compile is True and model.impl != "scratch":
+        raise RnnlabError(
+            "'model.compile: true' compiles rnnlab's scratch cells; builtin layers run "
+            "torch's own kernels (set model.impl: scratch, or model.compile: auto)"
+        )
 
 
 def _float_or_none(text: str) -> Any:

@@ -49,6 +49,10 @@ class ModelConfig:
     bidirectional: bool = False  # also run right-to-left (sees the future: not for generation)
     dropout: float = bounded(0.0, ge=0, lt=1)  # dropout between stacked layers
     embedding: Union[Literal["one_hot"], int] = "one_hot"  # one-hot inputs or a learned dim
+    nonlinearity: Literal["tanh", "relu"] = "tanh"  # rnn cell only: h = tanh(...) or relu(...)
+    residual: bool = False  # scratch rnn only: nndl's residual SRN, h_t = h_{t-1} + tanh(...)
+    init: Literal["default", "normal", "xavier", "orthogonal"] = "default"  # see models/init.py
+    compile: Union[Literal["auto"], bool] = "auto"  # scratch: torch.compile the time loops
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from .init import init_recurrent
 from .recurrent import RECURRENT, Recurrent
 
 LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -13,7 +14,7 @@ LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 class Builtin(Recurrent):
     def __init__(self, cfg, input_size: int):
         super().__init__(cfg, input_size)
-        extra = {"nonlinearity": getattr(cfg, "nonlinearity", "tanh")} if cfg.cell == "rnn" else {}
+        extra = {"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}
         self.layer = LAYERS[cfg.cell](
             input_size,
             cfg.hidden_size,
@@ -22,6 +23,8 @@ class Builtin(Recurrent):
             bidirectional=cfg.bidirectional,
             **extra,
         )
+        if cfg.init != "default":  # torch.nn has drawn its default already
+            init_recurrent(self.layer, cfg.init, cfg.hidden_size)
 
     def forward(self, inputs, state=None):
         return self.layer(inputs, state)  # (T, B, H * directions), state

@@ -1,7 +1,8 @@
 """A language model: token ids in, next-token logits out (d2l's RNNModel, section 8.6).
 
 It owns the input (one-hot vectors or a learned embedding), the recurrent stack and the
-output layer; the recurrent stack follows the contract of `recurrent.py`.
+output layer; the recurrent stack follows the contract of `recurrent.py`. A stack that
+accepts ids gets one-hot input as the ids themselves and looks rows up.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.embed, input_size = make_input(cfg.embedding, vocab_size)
         self.rnn = build_recurrent(cfg, input_size)
+        self.ids_in = cfg.embedding == "one_hot" and self.rnn.accepts_ids
         self.head = nn.Linear(self.rnn.output_size, vocab_size)
 
     def forward(self, tokens: torch.Tensor, state: State | None = None):
         """tokens (B, T) ids -> logits (T, B, V), state."""
-        x = self.embed(tokens.T)  # (T, B, D)
+        x = tokens.T if self.ids_in else self.embed(tokens.T)  # (T, B) ids or (T, B, D)
         outputs, state = self.rnn(x, state)  # (T, B, H * directions)
         return self.head(outputs), state  # (T, B, V)

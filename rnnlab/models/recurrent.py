@@ -2,13 +2,17 @@
 
     outputs, state = layer(inputs, state)
 
-    inputs:  (T, B, D)                 time-major, as torch.nn.RNN/GRU/LSTM take them
+    inputs:  (T, B, D)                 time-major, as torch.nn.RNN/GRU/LSTM take them;
+                                       or (T, B) token ids standing for one-hot vectors
+                                       of size D, where the class sets `accepts_ids`
     outputs: (T, B, H * directions)    the last layer's hidden state at every step
     state:   (L * directions, B, H)    rnn and gru; for lstm the pair (h, c) of those;
                                        None on input means zeros
 
 Implementations register under `model.impl` (`@RECURRENT.register("builtin")`) and are
-built from the `model` config section and the input size.
+built from the `model` config section and the input size. Their parameters carry
+torch.nn's names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...) under `layer.`, so the
+implementations exchange state_dicts and share `model.init` (`init.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 class Recurrent(nn.Module):
     """Base of every recurrent stack: `forward(inputs (T, B, D), state) -> (outputs, state)`."""
+
+    accepts_ids = False  # True: one-hot input may come as (T, B) ids (a row lookup)
 
     def __init__(self, cfg, input_size: int):
         super().__init__()

@@ -40,6 +40,10 @@ class Task:
         """This epoch's training batches, drawn from the task's own generator."""
         raise NotImplementedError
 
+    def batches_per_epoch(self) -> int | None:
+        """About how many batches an epoch has (None: unknown); sizes `model.compile: auto`."""
+        return None
+
     def loss(self, model: nn.Module, batch) -> BatchResult:
         raise NotImplementedError
 

@@ -47,6 +47,9 @@ class ClassifyTask(Task):
         for index in train_order(train.lengths, self.cfg.data.batch_size, self.rng):
             yield to_batch(train, index, self.data.pad_id, self.device)
 
+    def batches_per_epoch(self) -> int:
+        return -(-len(self.data.split("train")) // self.cfg.data.batch_size)
+
     def loss(self, model, batch) -> BatchResult:
         (ids, lengths, labels), tokens = batch  # (B, T), (B,), (B,)
         logits = model(ids, lengths)  # (B, C)

@@ -39,6 +39,10 @@ class LanguageModelTask(Task):
         self.state = None
         return zip(X, Y)
 
+    def batches_per_epoch(self) -> int:
+        d = self.cfg.data
+        return max(1, len(self.sampler.corpus) // (d.batch_size * d.num_steps))
+
     def loss(self, model, batch):
         X, Y = batch  # (B, T) each
         state = detach_state(self.state) if self.sampler.continues_state else None
