@@ -195,6 +195,10 @@ def _check_model(model) -> None:
             f"'model.nonlinearity: {model.nonlinearity}' is for model.cell: rnn; "
             f"the {model.cell} gates use sigmoid and tanh"
         )
+    if model.forget_bias != 0 and model.cell != "lstm":
+        raise RnnlabError(
+            f"'model.forget_bias' is for model.cell: lstm (its forget gate), got {model.cell}"
+        )
     if model.compile is True and model.impl != "scratch":
         raise RnnlabError(
             "'model.compile: true' compiles rnnlab's scratch cells; builtin layers run "

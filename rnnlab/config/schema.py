@@ -53,6 +53,7 @@ class ModelConfig:
     residual: bool = False  # scratch rnn only: nndl's residual SRN, h_t = h_{t-1} + tanh(...)
     init: Literal["default", "normal", "xavier", "orthogonal"] = "default"  # see models/init.py
     compile: Union[Literal["auto"], bool] = "auto"  # scratch: torch.compile the time loops
+    forget_bias: float = 0.0  # lstm: added to the forget gates' bias at init (1: Jozefowicz 2015)
 
 
 @dataclass

@@ -50,7 +50,20 @@ RECURRENT: Registry[type[Recurrent]] = Registry("model.impl")
 
 
 def build_recurrent(cfg, input_size: int) -> Recurrent:
-    return RECURRENT.get(cfg.impl)(cfg, input_size)
+    stack = RECURRENT.get(cfg.impl)(cfg, input_size)
+    if cfg.cell == "lstm" and getattr(cfg, "forget_bias", 0.0):
+        add_forget_bias(stack, cfg.forget_bias, cfg.hidden_size)
+    return stack
+
+
+@torch.no_grad()
+def add_forget_bias(stack: nn.Module, value: float, hidden_size: int) -> None:
+    """Add `value` to every LSTM forget gate's bias (rows H:2H of bias_hh, gate order i, f,
+    g, o as torch.nn's), so memory is kept by default at the start of training
+    (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1)."""
+    for name, param in stack.named_parameters():
+        if name.split(".")[-1].startswith("bias_hh"):
+            param[hidden_size : 2 * hidden_size] += value
 
 
 def detach_state(state: State | None) -> State | None:
