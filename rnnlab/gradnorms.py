@@ -49,12 +49,21 @@ class GradNormLog:
         table = np.column_stack([np.array(self.steps), self.values])  # (steps, 1 + P)
         np.savetxt(out, table, delimiter=",", fmt=["%d"] + ["%.6g"] * len(self.names))
         write_atomic(run.grad_norms_path, out.getvalue())
-        plot_lines(
-            run.plot_path("grad_norms"),
-            np.array(self.steps),
-            {name: self.values[:, i] for i, name in enumerate(self.names)},
-            xlabel="step",
-            ylabel="gradient L2 norm (before clipping, log scale)",
-            title=f"{run.dir.name}: gradient norm per parameter",
-            logy=True,
+        plot_grad_norms(
+            run.plot_path("grad_norms"), self.steps, self.values, self.names, run.dir.name
         )
+
+
+def plot_grad_norms(path, steps, values: np.ndarray, names: list[str], title: str) -> None:
+    """A line per parameter on a log scale; exact zeros (a saturated tanh passes none back)
+    are left out as gaps, since a log scale cannot show them."""
+    shown = np.where(values > 0, values, np.nan)  # (steps, P)
+    plot_lines(
+        path,
+        np.asarray(steps),
+        {name: shown[:, i] for i, name in enumerate(names)},
+        xlabel="step",
+        ylabel="gradient L2 norm before clipping (log)",
+        title=f"{title}: gradient norm per parameter (gaps: exactly 0)",
+        logy=True,
+    )
