@@ -209,6 +209,19 @@ def test_csv_errors(write_config, tmp_path, train, test, message):
         load(write_config, f"data: {{dataset: csv, path: {tmp_path}}}\n")
 
 
+def test_csv_keeps_quoted_newlines_and_ignores_a_byte_order_mark(write_config, tmp_path):
+    rows = "".join(f'"line one\nline two {i}",{i % 2}\n' for i in range(10))
+    (tmp_path / "data.csv").write_text("\ufefftext,label\n" + rows, encoding="utf-8")
+    data = load(
+        write_config,
+        f"data: {{dataset: csv, path: {tmp_path / 'data.csv'}, valid_fraction: 0.2}}\n",
+    )
+    assert sum(len(data.split(s)) for s in ("train", "dev", "test")) == 10
+    assert data.classes == ["0", "1"]
+    train = data.split("train")
+    assert data.vocab.decode(train.ids[: train.offsets[1]])[:4] == ["line", "one", "line", "two"]
+
+
 def test_csv_needs_a_path(write_config):
     with pytest.raises(RnnlabError, match="dataset 'csv' needs data.path"):
         load_config(write_config("data: {dataset: csv}\n"))

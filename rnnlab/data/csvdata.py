@@ -9,6 +9,7 @@ is held out from train). The classes are the training split's distinct labels, s
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ def read_rows(path: Path, text_column: str, label_column: str) -> tuple[list[str
         raise RnnlabError(f"CSV file not found: {path}") from None
     except IsADirectoryError:
         raise RnnlabError(f"{path} is a folder, not a CSV file") from None
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(
+        io.StringIO(text.removeprefix("\ufeff"), newline="")
+    )  # quoted newlines kept
     header = next(reader, None)
     if header is None:
         raise RnnlabError(f"{path} is empty: a header row and one row per example expected")
@@ -40,12 +43,12 @@ def read_rows(path: Path, text_column: str, label_column: str) -> tuple[list[str
             )
     t, lab = header.index(text_column), header.index(label_column)
     texts, labels = [], []
-    for number, row in enumerate(reader, start=2):  # a loop over examples, not tokens
+    for row in reader:  # a loop over examples, not tokens
         if not row:
             continue
         if len(row) != len(header):
             raise RnnlabError(
-                f"{path} line {number}: {len(row)} fields, the header has {len(header)}"
+                f"{path} line {reader.line_num}: {len(row)} fields, the header has {len(header)}"
             )
         texts.append(row[t])
         labels.append(row[lab].strip())
