@@ -25,9 +25,8 @@ weight gradient is one product over all steps. It returns the gradients of gx, w
 b_hh, h0 and c0 (None for rnn and gru). tests/test_cells.py checks all of them against
 torch.nn.
 
-The functions are plain tensor code (no `out=`, no in-place on views), so torch.compile
-can turn each whole loop into one graph (`model.compile`); eager and compiled run the
-same lines.
+The functions are plain tensor code (no `out=` arguments), so torch.compile can turn
+each whole loop into one graph (`model.compile`); eager and compiled run the same lines.
 """
 
 from __future__ import annotations
@@ -168,19 +167,20 @@ class LSTM:
     bias_in_gx = True
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
+        H = h0.shape[1]
         w_t = w_hh.t().contiguous()  # (H, 4H)
         h, c, hs, cs, gates = h0, c0, [], [], []
         for t in times(gx.shape[0], reverse):
-            pre_i, pre_f, pre_c, pre_o = torch.addmm(gx[t], h, w_t).chunk(4, 1)  # (B, H) each
-            i = torch.sigmoid(pre_i)  # input gate
-            f = torch.sigmoid(pre_f)  # forget gate
-            c_tilde = torch.tanh(pre_c)  # candidate memory
-            o = torch.sigmoid(pre_o)  # output gate
+            g = torch.addmm(gx[t], h, w_t)  # (B, 4H): W x_t + U h_{t-1} + b, activated in place
+            i = g[:, :H].sigmoid_()  # input gate
+            f = g[:, H : 2 * H].sigmoid_()  # forget gate
+            c_tilde = g[:, 2 * H : 3 * H].tanh_()  # candidate memory
+            o = g[:, 3 * H :].sigmoid_()  # output gate
             c = f * c + i * c_tilde  # memory cell
             h = o * torch.tanh(c)  # hidden state
             hs.append(h)
             cs.append(c)
-            gates.append(torch.cat([i, f, c_tilde, o], 1))
+            gates.append(g)
         hs = with_start(h0, hs, reverse)  # (T+1, B, H)
         saved = (hs, with_start(c0, cs, reverse), in_time_order(gates, reverse))
         return (hs, c), saved
