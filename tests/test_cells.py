@@ -22,6 +22,7 @@ from rnnlab.models.builtin import Builtin
 from rnnlab.models.compile import resolve_compile
 from rnnlab.models.scratch import Scratch, from_builtin_state_dict, to_builtin_state_dict
 
+REPO = Path(__file__).resolve().parents[1]
 T, B, D, H = 6, 3, 5, 4
 TIGHT = {"rtol": 1e-10, "atol": 1e-12}
 runner = CliRunner()
@@ -259,6 +260,13 @@ def test_compile_auto_stays_eager_for_short_cpu_runs_and_compiles_on_cuda():
     assert resolve_compile(dataclasses.replace(scratch, compile=False), "cuda", 10)[0] is False
     assert resolve_compile(dataclasses.replace(scratch, compile=True), "cpu", 1)[0] is True
     assert resolve_compile(ModelConfig(), "cuda", 10**6)[0] is False  # builtin
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load_and_name_themselves_after_their_file(path):
+    cfg = load_config(path)
+    assert cfg.name == path.stem
+    assert path.read_text(encoding="utf-8").startswith("# ")  # a header saying what it reproduces
 
 
 def test_a_tiny_scratch_run_trains_saves_and_predicts(tiny_config, tmp_path):
