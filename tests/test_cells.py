@@ -19,7 +19,7 @@ from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
 from rnnlab.models import LanguageModel
 from rnnlab.models.builtin import Builtin
-from rnnlab.models.compile import resolve_compile
+from rnnlab.models.compile import AUTO_MIN_STEPS_CPU, resolve_compile
 from rnnlab.models.scratch import Scratch, from_builtin_state_dict, to_builtin_state_dict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -260,6 +260,19 @@ def test_compile_auto_stays_eager_for_short_cpu_runs_and_compiles_on_cuda():
     assert resolve_compile(dataclasses.replace(scratch, compile=False), "cuda", 10)[0] is False
     assert resolve_compile(dataclasses.replace(scratch, compile=True), "cpu", 1)[0] is True
     assert resolve_compile(ModelConfig(), "cuda", 10**6)[0] is False  # builtin
+
+
+def test_compile_auto_on_a_long_cpu_run_needs_a_cpp_compiler(monkeypatch):
+    scratch = ModelConfig(impl="scratch")
+    monkeypatch.setattr("rnnlab.models.compile.has_cpp_compiler", lambda: True)
+    assert resolve_compile(scratch, "cpu", AUTO_MIN_STEPS_CPU) == (
+        True,
+        f"auto: {AUTO_MIN_STEPS_CPU:,} steps repay compiling",
+    )
+    monkeypatch.setattr("rnnlab.models.compile.has_cpp_compiler", lambda: False)
+    assert resolve_compile(scratch, "cpu", 10 * AUTO_MIN_STEPS_CPU)[0] is False
+    with pytest.raises(RnnlabError, match="needs a C\\+\\+ compiler"):
+        resolve_compile(dataclasses.replace(scratch, compile=True), "cpu", 1)
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
