@@ -78,8 +78,9 @@ def train(cfg: Config, out: Path, reporter: Reporter) -> Run:
     configure(device)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
     model = task.build_model().to(device)
-    steps = task.batches_per_epoch() * cfg.train.epochs if task.batches_per_epoch() else None
-    compiled, why = resolve_compile(cfg.model, device.type, steps)
+    per_epoch = task.batches_per_epoch()
+    steps = per_epoch * cfg.train.epochs if per_epoch else None
+    compiled, why = resolve_compile(cfg.model, device.type, steps)  # model.compile
     set_compiled(model, compiled)
     optimizer = build_optimizer(cfg.optim, model.parameters())
     run = Run.create(out, cfg.name)

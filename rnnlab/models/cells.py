@@ -8,9 +8,11 @@ Each cell has torch.nn's weights and gate order, so state_dicts carry over uncha
     gru   3        r, z, h_tilde   (PyTorch and cuDNN apply r after U_h: r * (U_h h + b_hn))
     lstm  4        i, f, c_tilde, o
 
-`forward(gx, w_hh, b_hh, h0, c0, reverse)` takes `gx` (T, B, G*H) = W_ih x_t + b_ih for
+`forward(gx, w_hh, b_hh, h0, c0, reverse)` takes `gx` (T, B, G*H) = W_ih x_t + b for
 every step, computed before the loop in one product (or a row lookup for one-hot input),
-so the loop does one product per step with the fused recurrent weights. It returns the
+so the loop does one product per step with the fused recurrent weights. For rnn and lstm
+`b` is b_ih + b_hh and `b_hh` is None (`bias_in_gx`); the gru keeps b_hh for its
+candidate state and gets b = b_ih. It returns the
 states `hs` (T+1, B, H) in time order with h0 at the end the direction starts from (first
 going forward, last going in reverse), for the LSTM also the last memory c, and what
 `backward` needs.
@@ -23,9 +25,8 @@ weight gradient is one product over all steps. It returns the gradients of gx, w
 b_hh, h0 and c0 (None for rnn and gru). tests/test_cells.py checks all of them against
 torch.nn.
 
-The functions are plain tensor code (no `out=`, no in-place on views), so torch.compile
-can turn each whole loop into one graph (`model.compile`); eager and compiled run the
-same lines.
+The functions are plain tensor code (no `out=` arguments), so torch.compile can turn
+each whole loop into one graph (`model.compile`); eager and compiled run the same lines.
 """
 
 from __future__ import annotations
@@ -67,13 +68,13 @@ class RNN:
     h_t = tanh(W x_t + U h_{t-1} + b), or relu; nndl's residual SRN (6.5.2) adds h_{t-1}."""
 
     gates = 1
+    bias_in_gx = True
 
     def __init__(self, nonlinearity: str = "tanh", residual: bool = False):
         self.nonlinearity, self.residual = nonlinearity, residual
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
         act = torch.relu if self.nonlinearity == "relu" else torch.tanh
-        gx = gx + b_hh  # (T, B, H): W x_t + b, both biases
         w_t = w_hh.t().contiguous()  # (H, H): a contiguous copy makes each product faster
         h, hs, acts = h0, [], []
         for t in times(gx.shape[0], reverse):
@@ -101,7 +102,7 @@ class RNN:
             dh = torch.addmm(d_direct, d_pre, w_hh)  # dL/dh_{t-1}
             d_pres.append(d_pre)
         d_pre = in_time_order(d_pres, not reverse)  # (T, B, H) = dL/dgx
-        return (d_pre, *weight_gradients(d_pre, h_prev), dh, None)
+        return d_pre, weight_gradients(d_pre, h_prev)[0], None, dh, None
 
 
 class GRU:
@@ -112,6 +113,7 @@ class GRU:
     the three recurrent products fuse into one."""
 
     gates = 3
+    bias_in_gx = False
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
         w_t = w_hh.t().contiguous()  # (H, 3H)
@@ -162,22 +164,23 @@ class LSTM:
     c = f * c + i * c_tilde; h = o * tanh(c)."""
 
     gates = 4
+    bias_in_gx = True
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
-        gx = gx + b_hh  # (T, B, 4H): both biases
+        H = h0.shape[1]
         w_t = w_hh.t().contiguous()  # (H, 4H)
         h, c, hs, cs, gates = h0, c0, [], [], []
         for t in times(gx.shape[0], reverse):
-            pre_i, pre_f, pre_c, pre_o = torch.addmm(gx[t], h, w_t).chunk(4, 1)  # (B, H) each
-            i = torch.sigmoid(pre_i)  # input gate
-            f = torch.sigmoid(pre_f)  # forget gate
-            c_tilde = torch.tanh(pre_c)  # candidate memory
-            o = torch.sigmoid(pre_o)  # output gate
+            g = torch.addmm(gx[t], h, w_t)  # (B, 4H): W x_t + U h_{t-1} + b, activated in place
+            i = g[:, :H].sigmoid_()  # input gate
+            f = g[:, H : 2 * H].sigmoid_()  # forget gate
+            c_tilde = g[:, 2 * H : 3 * H].tanh_()  # candidate memory
+            o = g[:, 3 * H :].sigmoid_()  # output gate
             c = f * c + i * c_tilde  # memory cell
             h = o * torch.tanh(c)  # hidden state
             hs.append(h)
             cs.append(c)
-            gates.append(torch.cat([i, f, c_tilde, o], 1))
+            gates.append(g)
         hs = with_start(h0, hs, reverse)  # (T+1, B, H)
         saved = (hs, with_start(c0, cs, reverse), in_time_order(gates, reverse))
         return (hs, c), saved
@@ -211,7 +214,7 @@ class LSTM:
             dh = torch.addmm(d_before[t], d_pre, w_hh)  # dL/dh_{t-1}
             d_pres.append(d_pre)
         d_pre = in_time_order(d_pres, not reverse)  # (T, B, 4H) = dL/dgx
-        return (d_pre, *weight_gradients(d_pre, h_prev), dh, dc)
+        return d_pre, weight_gradients(d_pre, h_prev)[0], None, dh, dc
 
 
 def make_cell(cfg) -> RNN | GRU | LSTM:

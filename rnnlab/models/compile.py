@@ -19,6 +19,8 @@ import os
 import shutil
 from pathlib import Path
 
+from rnnlab.errors import RnnlabError
+
 # Steps a CPU run needs before `auto` compiles: about 60 s of compiling (no cache) repaid
 # at a few ms per step (docs/cells.md).
 AUTO_MIN_STEPS_CPU = 20_000
@@ -60,6 +62,11 @@ def resolve_compile(model_cfg, device_type: str, planned_steps: int | None) -> t
             shown = "an unknown number of" if planned_steps is None else f"{planned_steps:,}"
             return False, f"auto: {shown} steps do not repay compiling on a CPU"
         return True, f"auto: {planned_steps:,} steps repay compiling"
+    if setting and device_type == "cpu" and not has_cpp_compiler():
+        raise RnnlabError(
+            "model.compile: true needs a C++ compiler for TorchInductor on a CPU "
+            "(none of c++, g++, clang++ is on PATH); set model.compile: false"
+        )
     return setting, f"model.compile: {str(setting).lower()}"
 
 

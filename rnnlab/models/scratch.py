@@ -115,6 +115,8 @@ class Scratch(Recurrent):
             outputs = []
             for direction in range(self.directions):
                 w_ih, w_hh, b_ih, b_hh = self.layer.of(layer, direction)
+                if self.cell_fn.bias_in_gx:  # rnn, lstm: both biases go in before the loop
+                    b_ih, b_hh = b_ih + b_hh, None
                 gx = project(x, w_ih, b_ih)  # (T, B, G*H): all steps at once
                 k = layer * self.directions + direction
                 c_k = None if c0 is None else c0[k]
