@@ -33,16 +33,19 @@ class Run:
     @classmethod
     def create(cls, parent: Path, name: str) -> Run:
         """A new, empty run folder; a name clash gets a suffix, never an existing folder."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        Path(parent).mkdir(parents=True, exist_ok=True)
-        for attempt in range(1000):
-            path = Path(parent) / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            return cls(path)
-        raise RnnlabError(f"cannot find a free run folder name under {parent}")
+        return cls(new_folder(parent, name))
+
+    @classmethod
+    def create_at(cls, path: Path) -> Run:
+        """A new run folder at exactly `path` (sweeps name their runs); never an existing one."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(path).mkdir()
+        except FileExistsError:
+            raise RnnlabError(
+                f"run folder {path} already exists; it is never overwritten"
+            ) from None
+        return cls(path)
 
     @classmethod
     def open(cls, path: Path) -> Run:
@@ -113,6 +116,20 @@ class Run:
 
     def load_checkpoint(self, which: str, map_location="cpu") -> dict:
         return load_checkpoint(self.checkpoint_path(which), map_location)
+
+
+def new_folder(parent: Path, name: str) -> Path:
+    """Create and return `parent/<name>-<YYYYmmdd-HHMMSS>`, suffixed -1, -2... on a clash."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        path = Path(parent) / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RnnlabError(f"cannot find a free folder name under {parent}")
 
 
 def load_checkpoint(path: Path, map_location="cpu") -> dict:

@@ -40,14 +40,14 @@ def build_optimizer(cfg, params) -> torch.optim.Optimizer:
     return OPTIMIZERS[cfg.name](params, **kwargs)
 
 
-def train(cfg: Config, out: Path, reporter: Reporter) -> Run:
-    """Train `cfg` in a new run folder under `out`; return the run."""
+def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
+    """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
     model = task.build_model().to(device)
     optimizer = build_optimizer(cfg.optim, model.parameters())
-    run = Run.create(out, cfg.name)
+    run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
     write_atomic(run.config_path, dump_config(cfg))
     task.save_artifacts(run)
     reporter.message(f"run: {run.dir}")

@@ -143,6 +143,15 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
         shown = "" if not isinstance(value, str) else suggest(value, [str(a) for a in args])
         choices = " | ".join(str(a) for a in args)
         raise RnnlabError(f"'{key}' must be one of {choices}, got {value!r}{shown}")
+    if hint is Any:
+        return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RnnlabError(f"'{key}' must be a mapping, got {_kind(value)} {value!r}")
+        return {
+            _check_type(f"{key} key", k, args[0]): _check_type(f"{key}.{k}", v, args[1])
+            for k, v in value.items()
+        }
     if origin is list:
         if not isinstance(value, list):
             raise RnnlabError(f"'{key}' must be a list, got {_kind(value)} {value!r}")
