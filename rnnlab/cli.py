@@ -122,7 +122,10 @@ def sweep(
     workers: Annotated[
         Optional[int], typer.Option(help="Runs at once (CPU threads and GPUs divided).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Parent of the sweep folder.")] = Path("runs/sweeps"),
+    out: Annotated[
+        Path,
+        typer.Option(help="Parent of the sweep folder (with ray: absolute, shared by the nodes)."),
+    ] = Path("runs/sweeps"),
     resume: Annotated[
         Optional[Path], typer.Option(help="Sweep folder to finish: redo failed/interrupted runs.")
     ] = None,
@@ -130,22 +133,43 @@ def sweep(
         Optional[str],
         typer.Option(help="results.csv column to plot (default: test_acc or best_val_ppl)."),
     ] = None,
+    executor: Annotated[
+        Optional[str], typer.Option(help="local (processes here, the default) or ray (a cluster).")
+    ] = None,
+    address: Annotated[
+        Optional[str],
+        typer.Option(help="Ray: auto or HOST:PORT (default: RAY_ADDRESS, else local)."),
+    ] = None,
+    gpus_per_run: Annotated[
+        Optional[float], typer.Option(help="Ray: GPUs each run takes (default 0; 0.5 shares one).")
+    ] = None,
+    cpus_per_run: Annotated[
+        Optional[int], typer.Option(help="Ray: CPUs (torch threads) each run takes (default 1).")
+    ] = None,
+    max_retries: Annotated[
+        Optional[int], typer.Option(help="Ray: reruns of a run whose worker died (default 3).")
+    ] = None,
 ) -> None:
     """Run a grid of configs (and seeds) as ordinary runs; gather results.csv and plots."""
     from rnnlab.sweep import parse_grid_options, parse_seeds, plan_sweep, reopen_sweep
+    from rnnlab.sweep.executor import choose_executor
 
     if workers is not None and workers < 1:
         raise RnnlabError(f"--workers must be >= 1, got {workers}")
+    given = {"name": executor, "address": address, "gpus_per_run": gpus_per_run,
+             "cpus_per_run": cpus_per_run, "max_retries": max_retries}  # fmt: skip
     if resume is not None:
         if config is not None or grid or seeds:
             raise RnnlabError("--resume takes the sweep folder only: its grid and seeds are saved")
         plan = reopen_sweep(resume, workers)
+        plan.executor = choose_executor(plan.executor, given, workers is not None, resume)
     elif config is None:
         raise RnnlabError("give a config to sweep, or --resume SWEEP_DIR")
     else:
+        settings = choose_executor(None, given, workers is not None, out)
         seed_list = parse_seeds(seeds) if seeds else None
         plan = plan_sweep(config, overrides or [], parse_grid_options(grid or []), seed_list,
-                          workers, metric, out)  # fmt: skip
+                          workers, metric, out, settings)  # fmt: skip
     _run_sweep(plan)
 
 
@@ -195,10 +219,12 @@ def _run_sweep(plan) -> None:
     from rnnlab.progress import SweepReporter
     from rnnlab.sweep import run_sweep
 
-    typer.echo(f"sweep: {plan.dir} ({len(plan.points)} runs, {plan.workers} at once)")
+    on_ray = plan.executor.name == "ray"
+    at_once = "on Ray" if on_ray else f"{plan.workers} at once"
+    typer.echo(f"sweep: {plan.dir} ({len(plan.points)} runs, {at_once})")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
     try:
-        counts = run_sweep(plan, SweepReporter(), gpus=_gpu_count())
+        counts = run_sweep(plan, SweepReporter(), gpus=0 if on_ray else _gpu_count())
     except KeyboardInterrupt:
         typer.echo(f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True)
         raise typer.Exit(130) from None

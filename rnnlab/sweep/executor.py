@@ -2,12 +2,15 @@
 process, so a crash or an out-of-memory kill fails that run and nothing else.
 
 `LocalExecutor` keeps N of them going at once on this machine, dividing the CPU cores
-(torch threads) and the GPUs (one each, round robin) between them.
+(torch threads) and the GPUs (one each, round robin) between them. `RayExecutor`
+(`ray_executor.py`) runs them as tasks on a Ray cluster instead. Both have `run(jobs,
+on_done)` and `stop()`; `ExecutorSettings` says which one a sweep uses.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
+
+from rnnlab.errors import RnnlabError
 
 INTERRUPTED_CODES = {130, 143, -signal.SIGINT, -signal.SIGTERM}
 
@@ -28,6 +34,26 @@ class Job:
     overrides: list[str]  # the point's KEY=VALUE overrides
     run_dir: Path
     log: Path
+    attempts: Optional[Path] = None  # where a dead attempt's run folder is set aside
+
+
+@dataclass
+class ExecutorSettings:
+    """How a sweep's runs are executed; saved in sweep.yaml so --resume runs them alike."""
+
+    name: str = "local"  # local: processes on this machine | ray: tasks on a Ray cluster
+    address: Optional[str] = None  # ray: auto | HOST:PORT | None (RAY_ADDRESS, else local)
+    cpus_per_run: int = 1  # ray: CPUs (and torch threads) each run takes
+    gpus_per_run: float = 0  # ray: GPUs each run takes (a fraction shares a GPU)
+    max_retries: int = 3  # ray: reruns of a run whose worker died (not of one that failed)
+
+
+def make_executor(settings: ExecutorSettings, workers: int, gpus: int = 0):
+    if settings.name == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(settings)
+    return LocalExecutor(workers, gpus)
 
 
 @dataclass
@@ -38,8 +64,12 @@ class Outcome:
 
 
 def command(job: Job) -> list[str]:
-    return [sys.executable, "-m", "rnnlab", "train", str(job.config), *job.overrides,
-            "--run-dir", str(job.run_dir), "--quiet"]  # fmt: skip
+    return [sys.executable, "-m", "rnnlab", *train_args(job)]
+
+
+def train_args(job: Job) -> list[str]:
+    """`rnnlab` arguments that train the job's run."""
+    return ["train", str(job.config), *job.overrides, "--run-dir", str(job.run_dir), "--quiet"]
 
 
 def outcome_of(returncode: int, log: Path, wall_s: float) -> Outcome:
@@ -58,6 +88,18 @@ def last_error(log: Path) -> str:
     errors = [ln for ln in lines if ln.startswith("error: ")]
     line = errors[-1][len("error: ") :] if errors else (lines[-1] if lines else "")
     return line[:300]
+
+
+def set_aside(run_dir: Path, attempts: Path) -> Optional[Path]:
+    """Move an unfinished run's folder to attempts/<name>-<k> so the run can be redone."""
+    if not run_dir.exists():
+        return None
+    attempts.mkdir(parents=True, exist_ok=True)
+    k = 1
+    while (attempts / f"{run_dir.name}-{k}").exists():
+        k += 1
+    shutil.move(str(run_dir), str(attempts / f"{run_dir.name}-{k}"))
+    return attempts / f"{run_dir.name}-{k}"
 
 
 def cpu_count() -> int:
@@ -121,17 +163,50 @@ class LocalExecutor:
         with self._lock:
             procs = list(self._procs)
         for proc in procs:
-            _signal(proc, signal.SIGINT)
+            signal_group(proc, signal.SIGINT)
         deadline = time.time() + grace_s
         for proc in procs:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
+                signal_group(proc, signal.SIGKILL)
 
 
-def _signal(proc: subprocess.Popen, sig: int) -> None:
+def signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal a run's process group (each run is started in a session of its own)."""
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def choose_executor(stored: Optional[ExecutorSettings], given: dict, workers_given: bool,
+                    sweep_path: Path) -> ExecutorSettings:  # fmt: skip
+    """The executor a sweep runs with: the options given, over what sweep.yaml stored (on
+    --resume), over the defaults. Checks the options and, for Ray, that it is installed and
+    that the sweep folder (`sweep_path`: --out or --resume) is absolute."""
+    settings = stored or ExecutorSettings()
+    given = {k: v for k, v in given.items() if v is not None}
+    for key, value in given.items():
+        setattr(settings, key, value)
+    if settings.name not in ("local", "ray"):
+        raise RnnlabError(f"--executor must be local or ray, got '{settings.name}'")
+    ray_only = [f"--{k.replace('_', '-')}" for k in given if k != "name"]
+    if settings.name == "local" and ray_only:
+        raise RnnlabError(f"{', '.join(ray_only)}: only with --executor ray")
+    if settings.name == "local":
+        return settings
+    if workers_given:
+        raise RnnlabError(
+            "--workers is for --executor local; on Ray as many runs go at once as the "
+            "cluster's CPUs and GPUs fit (--cpus-per-run, --gpus-per-run)"
+        )
+    for key, low in (("cpus_per_run", 1), ("gpus_per_run", 0), ("max_retries", 0)):
+        if getattr(settings, key) < low:
+            name = "--" + key.replace("_", "-")
+            raise RnnlabError(f"{name} must be >= {low}, got {getattr(settings, key)}")
+    from .ray_executor import check_shared_path, import_ray
+
+    check_shared_path(sweep_path, "--resume" if stored else "--out")
+    import_ray()
+    return settings

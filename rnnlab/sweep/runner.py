@@ -1,11 +1,11 @@
 """`rnnlab sweep`: plan a sweep (or reopen one to resume), run its points, collect results.
 
 runs/sweeps/<name>-<YYYYmmdd-HHMMSS>/
-    sweep.yaml      what was asked: config, overrides, grid, seeds, workers, metric
+    sweep.yaml      what was asked: config, overrides, grid, seeds, workers, metric, executor
     base.yaml       the resolved config every run starts from
     runs/<point>/   one ordinary run folder per point
     logs/<point>.log
-    attempts/       folders of failed or interrupted runs that --resume redid
+    attempts/       folders of unfinished runs that were redone (--resume, or a Ray retry)
     results.csv     one row per run: swept values, seed, status, metrics, wall time
     plots/<metric>.png
 """
@@ -13,9 +13,8 @@ runs/sweeps/<name>-<YYYYmmdd-HHMMSS>/
 from __future__ import annotations
 
 import copy
-import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -26,7 +25,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.fileio import write_atomic
 from rnnlab.runs import Run, new_folder
 
-from .executor import Job, LocalExecutor, Outcome
+from .executor import ExecutorSettings, Job, Outcome, make_executor, set_aside
 from .grid import Point, expand
 from .results import flatten_summary, pick_metric, plot_sweep, write_results
 
@@ -40,6 +39,7 @@ class Sweep:
     workers: int
     metric: str | None
     points: list[Point]
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
 
     @property
     def base_path(self) -> Path:
@@ -50,7 +50,8 @@ class Sweep:
 
 
 def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] | None,
-               workers: int | None, metric: str | None, out: Path) -> Sweep:  # fmt: skip
+               workers: int | None, metric: str | None, out: Path,
+               executor: ExecutorSettings | None = None) -> Sweep:  # fmt: skip
     """Check every point's config, then create the sweep folder; nothing runs yet."""
     base = load_config(config, overrides)
     grid = {**base.sweep.grid, **grid}
@@ -61,9 +62,10 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
     check_points(config_to_dict(base), points)
     sweep_dir = new_folder(out, base.name)
     sweep = Sweep(sweep_dir, base.name, grid, seeds, workers or base.sweep.workers,
-                  metric or base.sweep.metric, points)  # fmt: skip
+                  metric or base.sweep.metric, points, executor or ExecutorSettings())  # fmt: skip
     asked = {"config": str(config), "overrides": list(overrides), "grid": grid, "seeds": seeds,
-             "workers": sweep.workers, "metric": sweep.metric}  # fmt: skip
+             "workers": sweep.workers, "metric": sweep.metric,
+             "executor": asdict(sweep.executor)}  # fmt: skip
     write_atomic(sweep_dir / "sweep.yaml", yaml.safe_dump(asked, sort_keys=False))
     write_atomic(sweep.base_path, dump_config(base))
     return sweep
@@ -77,8 +79,9 @@ def reopen_sweep(sweep_dir: Path, workers: int | None) -> Sweep:
     except (OSError, yaml.YAMLError):
         raise RnnlabError(f"{sweep_dir} is not a sweep folder (no readable sweep.yaml)") from None
     points = expand(asked["grid"], asked["seeds"])
+    executor = ExecutorSettings(**(asked.get("executor") or {}))  # older sweeps: local
     return Sweep(Path(sweep_dir), base.name, asked["grid"], asked["seeds"],
-                 workers or asked["workers"], asked.get("metric"), points)  # fmt: skip
+                 workers or asked["workers"], asked.get("metric"), points, executor)  # fmt: skip
 
 
 def check_points(base: dict, points: list[Point]) -> None:
@@ -94,7 +97,8 @@ def check_points(base: dict, points: list[Point]) -> None:
 
 
 def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
-    """Run every point not yet finished; return the count of runs by status."""
+    """Run every point not yet finished with the sweep's executor (`gpus`: this machine's,
+    for the local one); return the count of runs by status."""
     rows = {p.name: _row(sweep, p) for p in sweep.points}
     todo = [p for p in sweep.points if rows[p.name]["status"] != "finished"]
     for point in todo:
@@ -111,7 +115,7 @@ def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
 
     jobs = [_job(sweep, p) for p in todo]
     try:
-        LocalExecutor(sweep.workers, gpus).run(jobs, on_done)
+        make_executor(sweep.executor, sweep.workers, gpus).run(jobs, on_done)
     finally:
         reporter.stop()
         with lock:
@@ -124,7 +128,8 @@ def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
 
 def _job(sweep: Sweep, point: Point) -> Job:
     log = sweep.dir / "logs" / f"{point.name}.log"
-    return Job(point.name, sweep.base_path, point.overrides(), sweep.run_dir(point), log)
+    return Job(point.name, sweep.base_path, point.overrides(), sweep.run_dir(point), log,
+               sweep.dir / "attempts")  # fmt: skip
 
 
 def _row(sweep: Sweep, point: Point, outcome: Outcome | None = None) -> dict:
@@ -151,12 +156,4 @@ def _write(sweep: Sweep, rows: list[dict]) -> None:
 
 def _set_aside(sweep: Sweep, point: Point) -> None:
     """Keep a failed or interrupted run's folder under attempts/ before it is redone."""
-    run_dir = sweep.run_dir(point)
-    if not run_dir.exists():
-        return
-    attempts = sweep.dir / "attempts"
-    attempts.mkdir(exist_ok=True)
-    k = 1
-    while (attempts / f"{point.name}-{k}").exists():
-        k += 1
-    shutil.move(str(run_dir), str(attempts / f"{point.name}-{k}"))
+    set_aside(sweep.run_dir(point), sweep.dir / "attempts")
