@@ -83,8 +83,11 @@ def set_dotted(raw: dict, key: str, value: Any) -> None:
         schema = typing.get_type_hints(schema)[part]
         if not dataclasses.is_dataclass(schema):
             raise RnnlabError(f"override key '{key}': '{part}' is a value, not a section")
-        if not isinstance(node.get(part), dict):
+        if node.get(part) is None:
             node[part] = {}
+        if not isinstance(node[part], dict):
+            where = ".".join(parents[: i + 1])
+            raise RnnlabError(f"'{where}' must be a mapping of keys, got {_kind(node[part])}")
         node = node[part]
     node[leaf] = value
 
