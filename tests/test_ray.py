@@ -72,6 +72,22 @@ def test_bad_executor_options_are_one_line(tiny_config, tmp_path, monkeypatch, o
     assert list(tmp_path.iterdir()) == []  # nothing planned, nothing written
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_runs_process_dies_with_its_parent():
+    # parent: starts a grandchild that sleeps after die_with_parent(), prints its pid, exits
+    grandchild = (
+        "import os, sys, time; from rnnlab.sweep.child import die_with_parent; "
+        "die_with_parent(int(sys.argv[1])); time.sleep(60)"
+    )
+    parent = (
+        "import os, subprocess, sys, time; "
+        f"p = subprocess.Popen([sys.executable, '-c', {grandchild!r}, str(os.getpid())]); "
+        "print(p.pid, flush=True); time.sleep(1.5)"
+    )
+    out = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, check=True)
+    assert gone(int(out.stdout)), "the grandchild outlived its parent"
+
+
 # --- on a local Ray cluster ---
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (Linux /proc)."""
@@ -160,6 +176,18 @@ def test_a_failing_run_is_recorded_and_the_ray_sweep_goes_on(ray_cluster, tiny_c
     assert rows["64"]["status"] == "failed"
     assert "fewer than one batch needs" in rows["64"]["error"]
     assert not (sweep_dir_of(result.output) / "attempts").exists()  # a failed run is not retried
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("options", [["--cpus-per-run", "3"], ["--gpus-per-run", "1"]])
+def test_a_run_no_node_can_hold_is_an_error_not_a_hang(ray_cluster, tiny_config, tmp_path, options):
+    args = sweep_args(
+        tiny_config, tmp_path, "--grid", "model.cell=rnn", "--executor", "ray", *options
+    )
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "error: no node of the Ray cluster has" in result.output
+    assert "(nodes: 2 CPUs + 0 GPUs)" in result.output
 
 
 @pytest.mark.ray

@@ -19,6 +19,7 @@ their runs with SIGINT as a local sweep does.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import site
@@ -156,10 +157,10 @@ def _fit(nodes: list[dict], s: ExecutorSettings) -> str:
     if not any(
         r.get("CPU", 0) >= s.cpus_per_run and r.get("GPU", 0) >= s.gpus_per_run for r in alive
     ):
-        largest = ", ".join(f"{r.get('CPU', 0):g} CPUs + {r.get('GPU', 0):g} GPUs" for r in alive)
+        sizes = ", ".join(f"{r.get('CPU', 0):g} CPUs + {r.get('GPU', 0):g} GPUs" for r in alive)
         raise RnnlabError(
             f"no node of the Ray cluster has {s.cpus_per_run} CPUs and {s.gpus_per_run:g} GPUs "
-            f"for a run (nodes: {largest or 'none'}); lower --cpus-per-run/--gpus-per-run"
+            f"for a run (nodes: {sizes or 'none'}); lower --cpus-per-run/--gpus-per-run"
         )
     cpus, gpus = (sum(r.get(k, 0) for r in alive) for k in ("CPU", "GPU"))
     return (f"ray: {len(alive)} node(s), {cpus:g} CPUs, {gpus:g} GPUs; each run takes "
@@ -178,6 +179,9 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
     """One run: set aside a dead attempt's folder, train in a child process that dies with
     this worker, and return the outcome. Every attempt appends to the run's log."""
     started = time.time()
+    summary = job.run_dir / "summary.json"
+    if summary.is_file():  # an earlier attempt's worker died after its run had finished
+        return Outcome("finished", "", json.loads(summary.read_text()).get("wall_s") or 0.0)
     job.log.parent.mkdir(parents=True, exist_ok=True)
     proc = None
     with open(job.log, "a") as log:
