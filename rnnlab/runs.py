@@ -141,10 +141,13 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        unsafe = [ln for ln in lines if "GLOBAL" in ln or "global" in ln]
+        if not unsafe:  # not a pickle of ours at all: garbage bytes
+            raise RnnlabError(f"{path} is truncated or not a checkpoint") from None
         raise RnnlabError(
             f"refused to load {path}: it holds more than tensors and plain data, so loading "
-            f"it could run code ({first[:120]})"
+            f"it could run code ({unsafe[0][:120]})"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise RnnlabError(f"{path} is truncated or not a checkpoint ({_first_line(err)})") from None
