@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from rnnlab.errors import RnnlabError
@@ -24,13 +26,27 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def configure(device: torch.device) -> None:
-    """Process-wide settings for training and prediction. On CPU, flush denormal floats to
-    zero: a classifier's gradient enters an RNN only at each sequence's last step and decays
+@contextmanager
+def flush_denormals(device: torch.device):
+    """On CPU, flush denormal floats to zero inside the block (training, prediction): a
+    classifier's gradient enters an RNN only at each sequence's last step and decays
     through time into the denormal range, where x86 arithmetic is very slow (measured here:
-    an LSTM backward pass 15x slower). Values below 1e-38 become 0; nothing else changes."""
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)
+    an LSTM backward pass 15x slower). Values below ~1e-38 become 0; nothing else changes.
+    The setting is process-wide, so the previous one is restored on the way out."""
+    if device.type != "cpu":
+        yield
+        return
+    before = flushing_denormals()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
+
+
+def flushing_denormals() -> bool:
+    """Whether the CPU flushes denormals now (torch has no getter: try one)."""
+    return bool((torch.tensor([1e-37]) / 1e6).item() == 0.0)
 
 
 def describe(device: torch.device) -> str:

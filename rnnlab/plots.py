@@ -49,7 +49,7 @@ def plot_curves(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if logy:
-        ax.set_yscale("log")
+        _log_axis(ax)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     _save(fig, path)
@@ -77,3 +77,24 @@ def plot_lines(
     else:
         ax.legend(fontsize=8)
     _save(fig, path)
+
+
+def _log_axis(ax) -> None:
+    """A log y axis labelled in plain numbers (1, 2, 5, 10, 20...), not powers of ten."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter
+
+    def plain(value, _pos):
+        return f"{value:g}"
+
+    def twos_and_fives(value, _pos):
+        low, high = ax.get_ylim()
+        if low > 0 and high / low < 10:  # less than a decade: label every minor tick
+            return f"{value:g}"
+        lead = round(value / 10 ** math.floor(math.log10(value))) if value > 0 else 0
+        return f"{value:g}" if lead in (2, 5) else ""
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(plain))
+    ax.yaxis.set_minor_formatter(FuncFormatter(twos_and_fives))

@@ -12,7 +12,7 @@ from rnnlab.config import load_config
 from rnnlab.data import DATASETS
 from rnnlab.data.textcls import tokenize
 from rnnlab.data.vocab import Vocab
-from rnnlab.device import configure
+from rnnlab.device import flush_denormals
 from rnnlab.errors import RnnlabError
 from rnnlab.generate import check_prefix, generate, join_tokens
 from rnnlab.models import LanguageModel, SequenceClassifier
@@ -87,12 +87,12 @@ def input_tokens(cfg, given: str) -> list[str]:
 def classify(run_dir: Path, given: str, which: str = "best") -> tuple[str, float]:
     """(predicted label, its probability) for one text or digit sequence."""
     device = torch.device("cpu")
-    configure(device)
     run = Run.open(run_dir)
     classes = load_classes(run)
     cfg, vocab, model = load_model(run, which, device, classes)
     ids = vocab.encode(np.array(input_tokens(cfg, given)))  # (T,)
     tokens = torch.as_tensor(ids).view(1, -1)  # (1, T)
-    probs = torch.softmax(model(tokens, torch.tensor([len(ids)])), -1)[0]  # (C,)
+    with flush_denormals(device):
+        probs = torch.softmax(model(tokens, torch.tensor([len(ids)])), -1)[0]  # (C,)
     best = int(probs.argmax())
     return classes[best], float(probs[best])

@@ -68,3 +68,44 @@ class Reporter:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+class SweepReporter:
+    """A sweep's progress: a bar of runs done (with ETA) in a terminal, and one line per
+    finished run with its key metric everywhere."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.progress: Progress | None = None
+        self.done = self.total = 0
+
+    def start(self, total: int, done: int = 0) -> None:
+        self.total, self.done = total, done
+        if done:
+            self.console.print(f"{done} of {total} runs already finished", markup=False)
+        if not self.console.is_terminal:
+            return
+        self.progress = Progress(
+            TextColumn("[bold]sweep"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self.progress.start()
+        self.bar = self.progress.add_task("sweep", total=total, completed=done)
+
+    def run_done(self, row: dict, metric: str | None) -> None:
+        self.done += 1
+        value = row.get(metric) if metric else None
+        shown = f"  {metric} {value:.4g}" if isinstance(value, (int, float)) else ""
+        error = f"  ({row['error']})" if row.get("error") else ""
+        line = f"[{self.done}/{self.total}] {row['run']}  {row['status']}{shown}{error}"
+        self.console.print(f"{line}  {row.get('wall_s') or 0:.1f} s", markup=False)
+        if self.progress is not None:
+            self.progress.update(self.bar, completed=self.done)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

@@ -35,16 +35,19 @@ class Run:
     @classmethod
     def create(cls, parent: Path, name: str) -> Run:
         """A new, empty run folder; a name clash gets a suffix, never an existing folder."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        Path(parent).mkdir(parents=True, exist_ok=True)
-        for attempt in range(1000):
-            path = Path(parent) / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            return cls(path)
-        raise RnnlabError(f"cannot find a free run folder name under {parent}")
+        return cls(new_folder(parent, name))
+
+    @classmethod
+    def create_at(cls, path: Path) -> Run:
+        """A new run folder at exactly `path` (sweeps name their runs); never an existing one."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(path).mkdir()
+        except FileExistsError:
+            raise RnnlabError(
+                f"run folder {path} already exists; it is never overwritten"
+            ) from None
+        return cls(path)
 
     @classmethod
     def open(cls, path: Path) -> Run:
@@ -125,6 +128,20 @@ class Run:
         return load_checkpoint(self.checkpoint_path(which), map_location)
 
 
+def new_folder(parent: Path, name: str) -> Path:
+    """Create and return `parent/<name>-<YYYYmmdd-HHMMSS>`, suffixed -1, -2... on a clash."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        path = Path(parent) / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RnnlabError(f"cannot find a free folder name under {parent}")
+
+
 def load_checkpoint(path: Path, map_location="cpu") -> dict:
     """A checkpoint dict, loaded with weights_only=True: tensors and plain data only."""
     import torch
@@ -134,10 +151,13 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        unsafe = [ln for ln in lines if "GLOBAL" in ln or "global" in ln]
+        if not unsafe:  # not a pickle of ours at all: garbage bytes
+            raise RnnlabError(f"{path} is truncated or not a checkpoint") from None
         raise RnnlabError(
             f"refused to load {path}: it holds more than tensors and plain data, so loading "
-            f"it could run code ({first[:120]})"
+            f"it could run code ({unsafe[0][:120]})"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise RnnlabError(f"{path} is truncated or not a checkpoint ({_first_line(err)})") from None

@@ -13,7 +13,7 @@ from torch import nn
 
 import rnnlab
 from rnnlab.config import Config, config_to_dict, dump_config
-from rnnlab.device import configure, describe, pick_device
+from rnnlab.device import describe, flush_denormals, pick_device
 from rnnlab.fileio import write_atomic
 from rnnlab.gradnorms import GradNormLog
 from rnnlab.models.compile import resolve_compile, set_compiled
@@ -71,11 +71,10 @@ def build_optimizer(cfg, params) -> torch.optim.Optimizer:
     return OPTIMIZERS[cfg.name](params, **kwargs)
 
 
-def train(cfg: Config, out: Path, reporter: Reporter) -> Run:
-    """Train `cfg` in a new run folder under `out`; return the run."""
+def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
+    """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
-    configure(device)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
     model = task.build_model().to(device)
     per_epoch = task.batches_per_epoch()
@@ -83,7 +82,7 @@ def train(cfg: Config, out: Path, reporter: Reporter) -> Run:
     compiled, why = resolve_compile(cfg.model, device.type, steps)  # model.compile
     set_compiled(model, compiled)
     optimizer = build_optimizer(cfg.optim, model.parameters())
-    run = Run.create(out, cfg.name)
+    run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
     write_atomic(run.config_path, dump_config(cfg))
     task.save_artifacts(run)
     reporter.message(f"run: {run.dir}")
@@ -92,8 +91,9 @@ def train(cfg: Config, out: Path, reporter: Reporter) -> Run:
     if cfg.model.impl == "scratch":
         reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
     started = time.time()
-    state = fit(cfg, run, task, model, optimizer, reporter, TrainState())
-    test = test_best(run, task, model) if task.reports_test else None
+    with flush_denormals(device):  # fast CPU arithmetic, for this training only
+        state = fit(cfg, run, task, model, optimizer, reporter, TrainState())
+        test = test_best(run, task, model) if task.reports_test else None
     if test:
         reporter.message("test (best checkpoint): " + format_row(test))
     done = summary(cfg, task, state, device, n_params, time.time() - started, test)

@@ -31,10 +31,26 @@ def write_config(tmp_path):
     return write
 
 
+SHARED = Path(os.environ.get("RNNLAB_DATA_DIR", SHARED_DATA))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def writable_data_dir(tmp_path_factory):
+    """Tests never write into the shared data directory (its read-only mode does not stop
+    root): caches and generated data go to a session folder that links the shared files."""
+    path = tmp_path_factory.mktemp("data_dir")
+    if SHARED.is_dir():
+        for item in SHARED.iterdir():
+            (path / item.name).symlink_to(item)
+    os.environ["RNNLAB_DATA_DIR"] = str(path)
+    yield path
+    os.environ["RNNLAB_DATA_DIR"] = str(SHARED)
+
+
 @pytest.fixture
 def shared_data() -> Path:
-    """The read-only data directory with the real data sets (and the IMDB fixture)."""
-    return Path(os.environ["RNNLAB_DATA_DIR"])
+    """The data directory with the real data sets (and the IMDB fixture): read it only."""
+    return SHARED
 
 
 @pytest.fixture

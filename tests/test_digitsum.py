@@ -288,3 +288,23 @@ def test_forget_bias_shifts_only_the_lstm_forget_gates(write_config, impl):
 def test_forget_bias_needs_an_lstm(write_config):
     with pytest.raises(RnnlabError, match="'model.forget_bias' is for model.cell: lstm"):
         load_config(write_config("model: {cell: gru, forget_bias: 1.0}\n"))
+
+
+def test_a_digitsum_sweep_over_lengths_reports_test_accuracy(tmp_path, fresh_data_dir):
+    args = ["sweep", str(TINY), "train.epochs=1", "--grid", "data.length=4,6"]
+    result = runner.invoke(app, [*args, "--grid", "model.cell=rnn,lstm", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    sweep = Path(result.output.strip().splitlines()[-1])
+    rows = list(csv.DictReader(open(sweep / "results.csv")))
+    assert len(rows) == 4 and all(r["status"] == "finished" for r in rows)
+    assert all(0 <= float(r["test_acc"]) <= 1 and float(r["best_dev_acc"]) >= 0 for r in rows)
+    assert (sweep / "plots" / "test_acc.png").is_file()  # test accuracy against length
+
+
+def test_denormals_are_flushed_only_while_training(tiny_config, tmp_path):
+    from rnnlab.device import flushing_denormals
+
+    assert not flushing_denormals()
+    result = runner.invoke(app, ["train", str(TINY), "--out", str(tmp_path), "train.epochs=1"])
+    assert result.exit_code == 0, result.output
+    assert not flushing_denormals()  # the process-wide setting is given back

@@ -83,8 +83,11 @@ def set_dotted(raw: dict, key: str, value: Any) -> None:
         schema = typing.get_type_hints(schema)[part]
         if not dataclasses.is_dataclass(schema):
             raise RnnlabError(f"override key '{key}': '{part}' is a value, not a section")
-        if not isinstance(node.get(part), dict):
+        if node.get(part) is None:
             node[part] = {}
+        if not isinstance(node[part], dict):
+            where = ".".join(parents[: i + 1])
+            raise RnnlabError(f"'{where}' must be a mapping of keys, got {_kind(node[part])}")
         node = node[part]
     node[leaf] = value
 
@@ -143,6 +146,15 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
         shown = "" if not isinstance(value, str) else suggest(value, [str(a) for a in args])
         choices = " | ".join(str(a) for a in args)
         raise RnnlabError(f"'{key}' must be one of {choices}, got {value!r}{shown}")
+    if hint is Any:
+        return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RnnlabError(f"'{key}' must be a mapping, got {_kind(value)} {value!r}")
+        return {
+            _check_type(f"{key} key", k, args[0]): _check_type(f"{key}.{k}", v, args[1])
+            for k, v in value.items()
+        }
     if origin is list:
         if not isinstance(value, list):
             raise RnnlabError(f"'{key}' must be a list, got {_kind(value)} {value!r}")

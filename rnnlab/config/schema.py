@@ -7,13 +7,13 @@ Ranges live in each field's metadata (`gt`, `ge`, `lt`, `le`) and are checked by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 
 def bounded(default, **bounds):
     """A field with a default and range bounds: gt, ge, lt, le."""
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=bounds)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=bounds)
     return field(default=default, metadata=bounds)
 
 
@@ -80,6 +80,14 @@ class TrainConfig:
 
 
 @dataclass
+class SweepConfig:
+    grid: dict[str, list[Any]] = bounded({})  # KEY: [values], swept as a cartesian product
+    seeds: list[int] = bounded([])  # each grid point once per seed; empty = the config's seed
+    metric: Optional[str] = None  # results column to plot; null = test_acc, else best_val_ppl
+    workers: int = bounded(1, gt=0)  # runs at once, torch threads divided between them
+
+
+@dataclass
 class Config:
     name: str = "run"  # run folder prefix: runs/<name>-<timestamp>/
     seed: int = 0  # seeds torch and the samplers
@@ -88,3 +96,4 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)  # used by `rnnlab sweep` only

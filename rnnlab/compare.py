@@ -1,0 +1,100 @@
+"""`rnnlab compare`: several runs side by side, labelled by what differs between their
+configs; a table of their summaries and their curves overlaid in one PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from rnnlab.errors import RnnlabError
+from rnnlab.plots import plot_curves
+from rnnlab.runs import Run
+
+IGNORED = {"name", "sweep"}  # config keys that never tell runs apart
+
+
+def collect_runs(paths: list[Path]) -> list[Run]:
+    """Run folders from run folders, sweep folders and folders of runs (like runs/)."""
+    runs: list[Run] = []
+    for path in paths:
+        if (path / "config.yaml").is_file():
+            runs.append(Run(path))
+        elif (path / "sweep.yaml").is_file():
+            runs += [Run(p.parent) for p in sorted((path / "runs").glob("*/config.yaml"))]
+        elif path.is_dir():
+            runs += [Run(p.parent) for p in sorted(path.glob("*/config.yaml"))]
+        else:
+            raise RnnlabError(f"{path} is not a run folder, a sweep folder or a folder of runs")
+    if not runs:
+        raise RnnlabError(f"no runs found in {', '.join(str(p) for p in paths)}")
+    return runs
+
+
+def labels(runs: list[Run]) -> list[str]:
+    """'cell=lstm, length=10' per run: the config values that are not the same for all."""
+    flats = [_flatten(yaml.safe_load(r.config_path.read_text())) for r in runs]
+    keys = sorted({k for f in flats for k in f})
+    differ = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+    if not differ:
+        return [r.dir.name for r in runs]
+    shorts = [k.split(".")[-1] for k in differ]
+    names = shorts if len(set(shorts)) == len(shorts) else differ
+    return [", ".join(f"{n}={f.get(k)}" for n, k in zip(names, differ)) for f in flats]
+
+
+def default_metric(runs: list[Run]) -> str:
+    for run in runs:
+        best = run.read_summary().get("best") or {}
+        for key in best:
+            if key != "epoch":
+                return key
+    return "train_loss"
+
+
+def table_rows(runs: list[Run], names: list[str], metric: str) -> list[dict]:
+    rows = []
+    for run, name in zip(runs, names):
+        summary = run.read_summary()
+        metrics = run.read_metrics()
+        values = [r[metric] for r in metrics if isinstance(r.get(metric), (int, float))]
+        best = (summary.get("best") or {}).get(metric)
+        rows.append({
+            "run": name,
+            "status": summary.get("status", "running?"),
+            "epochs": summary.get("epochs", len(metrics)),
+            f"best {metric}": best if best is not None else (values and min(values)),
+            f"last {metric}": values[-1] if values else None,
+            **{f"test {k.removeprefix('test_')}": v for k, v in (summary.get("test") or {}).items()},
+            "tokens/s": summary.get("tokens_per_s"),
+            "wall s": summary.get("wall_s"),
+        })  # fmt: skip
+    return rows
+
+
+def plot_runs(path: Path, runs: list[Run], names: list[str], metric: str) -> None:
+    """Each run's `metric` curve, merged into one figure via one column per run."""
+    merged: dict[int, dict] = {}
+    for run, name in zip(runs, names):
+        for row in run.read_metrics():
+            x = row.get("epoch", row.get("step"))
+            if x is not None and row.get(metric) is not None:
+                merged.setdefault(x, {"epoch": x})[name] = row[metric]
+    rows = [merged[x] for x in sorted(merged)]
+    if not rows:
+        raise RnnlabError(f"no run has a '{metric}' column in its metrics.csv")
+    logy = metric.endswith("ppl") or metric.endswith("loss")
+    plot_curves(path, rows, {n: n for n in names}, ylabel=metric, title=f"{metric} by run",
+                logy=logy)  # fmt: skip
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in (tree or {}).items():
+        if not prefix and key in IGNORED:
+            continue
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat

@@ -1,0 +1,82 @@
+"""Sweep grids: `--grid data.length=10,15,20` and `sweep.grid` in YAML, expanded into
+points (one config override set per run), each with a stable folder name."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from rnnlab.errors import RnnlabError
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of a sweep: the swept values (in grid order) and the seed."""
+
+    values: tuple[tuple[str, Any], ...]  # ((key, value), ...)
+    seed: int
+
+    def overrides(self) -> list[str]:
+        return [f"{k}={as_yaml(v)}" for k, v in self.values] + [f"seed={self.seed}"]
+
+    @property
+    def name(self) -> str:
+        """A folder name: 'cell-lstm_length-10_seed-0'."""
+        shorts = [k.split(".")[-1] for k, _ in self.values]
+        keys = shorts if len(set(shorts)) == len(shorts) else [k for k, _ in self.values]
+        parts = [f"{k}-{as_yaml(v)}" for k, (_, v) in zip(keys, self.values)]
+        return re.sub(r"[^A-Za-z0-9._=-]+", "_", "_".join(parts + [f"seed-{self.seed}"]))
+
+
+def as_yaml(value: Any) -> str:
+    """A value as an override's right-hand side (JSON is YAML)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def parse_grid_options(items: list[str]) -> dict[str, list]:
+    """['data.length=10,15', 'model.cell=rnn,lstm'] -> {'data.length': [10, 15], ...}."""
+    grid: dict[str, list] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        values = [v.strip() for v in text.split(",")] if sep else []
+        if not key or not values or any(v == "" for v in values):
+            raise RnnlabError(f"--grid '{item}' is not KEY=V1,V2,... (e.g. data.length=10,15,20)")
+        if key in grid:
+            raise RnnlabError(f"--grid names '{key}' twice")
+        grid[key] = [_scalar(v) for v in values]
+    return grid
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise RnnlabError(f"--seeds must be integers separated by commas, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise RnnlabError(f"--seeds has a seed twice: {text!r}")
+    return seeds
+
+
+def expand(grid: dict[str, list], seeds: list[int]) -> list[Point]:
+    """The cartesian product of the grid, once per seed (seed varies fastest)."""
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise RnnlabError(f"sweep grid '{key}' must be a non-empty list of values")
+        if len({as_yaml(v) for v in values}) != len(values):
+            raise RnnlabError(f"sweep grid '{key}' has a value twice: {values}")
+    keys = list(grid)
+    combos = itertools.product(*(grid[k] for k in keys))
+    return [Point(tuple(zip(keys, c)), s) for c in combos for s in seeds]
+
+
+def _scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text

@@ -1,0 +1,249 @@
+"""Run sweep jobs as tasks on a Ray cluster: `rnnlab sweep ... --executor ray`.
+
+Each run is one Ray task asking for `cpus_per_run` CPUs and `gpus_per_run` GPUs, so Ray
+places it on a node that has them free (and sets CUDA_VISIBLE_DEVICES to the GPUs it
+gave). On that node the task starts `rnnlab train` in a child process, the same command
+as a local run, which writes its run folder into the sweep folder: a folder on a
+filesystem every node shares. The driver (the `rnnlab sweep` process) gets each run's
+outcome back and writes results.csv and the plots as runs finish.
+
+Faults. A run that fails (non-zero exit) is an outcome like any other: Ray does not
+retry it. A worker that dies (process killed, node lost) is retried by Ray up to
+`max_retries` times; the retry first sets aside the dead attempt's half-written run
+folder, and the dead attempt's training process died with its worker (`child.py`).
+Ctrl-C cancels the tasks not yet started and interrupts the running ones, which stop
+their runs with SIGINT as a local sweep does.
+
+`ray` is imported only here, and only when a sweep runs on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import site
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rnnlab.errors import RnnlabError
+
+from .executor import (
+    ExecutorSettings,
+    Job,
+    Outcome,
+    outcome_of,
+    set_aside,
+    signal_group,
+    train_args,
+)
+
+INSTALL = "pip install 'rnnlab[ray]'"
+GRACE_S = 30.0  # how long a stopped run has to checkpoint and exit before SIGKILL
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise RnnlabError(f"--executor ray needs Ray, which is not installed: {INSTALL}") from None
+    return ray
+
+
+def check_shared_path(path: Path, option: str) -> None:
+    """The sweep folder is written by every node: refuse a path relative to this machine."""
+    if not Path(path).is_absolute():
+        raise RnnlabError(
+            f"--executor ray needs {option} as an absolute path on a filesystem that every "
+            f"node shares (got '{path}')"
+        )
+
+
+class RayExecutor:
+    """Every job a Ray task at once; Ray runs as many as the cluster's CPUs/GPUs fit."""
+
+    def __init__(self, settings: ExecutorSettings, grace_s: float = GRACE_S):
+        self.settings, self.grace_s = settings, grace_s
+        self._ray = None
+        self._owns = False  # this process called ray.init, so it calls ray.shutdown
+        self._pending: dict = {}  # ObjectRef -> Job, the tasks not done yet
+        self._on_done: Callable[[Job, Outcome], None] = lambda job, outcome: None
+
+    def run(self, jobs: list[Job], on_done: Callable[[Job, Outcome], None]) -> None:
+        self._on_done, s = on_done, self.settings
+        try:
+            ray = self._connect()
+            task = ray.remote(run_task)
+            resources = {"num_cpus": s.cpus_per_run, "num_gpus": s.gpus_per_run,
+                         "max_retries": s.max_retries, "retry_exceptions": False}  # fmt: skip
+            for job in jobs:
+                ref = task.options(name=f"rnnlab {job.name}", **resources).remote(
+                    job, s.cpus_per_run, s.gpus_per_run
+                )
+                self._pending[ref] = job
+            while self._pending:
+                done, _ = ray.wait(list(self._pending), num_returns=1, timeout=1.0)
+                for ref in done:
+                    job = self._pending.pop(ref)
+                    on_done(job, self._outcome(ref))
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        finally:
+            self._disconnect()
+
+    def stop(self) -> None:
+        """Ctrl-C: cancel the tasks not started; interrupt the running ones (each stops its
+        run with SIGINT, SIGKILL after grace_s) and report those as interrupted."""
+        ray, pending, self._pending = self._ray, self._pending, {}
+        if ray is None or not pending:
+            return
+        for ref in pending:
+            ray.cancel(ref)  # force=False: a running task gets a KeyboardInterrupt
+        done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=self.grace_s + 10)
+        for ref in done:
+            outcome, job = self._outcome(ref), pending[ref]
+            if outcome.wall_s > 0 or job.run_dir.exists():  # it had started
+                self._on_done(job, outcome)
+
+    # --- the driver's side ---
+    def _connect(self):
+        ray = self._ray = import_ray()
+        if not ray.is_initialized():
+            address = self.settings.address
+            sigterm = signal.getsignal(signal.SIGTERM)  # ray.init replaces the CLI's handler
+            try:
+                ray.init(address=address, logging_level="warning", log_to_driver=False,
+                         **({} if address else {"include_dashboard": False}))  # fmt: skip
+            except Exception as err:  # ConnectionError, ValueError, RuntimeError...
+                line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                raise RnnlabError(
+                    f"Ray: could not connect to {address or 'a cluster'}: {line}"
+                ) from None
+            self._owns = True
+            _restore(signal.SIGTERM, sigterm)
+        print(_fit(ray.nodes(), self.settings), flush=True)
+        return ray
+
+    def _disconnect(self) -> None:
+        if self._ray is not None and self._owns:
+            self._ray.shutdown()
+            self._owns = False
+
+    def _outcome(self, ref) -> Outcome:
+        ray = self._ray
+        try:
+            return ray.get(ref)
+        except ray.exceptions.TaskCancelledError:
+            return Outcome("interrupted", "the sweep was stopped", 0.0)
+        except ray.exceptions.RayTaskError as err:  # the task itself raised, e.g. an OSError
+            cause = err.cause if err.cause is not None else err
+            return Outcome("failed", f"{type(cause).__name__}: {cause}".splitlines()[0], 0.0)
+        except ray.exceptions.RayError as err:  # its worker or node died, retries used up
+            tries = 1 + self.settings.max_retries
+            return Outcome(
+                "failed", f"its Ray worker died {tries} time(s) ({type(err).__name__})", 0.0
+            )
+
+
+def _fit(nodes: list[dict], s: ExecutorSettings) -> str:
+    """'ray: 2 nodes, 32 CPUs, 4 GPUs; each run takes 4 CPUs and 1 GPU', or an error when
+    no node could ever hold a run (Ray would wait for one forever)."""
+    alive = [n.get("Resources", {}) for n in nodes if n.get("Alive")]
+    if not any(
+        r.get("CPU", 0) >= s.cpus_per_run and r.get("GPU", 0) >= s.gpus_per_run for r in alive
+    ):
+        sizes = ", ".join(f"{r.get('CPU', 0):g} CPUs + {r.get('GPU', 0):g} GPUs" for r in alive)
+        raise RnnlabError(
+            f"no node of the Ray cluster has {s.cpus_per_run} CPUs and {s.gpus_per_run:g} GPUs "
+            f"for a run (nodes: {sizes or 'none'}); lower --cpus-per-run/--gpus-per-run"
+        )
+    cpus, gpus = (sum(r.get(k, 0) for r in alive) for k in ("CPU", "GPU"))
+    return (f"ray: {len(alive)} node(s), {cpus:g} CPUs, {gpus:g} GPUs; each run takes "
+            f"{s.cpus_per_run} CPU(s) and {s.gpus_per_run:g} GPU(s)")  # fmt: skip
+
+
+def _restore(signum: int, handler) -> None:
+    try:
+        signal.signal(signum, handler)
+    except (ValueError, TypeError):  # not the main thread, or a handler set outside Python
+        pass
+
+
+# --- the worker's side: a Ray task on some node ---
+def run_task(job: Job, threads: int, gpus: float) -> Outcome:
+    """One run: set aside a dead attempt's folder, train in a child process that dies with
+    this worker, and return the outcome. Every attempt appends to the run's log."""
+    started = time.time()
+    summary = job.run_dir / "summary.json"
+    if summary.is_file():  # an earlier attempt's worker died after its run had finished
+        return Outcome("finished", "", json.loads(summary.read_text()).get("wall_s") or 0.0)
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    proc = None
+    with open(job.log, "a") as log:
+        log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} on {socket.gethostname()}: "
+                  f"ray worker pid {os.getpid()}\n")  # fmt: skip
+        aside = set_aside(job.run_dir, job.attempts) if job.attempts else None
+        if aside:
+            log.write(f"== an earlier attempt's worker died; its folder is now {aside}\n")
+        log.flush()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "rnnlab.sweep.child", str(os.getpid()), *train_args(job)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=child_env(threads, gpus), start_new_session=True,
+            )  # fmt: skip
+            log.write(f"== run pid {proc.pid}\n")
+            log.flush()
+            returncode = _wait(proc)
+        except KeyboardInterrupt:  # ray.cancel: stop the run as Ctrl-C stops a local one
+            returncode = _stop(proc) if proc else -signal.SIGINT
+    outcome = outcome_of(returncode, job.log, time.time() - started)
+    if outcome.error.startswith("== "):  # the run printed nothing: not our header as its error
+        outcome.error = f"exit code {returncode}"
+    return outcome
+
+
+def _wait(proc: subprocess.Popen) -> int:
+    """proc.wait(), in steps: ray.cancel interrupts the task with `_thread.interrupt_main`,
+    which Python acts on between steps but which does not wake a blocking waitpid()."""
+    while True:
+        try:
+            return proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = GRACE_S) -> int:
+    signal_group(proc, signal.SIGINT)
+    try:
+        return proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        signal_group(proc, signal.SIGKILL)
+        return proc.wait()
+
+
+def child_env(threads: int, gpus: float) -> dict:
+    """The run's environment: torch threads = its CPUs; no GPU unless Ray gave it one (Ray
+    sets CUDA_VISIBLE_DEVICES for tasks with GPUs); this rnnlab first on the path."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if not gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    root = _package_root()
+    if root:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _package_root() -> str | None:
+    """The folder this worker imported rnnlab from, unless it is site-packages (an ordinary
+    install, found anyway; putting site-packages first on PYTHONPATH could shadow stdlib)."""
+    import rnnlab
+
+    root = Path(rnnlab.__file__).resolve().parents[1]
+    sites = [*getattr(site, "getsitepackages", list)(), site.getusersitepackages()]
+    return None if any(root == Path(p).resolve() for p in sites) else str(root)

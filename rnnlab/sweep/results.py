@@ -1,0 +1,103 @@
+"""A sweep's results: one row per run in results.csv, and the main metric plotted against
+the first swept key (a line per combination of the others, mean and min-max over seeds)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from rnnlab.fileio import write_atomic
+
+# The metric a sweep plots when none is named: the first of these its runs report.
+DEFAULT_METRICS = ["test_acc", "best_dev_acc", "best_val_acc", "best_val_ppl", "final_train_ppl"]
+
+
+def flatten_summary(summary: dict) -> dict:
+    """summary.json -> flat columns: final_train_ppl, best_val_ppl, best_epoch, test_acc..."""
+    flat = {}
+    for section in ("final", "best", "test"):
+        for key, value in (summary.get(section) or {}).items():
+            if key != "epoch" or section == "best":  # "test_acc" stays, not "test_test_acc"
+                flat[key if key.startswith(f"{section}_") else f"{section}_{key}"] = value
+    for key in ("epochs", "tokens_per_s", "parameters"):
+        flat[key] = summary.get(key)
+    return flat
+
+
+def pick_metric(rows: list[dict], requested: str | None) -> str | None:
+    if requested:
+        return requested
+    for name in DEFAULT_METRICS:
+        if any(r.get(name) is not None for r in rows):
+            return name
+    return None
+
+
+def write_results(path: Path, rows: list[dict]) -> None:
+    import csv
+
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, out.getvalue())
+
+
+def plot_sweep(
+    path: Path, rows: list[dict], grid: dict[str, list], metric: str, title: str
+) -> bool:
+    """Plot `metric` against the first grid key; False when there is nothing to plot yet."""
+    keys = list(grid)
+    series = _series(rows, keys, metric)
+    if not series:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs_all = grid[keys[0]]  # in the order the grid gives them
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs_all)
+    position = (lambda x: x) if numeric else {x: i for i, x in enumerate(xs_all)}.get
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    for label, points in series.items():
+        xs = [x for x in xs_all if x in points]
+        mean = [sum(points[x]) / len(points[x]) for x in xs]
+        ax.plot([position(x) for x in xs], mean, marker="o", markersize=4, label=label or metric)
+        if any(len(points[x]) > 1 for x in xs):
+            low, high = [min(points[x]) for x in xs], [max(points[x]) for x in xs]
+            ax.fill_between([position(x) for x in xs], low, high, alpha=0.2)
+    if not numeric:
+        ax.set_xticks(range(len(xs_all)), [str(x) for x in xs_all])
+    ax.set_xlabel(keys[0])
+    ax.set_ylabel(metric + (" (mean, min-max over seeds)" if _has_seeds(rows) else ""))
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+    return True
+
+
+def _series(rows, keys, metric) -> dict[str, dict]:
+    """{label of the other keys' values: {x: [metric over seeds]}} for finished runs."""
+    series: dict[str, dict] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        value = row.get(metric)
+        if row.get("status") != "finished" or not isinstance(value, (int, float)):
+            continue
+        if isinstance(value, float) and math.isnan(value):
+            continue
+        label = ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in keys[1:])
+        series[label][row[keys[0]]].append(value)
+    return series
+
+
+def _has_seeds(rows) -> bool:
+    return len({r.get("seed") for r in rows}) > 1

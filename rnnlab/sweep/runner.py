@@ -1,0 +1,159 @@
+"""`rnnlab sweep`: plan a sweep (or reopen one to resume), run its points, collect results.
+
+runs/sweeps/<name>-<YYYYmmdd-HHMMSS>/
+    sweep.yaml      what was asked: config, overrides, grid, seeds, workers, metric, executor
+    base.yaml       the resolved config every run starts from
+    runs/<point>/   one ordinary run folder per point
+    logs/<point>.log
+    attempts/       folders of unfinished runs that were redone (--resume, or a Ray retry)
+    results.csv     one row per run: swept values, seed, status, metrics, wall time
+    plots/<metric>.png
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from rnnlab.config import config_from_dict, config_to_dict, dump_config, load_config
+from rnnlab.config.load import parse_overrides, set_dotted
+from rnnlab.errors import RnnlabError
+from rnnlab.fileio import write_atomic
+from rnnlab.runs import Run, new_folder
+
+from .executor import ExecutorSettings, Job, Outcome, make_executor, set_aside
+from .grid import Point, expand
+from .results import flatten_summary, pick_metric, plot_sweep, write_results
+
+
+@dataclass
+class Sweep:
+    dir: Path
+    name: str
+    grid: dict[str, list]
+    seeds: list[int]
+    workers: int
+    metric: str | None
+    points: list[Point]
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+
+    @property
+    def base_path(self) -> Path:
+        return self.dir / "base.yaml"
+
+    def run_dir(self, point: Point) -> Path:
+        return self.dir / "runs" / point.name
+
+
+def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] | None,
+               workers: int | None, metric: str | None, out: Path,
+               executor: ExecutorSettings | None = None) -> Sweep:  # fmt: skip
+    """Check every point's config, then create the sweep folder; nothing runs yet."""
+    base = load_config(config, overrides)
+    grid = {**base.sweep.grid, **grid}
+    if not grid:
+        raise RnnlabError("nothing to sweep: give --grid KEY=V1,V2 or a sweep.grid in the config")
+    seeds = seeds or base.sweep.seeds or [base.seed]
+    points = expand(grid, seeds)
+    check_points(config_to_dict(base), points)
+    sweep_dir = new_folder(out, base.name)
+    sweep = Sweep(sweep_dir, base.name, grid, seeds, workers or base.sweep.workers,
+                  metric or base.sweep.metric, points, executor or ExecutorSettings())  # fmt: skip
+    asked = {"config": str(config), "overrides": list(overrides), "grid": grid, "seeds": seeds,
+             "workers": sweep.workers, "metric": sweep.metric,
+             "executor": asdict(sweep.executor)}  # fmt: skip
+    write_atomic(sweep_dir / "sweep.yaml", yaml.safe_dump(asked, sort_keys=False))
+    write_atomic(sweep.base_path, dump_config(base))
+    return sweep
+
+
+def reopen_sweep(sweep_dir: Path, workers: int | None) -> Sweep:
+    """The sweep in `sweep_dir`, as it was asked, for --resume."""
+    try:
+        asked = yaml.safe_load((Path(sweep_dir) / "sweep.yaml").read_text())
+        base = load_config(Path(sweep_dir) / "base.yaml")
+    except (OSError, yaml.YAMLError):
+        raise RnnlabError(f"{sweep_dir} is not a sweep folder (no readable sweep.yaml)") from None
+    points = expand(asked["grid"], asked["seeds"])
+    executor = ExecutorSettings(**(asked.get("executor") or {}))  # older sweeps: local
+    return Sweep(Path(sweep_dir), base.name, asked["grid"], asked["seeds"],
+                 workers or asked["workers"], asked.get("metric"), points, executor)  # fmt: skip
+
+
+def check_points(base: dict, points: list[Point]) -> None:
+    """Build every point's config before anything runs, so a bad grid fails at once."""
+    for point in points:
+        raw = copy.deepcopy(base)
+        try:
+            for key, value in parse_overrides(point.overrides()).items():
+                set_dotted(raw, key, value)
+            config_from_dict(raw)
+        except RnnlabError as err:
+            raise RnnlabError(f"sweep point {point.name}: {err}") from None
+
+
+def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
+    """Run every point not yet finished with the sweep's executor (`gpus`: this machine's,
+    for the local one); return the count of runs by status."""
+    rows = {p.name: _row(sweep, p) for p in sweep.points}
+    todo = [p for p in sweep.points if rows[p.name]["status"] != "finished"]
+    for point in todo:
+        _set_aside(sweep, point)
+    lock = threading.Lock()
+    reporter.start(len(sweep.points), done=len(sweep.points) - len(todo))
+
+    def on_done(job: Job, outcome: Outcome) -> None:
+        point = next(p for p in todo if p.name == job.name)
+        with lock:
+            rows[job.name] = _row(sweep, point, outcome)
+            _write(sweep, list(rows.values()))
+            reporter.run_done(rows[job.name], pick_metric(list(rows.values()), sweep.metric))
+
+    jobs = [_job(sweep, p) for p in todo]
+    try:
+        make_executor(sweep.executor, sweep.workers, gpus).run(jobs, on_done)
+    finally:
+        reporter.stop()
+        with lock:
+            _write(sweep, list(rows.values()))
+    counts: dict[str, int] = {}
+    for row in rows.values():
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
+
+
+def _job(sweep: Sweep, point: Point) -> Job:
+    log = sweep.dir / "logs" / f"{point.name}.log"
+    return Job(point.name, sweep.base_path, point.overrides(), sweep.run_dir(point), log,
+               sweep.dir / "attempts")  # fmt: skip
+
+
+def _row(sweep: Sweep, point: Point, outcome: Outcome | None = None) -> dict:
+    """results.csv's row for a point: from its run's summary.json, else its outcome."""
+    run = Run(sweep.run_dir(point))
+    summary = run.read_summary() if run.summary_path.is_file() else {}
+    status = summary.get("status") or (outcome.status if outcome else "pending")
+    if outcome and outcome.status != "finished":
+        status = outcome.status
+    row = {"run": point.name, **dict(point.values), "seed": point.seed, "status": status,
+           "error": outcome.error if outcome else summary.get("error", "")}  # fmt: skip
+    row.update(flatten_summary(summary))
+    row["wall_s"] = round(outcome.wall_s, 2) if outcome else summary.get("wall_s")
+    return row
+
+
+def _write(sweep: Sweep, rows: list[dict]) -> None:
+    write_results(sweep.dir / "results.csv", rows)
+    metric = pick_metric(rows, sweep.metric)
+    if metric:
+        title = f"{sweep.name}: {metric} against {list(sweep.grid)[0]}"
+        plot_sweep(sweep.dir / "plots" / f"{metric}.png", rows, sweep.grid, metric, title)
+
+
+def _set_aside(sweep: Sweep, point: Point) -> None:
+    """Keep a failed or interrupted run's folder under attempts/ before it is redone."""
+    set_aside(sweep.run_dir(point), sweep.dir / "attempts")

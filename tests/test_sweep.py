@@ -1,0 +1,170 @@
+"""`rnnlab sweep` and `rnnlab compare`: grids, results, failures, resume, Ctrl-C."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+from rnnlab.errors import RnnlabError
+from rnnlab.sweep import expand, parse_grid_options, parse_seeds
+
+runner = CliRunner()
+FAST = ["train.epochs=1", "data.max_tokens=600", "train.sample_len=5"]
+
+
+def read_results(sweep_dir: Path) -> list[dict]:
+    return list(csv.DictReader(open(sweep_dir / "results.csv")))
+
+
+def sweep_dir_of(output: str) -> Path:
+    return Path(output.strip().splitlines()[-1])
+
+
+def test_grid_options_parse_yaml_scalars():
+    grid = parse_grid_options(["data.num_steps=5,10", "model.cell=rnn,lstm", "optim.clip=null,1"])
+    assert grid == {
+        "data.num_steps": [5, 10],
+        "model.cell": ["rnn", "lstm"],
+        "optim.clip": [None, 1],
+    }
+
+
+@pytest.mark.parametrize("item", ["model.cell", "=rnn", "model.cell=", "model.cell=rnn,,gru"])
+def test_malformed_grid_is_refused(item):
+    with pytest.raises(RnnlabError, match="is not KEY=V1,V2"):
+        parse_grid_options([item])
+
+
+def test_seeds_must_be_integers():
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    with pytest.raises(RnnlabError, match="--seeds must be integers"):
+        parse_seeds("0,a")
+
+
+def test_expand_is_the_cartesian_product_times_seeds():
+    points = expand({"data.length": [5, 10], "model.cell": ["rnn", "lstm"]}, [0, 1])
+    assert len(points) == 8
+    assert points[0].overrides() == ["data.length=5", "model.cell=rnn", "seed=0"]
+    assert points[0].name == "length-5_cell-rnn_seed-0"
+    assert len({p.name for p in points}) == 8
+
+
+def test_a_bad_grid_value_fails_before_anything_runs(tiny_config, tmp_path):
+    args = ["sweep", str(tiny_config), "--grid", "model.cell=rnn,gur", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "sweep point cell-gur_seed-0: 'model.cell' must be one of" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_grid_key_that_does_not_exist_is_named(tiny_config, tmp_path):
+    args = ["sweep", str(tiny_config), "--grid", "model.cels=rnn", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "did you mean 'model.cell'" in result.output
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory) -> Path:
+    """A 4-run sweep (2 cells x 2 seeds), 2 workers."""
+    out = tmp_path_factory.mktemp("sweeps")
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    args = ["sweep", str(config), *FAST, "--grid", "model.cell=rnn,gru", "--seeds", "0,1",
+            "--workers", "2", "--out", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return sweep_dir_of(result.output)
+
+
+def test_sweep_folder_layout_and_results(finished_sweep):
+    for name in ["sweep.yaml", "base.yaml", "results.csv", "plots/best_val_ppl.png"]:
+        assert (finished_sweep / name).is_file(), name
+    rows = read_results(finished_sweep)
+    assert [(r["model.cell"], r["seed"]) for r in rows] == [
+        ("rnn", "0"), ("rnn", "1"), ("gru", "0"), ("gru", "1")]  # fmt: skip
+    assert all(r["status"] == "finished" and float(r["best_val_ppl"]) > 1 for r in rows)
+    assert all(float(r["wall_s"]) > 0 for r in rows)
+    for row in rows:  # every point is an ordinary run folder with its own config
+        config = (finished_sweep / "runs" / row["run"] / "config.yaml").read_text()
+        assert f"cell: {row['model.cell']}" in config and f"seed: {row['seed']}" in config
+
+
+def test_seeds_give_different_runs(finished_sweep):
+    rows = read_results(finished_sweep)
+    assert rows[0]["best_val_ppl"] != rows[1]["best_val_ppl"]
+
+
+def test_resume_redoes_only_unfinished_runs(finished_sweep):
+    rows = read_results(finished_sweep)
+    victim = finished_sweep / "runs" / rows[1]["run"]
+    (victim / "summary.json").unlink()  # as if the run had been killed
+    kept = finished_sweep / "logs" / f"{rows[0]['run']}.log"
+    before = kept.stat().st_mtime_ns
+    result = runner.invoke(app, ["sweep", "--resume", str(finished_sweep)])
+    assert result.exit_code == 0, result.output
+    assert "3 of 4 runs already finished" in result.output
+    assert kept.stat().st_mtime_ns == before  # a finished run is not rerun
+    assert (victim / "summary.json").is_file()
+    assert (finished_sweep / "attempts" / f"{rows[1]['run']}-1").is_dir()  # old attempt kept
+    assert all(r["status"] == "finished" for r in read_results(finished_sweep))
+
+
+def test_compare_labels_runs_by_what_differs(finished_sweep, tmp_path):
+    out = tmp_path / "cmp.png"
+    result = runner.invoke(app, ["compare", str(finished_sweep), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "cell=rnn, seed=0" in result.output and "cell=gru, seed=1" in result.output
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_an_unknown_metric(finished_sweep, tmp_path):
+    args = ["compare", str(finished_sweep), "--metric", "val_acc", "--out", str(tmp_path / "x.png")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "no run has a 'val_acc' column" in result.output
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tiny_config, tmp_path):
+    # batch_size 64 passes the config check but the 600-token text is shorter than a batch
+    args = [
+        "sweep",
+        str(tiny_config),
+        *FAST,
+        "--grid",
+        "data.batch_size=2,64",
+        "--out",
+        str(tmp_path),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    rows = {r["data.batch_size"]: r for r in read_results(sweep_dir_of(result.output))}
+    assert rows["2"]["status"] == "finished"
+    assert rows["64"]["status"] == "failed"
+    assert "fewer than one batch needs" in rows["64"]["error"]
+
+
+def test_ctrl_c_stops_the_workers_and_resume_finishes(tiny_config, tmp_path):
+    cmd = [sys.executable, "-m", "rnnlab", "sweep", str(tiny_config), "train.epochs=200",
+           "--grid", "model.cell=rnn,gru,lstm", "--workers", "1", "--out", str(tmp_path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob("*/runs/*/metrics.csv")) and time.time() < deadline:
+        time.sleep(0.2)  # wait until the first run is training
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "rnnlab sweep --resume" in err
+    sweep_dir = next(tmp_path.iterdir())
+    statuses = [r["status"] for r in read_results(sweep_dir)]
+    assert statuses[0] == "interrupted" and "finished" not in statuses
+    base = sweep_dir / "base.yaml"  # make the rest quick, then finish it
+    base.write_text(base.read_text().replace("epochs: 200", "epochs: 1"))
+    result = runner.invoke(app, ["sweep", "--resume", str(sweep_dir)])
+    assert result.exit_code == 0, result.output
+    assert [r["status"] for r in read_results(sweep_dir)] == ["finished"] * 3
