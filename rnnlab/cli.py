@@ -53,8 +53,11 @@ def train(
 ) -> None:
     """Train a model from a config; prints the run folder when done."""
     from rnnlab.config import load_config
+    from rnnlab.config.load import config_warnings
 
     cfg = load_config(config, overrides or [])
+    for warning in config_warnings(cfg):
+        typer.echo(f"warning: {warning}", err=True)
     from rnnlab.progress import Reporter
     from rnnlab.train import train as run_training
 

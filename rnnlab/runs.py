@@ -52,6 +52,8 @@ class Run:
     @classmethod
     def open(cls, path: Path) -> Run:
         run = cls(path)
+        if not run.dir.is_dir():
+            raise RnnlabError(f"run folder not found: {path}")
         if not run.config_path.is_file():
             raise RnnlabError(f"{path} is not an rnnlab run folder (no config.yaml)")
         return run

@@ -71,9 +71,13 @@ def write_lengths(out: Path, lengths: list[int], k_train: int, k_eval: int, seed
     for length in lengths:
         for split in ("train", "dev", "test"):
             k = k_train if split == "train" else k_eval
-            write_atomic(
-                out / str(length) / f"{split}.txt", format_lines(*generate(length, k, seed, split))
-            )
+            lines = format_lines(*generate(length, k, seed, split))
+            try:
+                write_atomic(out / str(length) / f"{split}.txt", lines)
+            except OSError as err:
+                raise RnnlabError(
+                    f"cannot write DigitSum data into {out}: {err.strerror}"
+                ) from None
 
 
 def parse_file(path: Path, length: int | None) -> tuple[np.ndarray, np.ndarray]:
