@@ -92,6 +92,20 @@ def no_vocab(run: Path) -> None:
 
 
 CASES = [
+    # --- the command line itself (click's usage errors) ---
+    case("unknown-option", ["train", "{tmp}/c.yaml", "--bogus"], "No such option: --bogus"),
+    case("missing-argument", ["train"], "Missing argument 'config'"),
+    case("missing-option", ["gen-data", "digitsum", "--lengths", "5"], "Missing option '--out'"),
+    case(
+        "option-not-an-integer",
+        ["predict", "--num-chars", "abc"],
+        "Invalid value for '--num-chars'",
+    ),
+    case(
+        "option-without-value",
+        ["predict", "--prefix", "t", "--checkpoint"],
+        "'--checkpoint' requires an argument",
+    ),
     # --- the config file ---
     case("config-missing", ["train", "{tmp}/nope.yaml", "--out", "{out}"], "config file not found"),
     case("config-is-a-folder", ["train", "{tmp}", "--out", "{out}"], "config file not found"),
@@ -514,6 +528,7 @@ CASES = [
 ]
 
 SUBPROCESS = {
+    "unknown-option",
     "yaml-syntax",
     "unknown-model-key",
     "override-conflict",
