@@ -40,7 +40,7 @@ class Run:
     @classmethod
     def create_at(cls, path: Path) -> Run:
         """A new run folder at exactly `path` (sweeps name their runs); never an existing one."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_parent(Path(path).parent)
         try:
             Path(path).mkdir()
         except FileExistsError:
@@ -52,7 +52,7 @@ class Run:
     @classmethod
     def open(cls, path: Path) -> Run:
         run = cls(path)
-        if not run.dir.is_dir():
+        if not run.dir.exists():
             raise RnnlabError(f"run folder not found: {path}")
         if not run.config_path.is_file():
             raise RnnlabError(f"{path} is not an rnnlab run folder (no config.yaml)")
@@ -133,7 +133,7 @@ class Run:
 def new_folder(parent: Path, name: str) -> Path:
     """Create and return `parent/<name>-<YYYYmmdd-HHMMSS>`, suffixed -1, -2... on a clash."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    Path(parent).mkdir(parents=True, exist_ok=True)
+    make_parent(Path(parent))
     for attempt in range(1000):
         path = Path(parent) / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
         try:
@@ -142,6 +142,15 @@ def new_folder(parent: Path, name: str) -> Path:
         except FileExistsError:
             continue
     raise RnnlabError(f"cannot find a free folder name under {parent}")
+
+
+def make_parent(parent: Path) -> None:
+    """The folder new run (or sweep) folders go in, created if missing."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = "a file is in the way" if isinstance(err, FileExistsError) else err.strerror
+        raise RnnlabError(f"cannot create a run folder under {parent}: {reason}") from None
 
 
 def load_checkpoint(path: Path, map_location="cpu") -> dict:

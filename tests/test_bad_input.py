@@ -51,8 +51,8 @@ def override(id, item, expected, *more):
     return train(id, LM, expected, item, *more)
 
 
-def predict(id, expected, *options, run="{lm_run}", setup=None):
-    return case(id, ["predict", "--run", run, *options], expected, setup=setup)
+def predict(id, expected, *options, run="{lm_run}", setup=None, files=None):
+    return case(id, ["predict", "--run", run, *options], expected, files, setup)
 
 
 def gen(id, expected, *options):
@@ -311,6 +311,49 @@ CASES = [
         "reviews.csv line 3: 1 fields, the header has 2",
         files={"reviews.csv": "text,label\ngood,pos\nbad\n"},
     ),
+    train(
+        "imdb-not-a-zip",
+        LM,
+        "{tmp}/imdb.zip is not a readable zip archive",
+        "data.dataset=imdb",
+        "data.path={tmp}/imdb.zip",
+        files={"imdb.zip": b"PK, but not really"},
+    ),
+    train(
+        "imdb-not-an-archive",
+        LM,
+        "IMDB data must be a folder, a .tar.gz or a .zip archive",
+        "data.dataset=imdb",
+        "data.path={tmp}/imdb.txt",
+        files={"imdb.txt": "a film"},
+    ),
+    train(
+        "jaychou-not-a-zip",
+        LM,
+        "{tmp}/lyrics.zip is not the Jay Chou lyrics zip",
+        "data.dataset=jaychou",
+        "data.path={tmp}/lyrics.zip",
+        files={"lyrics.zip": "lyrics"},
+    ),
+    train(
+        "csv-not-utf8",
+        CSV,
+        "reviews.csv is not UTF-8 text",
+        files={"reviews.csv": b"text,label\n\xff\xfe,pos\nbad,neg\n"},
+    ),
+    # --- where the run folder goes ---
+    case(
+        "out-is-a-file",
+        ["train", "{tmp}/config.yaml", "--out", "{tmp}/taken"],
+        "cannot create a run folder under {tmp}/taken: a file is in the way",
+        files={"config.yaml": LM, "taken": "a file"},
+    ),
+    case(
+        "run-dir-exists",
+        ["train", "{tmp}/config.yaml", "--run-dir", "{tmp}/old"],
+        "run folder {tmp}/old already exists; it is never overwritten",
+        files={"config.yaml": LM, "old/metrics.csv": "epoch\n1\n"},
+    ),
     # --- predict ---
     predict(
         "run-missing",
@@ -318,6 +361,14 @@ CASES = [
         "--prefix",
         "t",
         run="{tmp}/no-such-run",
+    ),
+    predict(
+        "run-is-a-file",
+        "{tmp}/run.txt is not an rnnlab run folder",
+        "--prefix",
+        "t",
+        run="{tmp}/run.txt",
+        files={"run.txt": "x"},
     ),
     predict(
         "run-not-a-run",
@@ -481,6 +532,12 @@ CASES = [
         "grid-in-yaml-not-a-mapping",
         "'sweep.grid' must be a mapping",
         config=LM + "sweep: {grid: [1, 2]}\n",
+    ),
+    case(
+        "sweep-out-is-a-file",
+        ["sweep", "{tmp}/config.yaml", "--grid", "model.cell=gru,lstm", "--out", "{tmp}/taken"],
+        "cannot create a run folder under {tmp}/taken: a file is in the way",
+        files={"config.yaml": LM, "taken": "a file"},
     ),
     sweep("nothing-to-sweep", "nothing to sweep: give --grid"),
     sweep(
