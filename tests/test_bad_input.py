@@ -33,6 +33,7 @@ train: {epochs: 1, sample_len: 5}
 TEXT = LM.replace("dataset: timemachine", "dataset: text, path: {tmp}/corpus.txt")
 DIGITSUM = "name: bad\ndata: {dataset: digitsum, length: 3, path: {tmp}/ds}\ntrain: {epochs: 1}\n"
 CSV = "name: bad\ndata: {dataset: csv, path: {tmp}/reviews.csv}\ntrain: {epochs: 1}\n"
+SWEEP_YAML = "grid: {model.cell: [gru]}\nseeds: [0]\nworkers: 1\n"
 GOOD_DIGITS = "".join(f"{a} {b} 0\t{a + b}\n" for a in range(10) for b in range(10))
 
 
@@ -201,6 +202,8 @@ CASES = [
     override("valid-fraction-0", "data.valid_fraction=0", "'data.valid_fraction' must be > 0"),
     override("valid-fraction-1", "data.valid_fraction=1", "'data.valid_fraction' must be < 1"),
     override("embedding-0", "model.embedding=0", "'model.embedding' must be one_hot or > 0"),
+    override("name-with-a-slash", "name=a/b", "'name' starts the run folder's name: no '/'"),
+    override("name-null", "name=", "'name' must be a string, got null"),
     override("device-unknown", "device=gpu", "'device' must be auto, cpu, cuda, cuda:N or mps"),
     # --- unknown names, with a suggestion ---
     override(
@@ -539,6 +542,7 @@ CASES = [
         "cannot create a run folder under {tmp}/taken: a file is in the way",
         files={"config.yaml": LM, "taken": "a file"},
     ),
+    sweep("grid-over-seed", "sweep seeds with --seeds 0,1,2", "--grid", "seed=1,2"),
     sweep("nothing-to-sweep", "nothing to sweep: give --grid"),
     sweep(
         "workers-0",
@@ -568,6 +572,18 @@ CASES = [
         "rya",
     ),
     case("sweep-resume-not-a-sweep", ["sweep", "--resume", "{lm_run}"], "is not a sweep folder"),
+    case(
+        "sweep-resume-sweep-yaml-a-list",
+        ["sweep", "--resume", "{tmp}/sw"],
+        "{tmp}/sw/sweep.yaml is not what rnnlab sweep writes",
+        files={"sw/sweep.yaml": "- 1\n", "sw/base.yaml": LM},
+    ),
+    case(
+        "sweep-resume-unknown-executor",
+        ["sweep", "--resume", "{tmp}/sw"],
+        "{tmp}/sw/sweep.yaml: unknown executor setting 'nme'",
+        files={"sw/sweep.yaml": SWEEP_YAML + "executor: {nme: local}\n", "sw/base.yaml": LM},
+    ),
     case("sweep-resume-missing", ["sweep", "--resume", "{tmp}/gone"], "is not a sweep folder"),
     case(
         "sweep-resume-with-config",

@@ -165,7 +165,8 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
         return float(value)
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
-    raise RnnlabError(f"'{key}' must be {_describe(hint)}, got {_kind(value)} {value!r}")
+    got = "null" if value is None else f"{_kind(value)} {value!r}"
+    raise RnnlabError(f"'{key}' must be {_describe(hint)}, got {got}")
 
 
 def _check_range(key: str, value: Any, bounds: typing.Mapping) -> Any:
@@ -185,6 +186,8 @@ def _check_range(key: str, value: Any, bounds: typing.Mapping) -> Any:
 
 
 def _check_cross_fields(cfg: Config) -> None:
+    if not cfg.name or cfg.name in (".", "..") or any(c in cfg.name for c in "/\\"):
+        raise RnnlabError(f"'name' starts the run folder's name: no '/' or '\\', got {cfg.name!r}")
     if not DEVICE_PATTERN.match(cfg.device):
         raise RnnlabError(f"'device' must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     if isinstance(cfg.model.embedding, int) and cfg.model.embedding <= 0:
