@@ -105,17 +105,19 @@ class Run:
     def read_metrics(self) -> list[dict]:
         if not self.metrics_path.is_file():
             return []
-        with open(self.metrics_path, newline="", encoding="utf-8") as f:
-            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        with open(self.metrics_path, newline="", encoding="utf-8", errors="replace") as f:
+            rows = csv.DictReader(f)  # a ragged row: extra fields under None, missing ones None
+            return [{k: _number(v) for k, v in row.items() if k is not None} for row in rows]
 
     def write_summary(self, summary: dict) -> None:
         write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
 
     def read_summary(self) -> dict:
         try:
-            return json.loads(self.summary_path.read_text(encoding="utf-8"))
+            summary = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return {}
+        return summary if isinstance(summary, dict) else {}
 
     def append_samples(self, text: str) -> None:
         old = self.samples_path.read_text(encoding="utf-8") if self.samples_path.exists() else ""
@@ -190,8 +192,8 @@ def _first_line(err: Exception) -> str:
     return (text.splitlines()[0] if text else type(err).__name__)[:160]
 
 
-def _number(text: str):
-    if text == "":
+def _number(text: str | None):
+    if not text:
         return None
     try:
         return int(text)

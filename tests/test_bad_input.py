@@ -92,6 +92,14 @@ def no_vocab(run: Path) -> None:
     (run / "vocab.json").unlink()
 
 
+def run_config_a_list(run: Path) -> None:
+    (run / "config.yaml").write_text("- model\n")
+
+
+def run_config_not_utf8(run: Path) -> None:
+    (run / "config.yaml").write_bytes(b"name: \xff\n")
+
+
 CASES = [
     # --- the command line itself (click's usage errors) ---
     case("unknown-option", ["train", "{tmp}/c.yaml", "--bogus"], "No such option: --bogus"),
@@ -597,6 +605,24 @@ CASES = [
         ["compare", "{tmp}/nothing", "--out", "{out}/c.png"],
         "{tmp}/nothing is not a run folder, a sweep folder or a folder of runs",
     ),
+    case(
+        "compare-run-config-broken",
+        ["compare", "{lm_run}", "{copy}", "--out", "{out}/c.png"],
+        "{copy}/config.yaml: line 2, column 1: YAML syntax error",
+        setup=broken_run_config,
+    ),
+    case(
+        "compare-run-config-a-list",
+        ["compare", "{lm_run}", "{copy}", "--out", "{out}/c.png"],
+        "{copy}/config.yaml: a config must be a mapping of sections, got a list",
+        setup=run_config_a_list,
+    ),
+    case(
+        "compare-run-config-not-utf8",
+        ["compare", "{lm_run}", "{copy}", "--out", "{out}/c.png"],
+        "{copy}/config.yaml: config is not UTF-8 text",
+        setup=run_config_not_utf8,
+    ),
     case("compare-no-runs", ["compare", "{tmp}", "--out", "{out}/c.png"], "no runs found in {tmp}"),
 ]
 
@@ -642,7 +668,7 @@ class Case:
     """One case's folder, its placeholders, and a snapshot of everything it could write."""
 
     def __init__(self, tmp: Path, request, argv, files, expected, setup):
-        self.tmp, self.request = tmp, request
+        self.tmp = tmp
         self.places = {"{tmp}": str(tmp), "{out}": str(tmp / "out")}
         text = " ".join([*argv, expected, *(v for v in files.values() if isinstance(v, str))])
         for name in ("lm_run", "cls_run"):
@@ -722,6 +748,21 @@ def test_the_table_is_big_and_its_ids_unique():
     ids = [c.id for c in CASES]
     assert len(ids) >= 45 and len(set(ids)) == len(ids)
     assert SUBPROCESS <= set(ids)
+
+
+def test_compare_reads_past_a_corrupt_summary_and_metrics(tmp_path, lm_run):
+    """Not bad input to refuse: a run's summary.json or metrics.csv may be cut short or
+    hand-edited; compare shows what it can read."""
+    for name, file, text in [
+        ("a", "summary.json", "[1, 2]"),
+        ("b", "metrics.csv", "\x00x\n1,2,3\n"),
+    ]:
+        shutil.copytree(lm_run, tmp_path / name)
+        (tmp_path / name / file).write_text(text)
+    argv = ["compare", str(lm_run), str(tmp_path / "a"), str(tmp_path / "b")]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path / "c.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_bidirectional_language_model_trains_with_a_warning(tmp_path):
