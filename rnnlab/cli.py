@@ -129,7 +129,7 @@ def predict(
 ) -> None:
     """Continue a prefix with a language model, or label a text or digit sequence with a
     classifier (prints the label and its probability)."""
-    _check_predict_options(num_chars, temperature, top_k, checkpoint)
+    _check_predict_options(num_chars, temperature, top_k, checkpoint, seed)
     given = {"--prefix": prefix, "--text": text, "--seq": seq}
     given = {option: value for option, value in given.items() if value is not None}
     if len(given) != 1:
@@ -179,7 +179,7 @@ def gen_digitsum(
         )
 
 
-def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str) -> None:
+def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str, seed: int):
     if num_chars < 0:
         raise RnnlabError(f"--num-chars must be >= 0, got {num_chars}")
     if temperature < 0:
@@ -188,6 +188,8 @@ def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint
         raise RnnlabError(f"--top-k must be >= 1, got {top_k}")
     if checkpoint not in ("best", "last"):
         raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
+    if not 0 <= seed < 2**63:
+        raise RnnlabError(f"--seed must be >= 0 (and < 2**63), got {seed}")
 
 
 def _check_predict_task(run_dir: Path, option: str) -> None:

@@ -212,6 +212,10 @@ CASES = [
     override("embedding-0", "model.embedding=0", "'model.embedding' must be one_hot or > 0"),
     override("name-with-a-slash", "name=a/b", "'name' starts the run folder's name: no '/'"),
     override("name-null", "name=", "'name' must be a string, got null"),
+    override("seed-negative", "seed=-1", "'seed' must be >= 0, got -1"),
+    override(
+        "seed-too-big", "seed=100000000000000000000000", "'seed' must be < 9223372036854775808"
+    ),
     override("device-unknown", "device=gpu", "'device' must be auto, cpu, cuda, cuda:N or mps"),
     # --- unknown names, with a suggestion ---
     override(
@@ -462,6 +466,14 @@ CASES = [
     predict(
         "temperature-negative", "--temperature must be >= 0", "--prefix", "t", "--temperature", "-1"
     ),
+    predict(
+        "predict-seed-too-big",
+        "--seed must be >= 0 (and < 2**63)",
+        "--prefix",
+        "t",
+        "--seed",
+        str(2**64),
+    ),
     predict("top-k-0", "--top-k must be >= 1, got 0", "--prefix", "t", "--top-k", "0"),
     predict("text-on-a-language-model", "--text does not apply to", "--text", "a fine film"),
     predict("two-inputs", "give exactly one of --prefix", "--prefix", "t", "--seq", "1 2 3"),
@@ -499,6 +511,7 @@ CASES = [
         "--k-eval",
         "-1",
     ),
+    gen("gen-seed-negative", "--seed must be >= 0", "--lengths", "5", "--seed", "-1"),
     gen("lengths-malformed", "--lengths must be comma-separated integers", "--lengths", "5;10"),
     gen("lengths-empty-item", "--lengths must be comma-separated integers", "--lengths", "5,,10"),
     case(
@@ -551,6 +564,14 @@ CASES = [
         files={"config.yaml": LM, "taken": "a file"},
     ),
     sweep("grid-over-seed", "sweep seeds with --seeds 0,1,2", "--grid", "seed=1,2"),
+    sweep(
+        "seeds-negative",
+        "sweep point cell-gru_seed--1: 'seed' must be >= 0",
+        "--grid",
+        "model.cell=gru",
+        "--seeds",
+        "-1",
+    ),
     sweep("nothing-to-sweep", "nothing to sweep: give --grid"),
     sweep(
         "workers-0",

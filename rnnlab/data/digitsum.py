@@ -65,6 +65,8 @@ def format_lines(digits: np.ndarray, labels: np.ndarray) -> bytes:
 
 def write_lengths(out: Path, lengths: list[int], k_train: int, k_eval: int, seed: int) -> None:
     """`out/<length>/{train,dev,test}.txt` for each length, each file written atomically."""
+    if not 0 <= seed < 2**63:
+        raise RnnlabError(f"--seed must be >= 0 (and < 2**63), got {seed}")
     for length in lengths:
         check_generation(length, k_train, "--k-train")
         check_generation(length, k_eval, "--k-eval")
