@@ -216,6 +216,11 @@ CASES = [
     override(
         "seed-too-big", "seed=100000000000000000000000", "'seed' must be < 9223372036854775808"
     ),
+    override(
+        "model-too-big-for-memory",
+        "model.hidden_size=10000000",  # 1.2 PB of weights: more than any address space
+        "the model does not fit in memory",
+    ),
     override("device-unknown", "device=gpu", "'device' must be auto, cpu, cuda, cuda:N or mps"),
     # --- unknown names, with a suggestion ---
     override(
