@@ -577,6 +577,11 @@ CASES = [
         "--seeds",
         "-1",
     ),
+    sweep(
+        "grid-in-yaml-empty-list",
+        "sweep grid 'model.cell' must be a non-empty list of values",
+        config=LM + "sweep: {grid: {model.cell: []}}\n",
+    ),
     sweep("nothing-to-sweep", "nothing to sweep: give --grid"),
     sweep(
         "workers-0",
