@@ -12,10 +12,42 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from rnnlab.errors import RnnlabError
 
+try:  # typer >= 0.24 carries its own copy of click
+    from typer._click import exceptions as usage
+except ImportError:
+    from click import exceptions as usage
+
+
+class OneLineUsageErrors(TyperGroup):
+    """Click's own usage errors (an unknown option, an option value of the wrong type, a
+    missing argument) as one `error:` line and exit code 2, like every other user error."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except usage.NoArgsIsHelpError as err:  # the help is already printed
+            sys.exit(err.exit_code)
+        except usage.UsageError as err:
+            hint = f" (see {err.ctx.command_path} --help)" if err.ctx else ""
+            typer.echo(f"error: {err.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except usage.ClickException as err:
+            typer.echo(f"error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     help="rnnlab: train, sample and compare recurrent neural networks from YAML configs.",
     no_args_is_help=True,
     add_completion=False,
@@ -53,8 +85,11 @@ def train(
 ) -> None:
     """Train a model from a config; prints the run folder when done."""
     from rnnlab.config import load_config
+    from rnnlab.config.load import config_warnings
 
     cfg = load_config(config, overrides or [])
+    for warning in config_warnings(cfg):
+        typer.echo(f"warning: {warning}", err=True)
     from rnnlab.progress import Reporter
     from rnnlab.train import train as run_training
 
@@ -94,7 +129,7 @@ def predict(
 ) -> None:
     """Continue a prefix with a language model, or label a text or digit sequence with a
     classifier (prints the label and its probability)."""
-    _check_predict_options(num_chars, temperature, top_k, checkpoint)
+    _check_predict_options(num_chars, temperature, top_k, checkpoint, seed)
     given = {"--prefix": prefix, "--text": text, "--seq": seq}
     given = {option: value for option, value in given.items() if value is not None}
     if len(given) != 1:
@@ -144,7 +179,7 @@ def gen_digitsum(
         )
 
 
-def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str) -> None:
+def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str, seed: int):
     if num_chars < 0:
         raise RnnlabError(f"--num-chars must be >= 0, got {num_chars}")
     if temperature < 0:
@@ -153,6 +188,8 @@ def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint
         raise RnnlabError(f"--top-k must be >= 1, got {top_k}")
     if checkpoint not in ("best", "last"):
         raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
+    if not 0 <= seed < 2**63:
+        raise RnnlabError(f"--seed must be >= 0 (and < 2**63), got {seed}")
 
 
 def _check_predict_task(run_dir: Path, option: str) -> None:

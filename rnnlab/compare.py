@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from rnnlab.config.load import read_yaml
 from rnnlab.errors import RnnlabError
 from rnnlab.plots import plot_curves
 from rnnlab.runs import Run
@@ -33,7 +32,7 @@ def collect_runs(paths: list[Path]) -> list[Run]:
 
 def labels(runs: list[Run]) -> list[str]:
     """'cell=lstm, length=10' per run: the config values that are not the same for all."""
-    flats = [_flatten(yaml.safe_load(r.config_path.read_text())) for r in runs]
+    flats = [_flatten(read_yaml(r.config_path)) for r in runs]
     keys = sorted({k for f in flats for k in f})
     differ = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
     if not differ:

@@ -55,3 +55,16 @@ def describe(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return str(device)
+
+
+@contextmanager
+def fits_in_memory(what: str, hint: str):
+    """An allocation that fails (a typo like hidden_size: 1000000000) as a user error."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        text = str(err)
+        if not isinstance(err, MemoryError) and "allocate" not in text:
+            raise
+        detail = (text.splitlines() or [type(err).__name__])[0][:160]
+        raise RnnlabError(f"{what} does not fit in memory ({detail}); {hint}") from None

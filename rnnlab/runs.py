@@ -40,7 +40,7 @@ class Run:
     @classmethod
     def create_at(cls, path: Path) -> Run:
         """A new run folder at exactly `path` (sweeps name their runs); never an existing one."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_parent(Path(path).parent)
         try:
             Path(path).mkdir()
         except FileExistsError:
@@ -52,6 +52,8 @@ class Run:
     @classmethod
     def open(cls, path: Path) -> Run:
         run = cls(path)
+        if not run.dir.exists():
+            raise RnnlabError(f"run folder not found: {path}")
         if not run.config_path.is_file():
             raise RnnlabError(f"{path} is not an rnnlab run folder (no config.yaml)")
         return run
@@ -103,17 +105,19 @@ class Run:
     def read_metrics(self) -> list[dict]:
         if not self.metrics_path.is_file():
             return []
-        with open(self.metrics_path, newline="", encoding="utf-8") as f:
-            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        with open(self.metrics_path, newline="", encoding="utf-8", errors="replace") as f:
+            rows = csv.DictReader(f)  # a ragged row: extra fields under None, missing ones None
+            return [{k: _number(v) for k, v in row.items() if k is not None} for row in rows]
 
     def write_summary(self, summary: dict) -> None:
         write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
 
     def read_summary(self) -> dict:
         try:
-            return json.loads(self.summary_path.read_text(encoding="utf-8"))
+            summary = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return {}
+        return summary if isinstance(summary, dict) else {}
 
     def append_samples(self, text: str) -> None:
         old = self.samples_path.read_text(encoding="utf-8") if self.samples_path.exists() else ""
@@ -131,7 +135,7 @@ class Run:
 def new_folder(parent: Path, name: str) -> Path:
     """Create and return `parent/<name>-<YYYYmmdd-HHMMSS>`, suffixed -1, -2... on a clash."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    Path(parent).mkdir(parents=True, exist_ok=True)
+    make_parent(Path(parent))
     for attempt in range(1000):
         path = Path(parent) / (f"{name}-{stamp}" + (f"-{attempt}" if attempt else ""))
         try:
@@ -140,6 +144,15 @@ def new_folder(parent: Path, name: str) -> Path:
         except FileExistsError:
             continue
     raise RnnlabError(f"cannot find a free folder name under {parent}")
+
+
+def make_parent(parent: Path) -> None:
+    """The folder new run (or sweep) folders go in, created if missing."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = "a file is in the way" if isinstance(err, FileExistsError) else err.strerror
+        raise RnnlabError(f"cannot create a run folder under {parent}: {reason}") from None
 
 
 def load_checkpoint(path: Path, map_location="cpu") -> dict:
@@ -179,8 +192,8 @@ def _first_line(err: Exception) -> str:
     return (text.splitlines()[0] if text else type(err).__name__)[:160]
 
 
-def _number(text: str):
-    if text == "":
+def _number(text: str | None):
+    if not text:
         return None
     try:
         return int(text)

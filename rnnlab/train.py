@@ -13,7 +13,7 @@ from torch import nn
 
 import rnnlab
 from rnnlab.config import Config, config_to_dict, dump_config
-from rnnlab.device import describe, flush_denormals, pick_device
+from rnnlab.device import describe, fits_in_memory, flush_denormals, pick_device
 from rnnlab.fileio import write_atomic
 from rnnlab.gradnorms import GradNormLog
 from rnnlab.models.compile import resolve_compile, set_compiled
@@ -76,7 +76,8 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
-    model = task.build_model().to(device)
+    with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
+        model = task.build_model().to(device)
     per_epoch = task.batches_per_epoch()
     steps = per_epoch * cfg.train.epochs if per_epoch else None
     compiled, why = resolve_compile(cfg.model, device.type, steps)  # model.compile

@@ -43,7 +43,7 @@ def read_yaml(path: Path) -> dict:
     except UnicodeDecodeError:
         raise RnnlabError(f"{path}: config is not UTF-8 text") from None
     if raw is None:
-        return {}
+        raise RnnlabError(f"{path} is empty: a config is a mapping of sections (data, model, ...)")
     if not isinstance(raw, dict):
         raise RnnlabError(f"{path}: a config must be a mapping of sections, got {_kind(raw)}")
     return raw
@@ -165,7 +165,8 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
         return float(value)
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
-    raise RnnlabError(f"'{key}' must be {_describe(hint)}, got {_kind(value)} {value!r}")
+    got = "null" if value is None else f"{_kind(value)} {value!r}"
+    raise RnnlabError(f"'{key}' must be {_describe(hint)}, got {got}")
 
 
 def _check_range(key: str, value: Any, bounds: typing.Mapping) -> Any:
@@ -185,6 +186,8 @@ def _check_range(key: str, value: Any, bounds: typing.Mapping) -> Any:
 
 
 def _check_cross_fields(cfg: Config) -> None:
+    if not cfg.name or cfg.name in (".", "..") or any(c in cfg.name for c in "/\\"):
+        raise RnnlabError(f"'name' starts the run folder's name: no '/' or '\\', got {cfg.name!r}")
     if not DEVICE_PATTERN.match(cfg.device):
         raise RnnlabError(f"'device' must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     if isinstance(cfg.model.embedding, int) and cfg.model.embedding <= 0:
@@ -193,6 +196,20 @@ def _check_cross_fields(cfg: Config) -> None:
     from rnnlab.data import DATASETS  # numpy only: cheap
 
     DATASETS.get(cfg.data.dataset).check_config(cfg)
+
+
+def config_warnings(cfg: Config) -> list[str]:
+    """Configs that train but deserve a word: one line each, shown on stderr by `train`."""
+    from rnnlab.data import DATASETS
+
+    warnings = []
+    if cfg.model.bidirectional and DATASETS.get(cfg.data.dataset).task == "lm":
+        warnings.append(
+            "model.bidirectional on a language model: its right-to-left direction sees the "
+            "future (the very token it predicts), so its perplexity flatters it and it cannot "
+            "generate forward (d2l 9.4.4; configs/bilstm_timemachine.yaml)"
+        )
+    return warnings
 
 
 def _check_model(model) -> None:

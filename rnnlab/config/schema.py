@@ -90,7 +90,7 @@ class SweepConfig:
 @dataclass
 class Config:
     name: str = "run"  # run folder prefix: runs/<name>-<timestamp>/
-    seed: int = 0  # seeds torch and the samplers
+    seed: int = bounded(0, ge=0, lt=2**63)  # seeds torch and the samplers
     device: str = "auto"  # auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

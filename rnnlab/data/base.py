@@ -55,7 +55,8 @@ class TextCorpus(Dataset):
     def load(self, cfg) -> Corpus:
         tokens = self.read_tokens(cfg)
         if tokens.size == 0:
-            raise RnnlabError(f"dataset '{cfg.data.dataset}' has no tokens: the text is empty")
+            source = cfg.data.path or f"the {cfg.data.dataset} text"
+            raise RnnlabError(f"dataset '{cfg.data.dataset}' has no tokens: {source} is empty")
         max_tokens = cfg.data.max_tokens or self.default_max_tokens
         train, valid = split_tokens(tokens, max_tokens, cfg.data.valid_fraction)
         vocab = Vocab.build(train, min_freq=cfg.data.min_freq)

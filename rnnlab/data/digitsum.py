@@ -65,15 +65,21 @@ def format_lines(digits: np.ndarray, labels: np.ndarray) -> bytes:
 
 def write_lengths(out: Path, lengths: list[int], k_train: int, k_eval: int, seed: int) -> None:
     """`out/<length>/{train,dev,test}.txt` for each length, each file written atomically."""
+    if not 0 <= seed < 2**63:
+        raise RnnlabError(f"--seed must be >= 0 (and < 2**63), got {seed}")
     for length in lengths:
         check_generation(length, k_train, "--k-train")
         check_generation(length, k_eval, "--k-eval")
     for length in lengths:
         for split in ("train", "dev", "test"):
             k = k_train if split == "train" else k_eval
-            write_atomic(
-                out / str(length) / f"{split}.txt", format_lines(*generate(length, k, seed, split))
-            )
+            lines = format_lines(*generate(length, k, seed, split))
+            try:
+                write_atomic(out / str(length) / f"{split}.txt", lines)
+            except OSError as err:
+                raise RnnlabError(
+                    f"cannot write DigitSum data into {out}: {err.strerror}"
+                ) from None
 
 
 def parse_file(path: Path, length: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -57,6 +57,8 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
     grid = {**base.sweep.grid, **grid}
     if not grid:
         raise RnnlabError("nothing to sweep: give --grid KEY=V1,V2 or a sweep.grid in the config")
+    if "seed" in grid:
+        raise RnnlabError("sweep seeds with --seeds 0,1,2 (or sweep.seeds), not a grid over 'seed'")
     seeds = seeds or base.sweep.seeds or [base.seed]
     points = expand(grid, seeds)
     check_points(config_to_dict(base), points)
@@ -78,10 +80,24 @@ def reopen_sweep(sweep_dir: Path, workers: int | None) -> Sweep:
         base = load_config(Path(sweep_dir) / "base.yaml")
     except (OSError, yaml.YAMLError):
         raise RnnlabError(f"{sweep_dir} is not a sweep folder (no readable sweep.yaml)") from None
+    _check_asked(asked, Path(sweep_dir) / "sweep.yaml")
     points = expand(asked["grid"], asked["seeds"])
     executor = ExecutorSettings(**(asked.get("executor") or {}))  # older sweeps: local
     return Sweep(Path(sweep_dir), base.name, asked["grid"], asked["seeds"],
                  workers or asked["workers"], asked.get("metric"), points, executor)  # fmt: skip
+
+
+def _check_asked(asked, path: Path) -> None:
+    """sweep.yaml as `plan_sweep` writes it (a hand-edited one may not be)."""
+    shapes = {"grid": dict, "seeds": list, "workers": int, "executor": (dict, type(None))}
+    if not isinstance(asked, dict) or any(
+        not isinstance(asked.get(key), shape) for key, shape in shapes.items()
+    ):
+        raise RnnlabError(f"{path} is not what rnnlab sweep writes (grid, seeds, workers, ...)")
+    known = {f.name for f in fields(ExecutorSettings)}
+    unknown = sorted(set(asked["executor"] or {}) - known)
+    if unknown:
+        raise RnnlabError(f"{path}: unknown executor setting '{unknown[0]}'")
 
 
 def check_points(base: dict, points: list[Point]) -> None:

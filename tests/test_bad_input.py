@@ -1,0 +1,826 @@
+"""Bad input, one table (issue 6): every user mistake is one clear line on stderr naming
+the problem, exit code 2, no traceback, and nothing written.
+
+Each case is (argv, files to write first, a substring the message must contain). Placeholders
+in argv and file texts: {tmp} (the case's folder), {out} (the --out folder), {lm_run} and
+{cls_run} (tiny trained runs shared by the module, never written to), {copy} (a copy of
+{lm_run} that the case's `setup` may break). Most cases run in-process with CliRunner; a
+handful also run as `python -m rnnlab` subprocesses (the honest check for tracebacks).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+LM = """\
+name: bad
+data: {dataset: timemachine, batch_size: 4, num_steps: 10, max_tokens: 2000}
+model: {cell: gru, hidden_size: 8}
+optim: {name: adam, lr: 0.01}
+train: {epochs: 1, sample_len: 5}
+"""
+TEXT = LM.replace("dataset: timemachine", "dataset: text, path: {tmp}/corpus.txt")
+DIGITSUM = "name: bad\ndata: {dataset: digitsum, length: 3, path: {tmp}/ds}\ntrain: {epochs: 1}\n"
+CSV = "name: bad\ndata: {dataset: csv, path: {tmp}/reviews.csv}\ntrain: {epochs: 1}\n"
+SWEEP_YAML = "grid: {model.cell: [gru]}\nseeds: [0]\nworkers: 1\n"
+GOOD_DIGITS = "".join(f"{a} {b} 0\t{a + b}\n" for a in range(10) for b in range(10))
+
+
+def case(id, argv, expected, files=None, setup=None):
+    return pytest.param(argv, files or {}, expected, setup, id=id)
+
+
+def train(id, config, expected, *overrides, files=None):
+    """`rnnlab train {tmp}/config.yaml OVERRIDES --out {out}` with `config` as the file."""
+    argv = ["train", "{tmp}/config.yaml", *overrides, "--out", "{out}"]
+    return case(id, argv, expected, {"config.yaml": config, **(files or {})})
+
+
+def override(id, item, expected, *more):
+    """A good config with bad overrides."""
+    return train(id, LM, expected, item, *more)
+
+
+def predict(id, expected, *options, run="{lm_run}", setup=None, files=None):
+    return case(id, ["predict", "--run", run, *options], expected, files, setup)
+
+
+def gen(id, expected, *options):
+    return case(id, ["gen-data", "digitsum", "--out", "{out}", *options], expected)
+
+
+def sweep(id, expected, *options, config=LM):
+    argv = ["sweep", "{tmp}/config.yaml", *options, "--out", "{out}"]
+    return case(id, argv, expected, {"config.yaml": config})
+
+
+# --- breaking a copy of the trained language model's run folder ---
+def no_checkpoints(run: Path) -> None:
+    shutil.rmtree(run / "checkpoints")
+
+
+def wider_config(run: Path) -> None:
+    path = run / "config.yaml"
+    path.write_text(path.read_text().replace("hidden_size: 8", "hidden_size: 12"))
+
+
+def truncated_checkpoint(run: Path) -> None:
+    path = run / "checkpoints" / "best.pt"
+    path.write_bytes(path.read_bytes()[:300])
+
+
+def garbage_checkpoint(run: Path) -> None:
+    (run / "checkpoints" / "best.pt").write_bytes(b"not a checkpoint\n" * 40)
+
+
+def broken_run_config(run: Path) -> None:
+    (run / "config.yaml").write_text("model: {hidden_size: 8\n")
+
+
+def no_vocab(run: Path) -> None:
+    (run / "vocab.json").unlink()
+
+
+def run_config_a_list(run: Path) -> None:
+    (run / "config.yaml").write_text("- model\n")
+
+
+def run_config_not_utf8(run: Path) -> None:
+    (run / "config.yaml").write_bytes(b"name: \xff\n")
+
+
+CASES = [
+    # --- the command line itself (click's usage errors) ---
+    case("unknown-option", ["train", "{tmp}/c.yaml", "--bogus"], "No such option: --bogus"),
+    case("missing-argument", ["train"], "Missing argument 'config'"),
+    case("missing-option", ["gen-data", "digitsum", "--lengths", "5"], "Missing option '--out'"),
+    case(
+        "option-not-an-integer",
+        ["predict", "--num-chars", "abc"],
+        "Invalid value for '--num-chars'",
+    ),
+    case(
+        "option-without-value",
+        ["predict", "--prefix", "t", "--checkpoint"],
+        "'--checkpoint' requires an argument",
+    ),
+    # --- the config file ---
+    case("config-missing", ["train", "{tmp}/nope.yaml", "--out", "{out}"], "config file not found"),
+    case("config-is-a-folder", ["train", "{tmp}", "--out", "{out}"], "config file not found"),
+    train(
+        "yaml-syntax",
+        "data:\n  batch_size: [4, 8\nmodel: {}\n",
+        "config.yaml: line 3, column 6: YAML syntax error",
+    ),
+    train("yaml-bad-indent", "name: a\n  seed: 1\n", "line 2, column 7: YAML syntax error"),
+    train("config-a-list", "- data\n- model\n", "must be a mapping of sections, got a list"),
+    train("config-a-scalar", "42\n", "must be a mapping of sections, got an integer"),
+    train("config-empty-file", "", "config.yaml is empty"),
+    train("config-not-utf8", "name: caf\xe9\n".encode("latin-1"), "config is not UTF-8"),
+    train("section-not-a-mapping", "data: 5\n", "'data' must be a mapping of keys, got an int"),
+    # --- unknown keys, at every level, with a suggestion ---
+    train("unknown-top-key", LM + "nmae: x\n", "unknown key 'nmae'; did you mean 'name'?"),
+    train("unknown-section", "modle: {cell: gru}\n", "unknown key 'modle'; did you mean 'model'?"),
+    train(
+        "unknown-data-key",
+        "data: {batch_sise: 4}\n",
+        "unknown key 'data.batch_sise'; did you mean 'data.batch_size'?",
+    ),
+    train(
+        "unknown-model-key",
+        "model: {hiden_size: 8}\n",
+        "unknown key 'model.hiden_size'; did you mean 'model.hidden_size'?",
+    ),
+    train(
+        "unknown-optim-key",
+        "optim: {lrr: 0.1}\n",
+        "unknown key 'optim.lrr'; did you mean 'optim.lr'?",
+    ),
+    train(
+        "unknown-train-key",
+        "train: {epoch: 3}\n",
+        "unknown key 'train.epoch'; did you mean 'train.epochs'?",
+    ),
+    train(
+        "unknown-sweep-key",
+        "sweep: {seed: [1]}\n",
+        "unknown key 'sweep.seed'; did you mean 'sweep.seeds'?",
+    ),
+    # --- overrides ---
+    override(
+        "override-unknown-key",
+        "model.hiden_size=128",
+        "unknown override key 'model.hiden_size'; did you mean 'model.hidden_size'?",
+    ),
+    override("override-unknown-section", "modle.cell=gru", "unknown override key 'modle.cell'"),
+    override("override-into-a-value", "seed.x=1", "'seed' is a value, not a section"),
+    override(
+        "override-without-equals", "model.hidden_size", "'model.hidden_size' is not KEY=VALUE"
+    ),
+    override("override-empty-key", "=3", "'=3' is not KEY=VALUE"),
+    override(
+        "override-conflict",
+        "optim.lr=0.1",
+        "conflicting overrides for 'optim.lr': 0.1 and 0.2",
+        "optim.lr=0.2",
+    ),
+    # --- wrong types ---
+    override("string-for-int", "model.hidden_size=big", "'model.hidden_size' must be an integer"),
+    override(
+        "float-for-int", "data.batch_size=3.5", "'data.batch_size' must be an integer, got a number"
+    ),
+    override(
+        "bool-for-int", "train.epochs=true", "'train.epochs' must be an integer, got a boolean"
+    ),
+    override("list-for-float", "optim.lr=[0.1,0.2]", "'optim.lr' must be a number, got a list"),
+    override(
+        "boolish-string", "model.bidirectional=maybe", "'model.bidirectional' must be true or false"
+    ),
+    train(
+        "quoted-bool",
+        "model: {bidirectional: 'true'}\n",
+        "'model.bidirectional' must be true or false",
+    ),
+    train(
+        "int-for-bool", "model: {bidirectional: 1}\n", "'model.bidirectional' must be true or false"
+    ),
+    train("string-for-list", "train: {prefixes: time}\n", "'train.prefixes' must be a list"),
+    # --- out of range ---
+    override("batch-size-0", "data.batch_size=0", "'data.batch_size' must be > 0, got 0"),
+    override("num-steps-0", "data.num_steps=0", "'data.num_steps' must be > 0, got 0"),
+    override(
+        "hidden-size-negative", "model.hidden_size=-8", "'model.hidden_size' must be > 0, got -8"
+    ),
+    override("lr-0", "optim.lr=0", "'optim.lr' must be > 0, got 0"),
+    override("lr-negative", "optim.lr=-0.5", "'optim.lr' must be > 0, got -0.5"),
+    override("epochs-0", "train.epochs=0", "'train.epochs' must be > 0, got 0"),
+    override("dropout-1", "model.dropout=1.0", "'model.dropout' must be < 1, got 1.0"),
+    override("dropout-negative", "model.dropout=-0.1", "'model.dropout' must be >= 0, got -0.1"),
+    override("valid-fraction-0", "data.valid_fraction=0", "'data.valid_fraction' must be > 0"),
+    override("valid-fraction-1", "data.valid_fraction=1", "'data.valid_fraction' must be < 1"),
+    override("embedding-0", "model.embedding=0", "'model.embedding' must be one_hot or > 0"),
+    override("name-with-a-slash", "name=a/b", "'name' starts the run folder's name: no '/'"),
+    override("name-null", "name=", "'name' must be a string, got null"),
+    override("seed-negative", "seed=-1", "'seed' must be >= 0, got -1"),
+    override(
+        "seed-too-big", "seed=100000000000000000000000", "'seed' must be < 9223372036854775808"
+    ),
+    override(
+        "model-too-big-for-memory",
+        "model.hidden_size=10000000",  # 1.2 PB of weights: more than any address space
+        "the model does not fit in memory",
+    ),
+    override("device-unknown", "device=gpu", "'device' must be auto, cpu, cuda, cuda:N or mps"),
+    # --- unknown names, with a suggestion ---
+    override(
+        "unknown-dataset",
+        "data.dataset=timemachin",
+        "unknown dataset 'timemachin'; did you mean 'timemachine'?",
+    ),
+    override(
+        "unknown-cell",
+        "model.cell=gruu",
+        "'model.cell' must be one of rnn | gru | lstm, got 'gruu'; did you mean 'gru'?",
+    ),
+    override("unknown-optimizer", "optim.name=adamm", "got 'adamm'; did you mean 'adam'?"),
+    override("unknown-impl", "model.impl=scrach", "got 'scrach'; did you mean 'scratch'?"),
+    override("unknown-sampling", "data.sampling=randm", "got 'randm'; did you mean 'random'?"),
+    # --- options that do not go together ---
+    override(
+        "residual-on-gru", "model.residual=true", "'model.residual: true' is nndl's residual SRN"
+    ),
+    override("text-without-path", "data.dataset=text", "dataset 'text' needs data.path"),
+    override(
+        "digitsum-without-length", "data.dataset=digitsum", "dataset 'digitsum' needs data.length"
+    ),
+    # --- data files ---
+    override(
+        "timemachine-path-missing",
+        "data.path={tmp}/missing.txt",
+        "data file not found: {tmp}/missing.txt",
+    ),
+    train("text-path-missing", TEXT, "data file not found: {tmp}/corpus.txt"),
+    train("text-path-a-folder", TEXT, "corpus.txt is a folder", files={"corpus.txt/a": "x"}),
+    train("csv-path-missing", CSV, "CSV data not found: {tmp}/reviews.csv"),
+    override(
+        "imdb-path-missing",
+        "data.dataset=imdb",
+        "IMDB data not found at {tmp}/imdb",
+        "data.path={tmp}/imdb",
+    ),
+    train("digitsum-path-missing", DIGITSUM, "{tmp}/ds/3 not found: data.path must be a gen-data"),
+    override(
+        "jaychou-path-missing",
+        "data.dataset=jaychou",
+        "{tmp}/lyrics.zip is not the Jay Chou lyrics zip",
+        "data.path={tmp}/lyrics.zip",
+    ),
+    train(
+        "corpus-empty", TEXT, "has no tokens: {tmp}/corpus.txt is empty", files={"corpus.txt": ""}
+    ),
+    train(
+        "corpus-shorter-than-a-batch",
+        TEXT,
+        "fewer than one batch needs ((batch_size + 1) * num_steps + 1 = 51)",
+        files={"corpus.txt": "a short text\n"},
+    ),
+    train(
+        "corpus-not-utf8",
+        TEXT,
+        "corpus.txt is not UTF-8 text (byte 3 cannot be decoded)",
+        files={"corpus.txt": b"caf\xe9 " * 200},
+    ),
+    train(
+        "digitsum-malformed-line",
+        DIGITSUM,
+        "{tmp}/ds/3/train.txt line 3: expected digits separated by spaces",
+        files={"ds/3/train.txt": "1 2 0\t3\n4 5 0\t9\n4 x 0\t9\n"},
+    ),
+    train(
+        "digitsum-label-out-of-range",
+        DIGITSUM,
+        "{tmp}/ds/3/train.txt line 2: label 25 is not 0-18",
+        files={"ds/3/train.txt": "1 2 0\t3\n9 9 7\t25\n"},
+    ),
+    train(
+        "digitsum-ragged-lengths",
+        DIGITSUM,
+        "{tmp}/ds/3/dev.txt line 2: its length differs from line 1's",
+        files={"ds/3/train.txt": GOOD_DIGITS, "ds/3/dev.txt": "1 2 0\t3\n1 2 0 0\t3\n"},
+    ),
+    train(
+        "digitsum-split-missing",
+        DIGITSUM,
+        "DigitSum file not found: {tmp}/ds/3/dev.txt",
+        files={"ds/3/train.txt": GOOD_DIGITS},
+    ),
+    train(
+        "imdb-split-missing",
+        LM,
+        "{tmp}/imdb: no test/neg/*.txt reviews",
+        "data.dataset=imdb",
+        "data.path={tmp}/imdb",
+        files={f"imdb/{split}/1.txt": "a film" for split in ("train/pos", "train/neg", "test/pos")},
+    ),
+    train(
+        "csv-column-missing",
+        CSV,
+        "reviews.csv has no column 'text' (data.text_column)",
+        files={"reviews.csv": "review,label\ngood,pos\nbad,neg\n"},
+    ),
+    train(
+        "csv-one-label",
+        CSV,
+        "a classifier needs at least 2 labels",
+        files={"reviews.csv": "text,label\ngood,pos\nfine,pos\n"},
+    ),
+    train(
+        "csv-ragged-row",
+        CSV,
+        "reviews.csv line 3: 1 fields, the header has 2",
+        files={"reviews.csv": "text,label\ngood,pos\nbad\n"},
+    ),
+    train(
+        "imdb-not-a-zip",
+        LM,
+        "{tmp}/imdb.zip is not a readable zip archive",
+        "data.dataset=imdb",
+        "data.path={tmp}/imdb.zip",
+        files={"imdb.zip": b"PK, but not really"},
+    ),
+    train(
+        "imdb-not-an-archive",
+        LM,
+        "IMDB data must be a folder, a .tar.gz or a .zip archive",
+        "data.dataset=imdb",
+        "data.path={tmp}/imdb.txt",
+        files={"imdb.txt": "a film"},
+    ),
+    train(
+        "jaychou-not-a-zip",
+        LM,
+        "{tmp}/lyrics.zip is not the Jay Chou lyrics zip",
+        "data.dataset=jaychou",
+        "data.path={tmp}/lyrics.zip",
+        files={"lyrics.zip": "lyrics"},
+    ),
+    train(
+        "csv-not-utf8",
+        CSV,
+        "reviews.csv is not UTF-8 text",
+        files={"reviews.csv": b"text,label\n\xff\xfe,pos\nbad,neg\n"},
+    ),
+    # --- where the run folder goes ---
+    case(
+        "out-is-a-file",
+        ["train", "{tmp}/config.yaml", "--out", "{tmp}/taken"],
+        "cannot create a run folder under {tmp}/taken: a file is in the way",
+        files={"config.yaml": LM, "taken": "a file"},
+    ),
+    case(
+        "run-dir-exists",
+        ["train", "{tmp}/config.yaml", "--run-dir", "{tmp}/old"],
+        "run folder {tmp}/old already exists; it is never overwritten",
+        files={"config.yaml": LM, "old/metrics.csv": "epoch\n1\n"},
+    ),
+    # --- predict ---
+    predict(
+        "run-missing",
+        "run folder not found: {tmp}/no-such-run",
+        "--prefix",
+        "t",
+        run="{tmp}/no-such-run",
+    ),
+    predict(
+        "run-is-a-file",
+        "{tmp}/run.txt is not an rnnlab run folder",
+        "--prefix",
+        "t",
+        run="{tmp}/run.txt",
+        files={"run.txt": "x"},
+    ),
+    predict(
+        "run-not-a-run",
+        "is not an rnnlab run folder (no config.yaml)",
+        "--prefix",
+        "t",
+        run="{tmp}",
+    ),
+    predict(
+        "run-without-checkpoint",
+        "no checkpoint at {copy}/checkpoints/best.pt",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=no_checkpoints,
+    ),
+    predict(
+        "checkpoint-architecture-differs",
+        "does not match the run's config.yaml",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=wider_config,
+    ),
+    predict(
+        "checkpoint-truncated",
+        "best.pt is truncated or not a checkpoint",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=truncated_checkpoint,
+    ),
+    predict(
+        "checkpoint-garbage",
+        "best.pt is truncated or not a checkpoint",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=garbage_checkpoint,
+    ),
+    predict(
+        "run-config-broken",
+        "config.yaml: line 2, column 1: YAML syntax error",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=broken_run_config,
+    ),
+    predict(
+        "run-vocab-missing",
+        "vocabulary not found: {copy}/vocab.json",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=no_vocab,
+    ),
+    predict(
+        "prefix-unknown-chars",
+        "the prefix has chars not in the vocabulary: 'Ø'",
+        "--prefix",
+        "time Ø",
+    ),
+    predict("prefix-empty", "the prefix is empty", "--prefix", ""),
+    predict(
+        "num-chars-negative",
+        "--num-chars must be >= 0, got -1",
+        "--prefix",
+        "t",
+        "--num-chars",
+        "-1",
+    ),
+    predict(
+        "checkpoint-middle",
+        "--checkpoint must be best or last, got 'middle'",
+        "--prefix",
+        "t",
+        "--checkpoint",
+        "middle",
+    ),
+    predict(
+        "temperature-negative", "--temperature must be >= 0", "--prefix", "t", "--temperature", "-1"
+    ),
+    predict(
+        "predict-seed-too-big",
+        "--seed must be >= 0 (and < 2**63)",
+        "--prefix",
+        "t",
+        "--seed",
+        str(2**64),
+    ),
+    predict("top-k-0", "--top-k must be >= 1, got 0", "--prefix", "t", "--top-k", "0"),
+    predict("text-on-a-language-model", "--text does not apply to", "--text", "a fine film"),
+    predict("two-inputs", "give exactly one of --prefix", "--prefix", "t", "--seq", "1 2 3"),
+    predict("no-input", "give exactly one of --prefix"),
+    predict(
+        "prefix-on-a-classifier",
+        "it is a classifier (digitsum); use --seq",
+        "--prefix",
+        "1",
+        run="{cls_run}",
+    ),
+    predict(
+        "seq-not-digits",
+        "--seq takes digits 0-9 separated by spaces, got 'x'",
+        "--seq",
+        "1 x 3",
+        run="{cls_run}",
+    ),
+    predict("seq-empty", "the input is empty", "--seq", " ", run="{cls_run}"),
+    # --- gen-data ---
+    gen("length-below-3", "a DigitSum length must be >= 3", "--lengths", "5,2"),
+    gen(
+        "k-train-0",
+        "--k-train (augmented copies per digit pair) must be >= 1, got 0",
+        "--lengths",
+        "5",
+        "--k-train",
+        "0",
+    ),
+    gen(
+        "k-eval-negative",
+        "--k-eval (augmented copies per digit pair) must be >= 1, got -1",
+        "--lengths",
+        "5",
+        "--k-eval",
+        "-1",
+    ),
+    gen("gen-seed-negative", "--seed must be >= 0", "--lengths", "5", "--seed", "-1"),
+    gen("lengths-malformed", "--lengths must be comma-separated integers", "--lengths", "5;10"),
+    gen("lengths-empty-item", "--lengths must be comma-separated integers", "--lengths", "5,,10"),
+    case(
+        "gen-out-is-a-file",
+        ["gen-data", "digitsum", "--out", "{tmp}/out.txt", "--lengths", "5"],
+        "cannot write DigitSum data into {tmp}/out.txt",
+        files={"out.txt": "x"},
+    ),
+    # --- sweep ---
+    sweep("grid-without-equals", "--grid 'model.cell' is not KEY=V1,V2", "--grid", "model.cell"),
+    sweep("grid-empty-values", "--grid 'model.cell=' is not KEY=V1,V2", "--grid", "model.cell="),
+    sweep(
+        "grid-empty-value", "--grid 'model.cell=gru,,lstm' is not", "--grid", "model.cell=gru,,lstm"
+    ),
+    sweep(
+        "grid-unknown-key",
+        "unknown override key 'model.cel'; did you mean 'model.cell'?",
+        "--grid",
+        "model.cel=gru,lstm",
+    ),
+    sweep(
+        "grid-bad-value",
+        "sweep point hidden_size-0_seed-0: 'model.hidden_size' must be > 0",
+        "--grid",
+        "model.hidden_size=0,8",
+    ),
+    sweep(
+        "grid-key-twice",
+        "--grid names 'model.cell' twice",
+        "--grid",
+        "model.cell=gru",
+        "--grid",
+        "model.cell=lstm",
+    ),
+    sweep(
+        "grid-value-twice",
+        "sweep grid 'model.cell' has a value twice",
+        "--grid",
+        "model.cell=gru,gru",
+    ),
+    sweep(
+        "grid-in-yaml-not-a-mapping",
+        "'sweep.grid' must be a mapping",
+        config=LM + "sweep: {grid: [1, 2]}\n",
+    ),
+    case(
+        "sweep-out-is-a-file",
+        ["sweep", "{tmp}/config.yaml", "--grid", "model.cell=gru,lstm", "--out", "{tmp}/taken"],
+        "cannot create a run folder under {tmp}/taken: a file is in the way",
+        files={"config.yaml": LM, "taken": "a file"},
+    ),
+    sweep("grid-over-seed", "sweep seeds with --seeds 0,1,2", "--grid", "seed=1,2"),
+    sweep(
+        "seeds-negative",
+        "sweep point cell-gru_seed--1: 'seed' must be >= 0",
+        "--grid",
+        "model.cell=gru",
+        "--seeds",
+        "-1",
+    ),
+    sweep(
+        "grid-in-yaml-empty-list",
+        "sweep grid 'model.cell' must be a non-empty list of values",
+        config=LM + "sweep: {grid: {model.cell: []}}\n",
+    ),
+    sweep("nothing-to-sweep", "nothing to sweep: give --grid"),
+    sweep(
+        "workers-0",
+        "--workers must be >= 1, got 0",
+        "--grid",
+        "model.cell=gru,lstm",
+        "--workers",
+        "0",
+    ),
+    sweep(
+        "seeds-not-integers",
+        "--seeds must be integers separated by commas, got 'a,b'",
+        "--grid",
+        "model.cell=gru,lstm",
+        "--seeds",
+        "a,b",
+    ),
+    sweep(
+        "seeds-twice", "--seeds has a seed twice", "--grid", "model.cell=gru,lstm", "--seeds", "1,1"
+    ),
+    sweep(
+        "executor-unknown",
+        "--executor must be local or ray, got 'rya'",
+        "--grid",
+        "model.cell=gru,lstm",
+        "--executor",
+        "rya",
+    ),
+    case("sweep-resume-not-a-sweep", ["sweep", "--resume", "{lm_run}"], "is not a sweep folder"),
+    case(
+        "sweep-resume-sweep-yaml-a-list",
+        ["sweep", "--resume", "{tmp}/sw"],
+        "{tmp}/sw/sweep.yaml is not what rnnlab sweep writes",
+        files={"sw/sweep.yaml": "- 1\n", "sw/base.yaml": LM},
+    ),
+    case(
+        "sweep-resume-unknown-executor",
+        ["sweep", "--resume", "{tmp}/sw"],
+        "{tmp}/sw/sweep.yaml: unknown executor setting 'nme'",
+        files={"sw/sweep.yaml": SWEEP_YAML + "executor: {nme: local}\n", "sw/base.yaml": LM},
+    ),
+    case("sweep-resume-missing", ["sweep", "--resume", "{tmp}/gone"], "is not a sweep folder"),
+    case(
+        "sweep-resume-with-config",
+        ["sweep", "{tmp}/c.yaml", "--resume", "{tmp}"],
+        "--resume takes the sweep folder only",
+    ),
+    case("sweep-no-config", ["sweep", "--out", "{out}"], "give a config to sweep, or --resume"),
+    # --- compare ---
+    case(
+        "compare-missing-path",
+        ["compare", "{tmp}/nothing", "--out", "{out}/c.png"],
+        "{tmp}/nothing is not a run folder, a sweep folder or a folder of runs",
+    ),
+    case(
+        "compare-run-config-broken",
+        ["compare", "{lm_run}", "{copy}", "--out", "{out}/c.png"],
+        "{copy}/config.yaml: line 2, column 1: YAML syntax error",
+        setup=broken_run_config,
+    ),
+    case(
+        "compare-run-config-a-list",
+        ["compare", "{lm_run}", "{copy}", "--out", "{out}/c.png"],
+        "{copy}/config.yaml: a config must be a mapping of sections, got a list",
+        setup=run_config_a_list,
+    ),
+    case(
+        "compare-run-config-not-utf8",
+        ["compare", "{lm_run}", "{copy}", "--out", "{out}/c.png"],
+        "{copy}/config.yaml: config is not UTF-8 text",
+        setup=run_config_not_utf8,
+    ),
+    case("compare-no-runs", ["compare", "{tmp}", "--out", "{out}/c.png"], "no runs found in {tmp}"),
+]
+
+SUBPROCESS = {
+    "unknown-option",
+    "yaml-syntax",
+    "unknown-model-key",
+    "override-conflict",
+    "corpus-not-utf8",
+    "checkpoint-truncated",
+    "gen-out-is-a-file",
+    "seeds-not-integers",
+}
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory) -> Path:
+    """A tiny trained language model (hidden_size 8: the copies below change it)."""
+    return _train(tmp_path_factory, "tiny.yaml", "model.hidden_size=8", "train.epochs=1")
+
+
+@pytest.fixture(scope="module")
+def cls_run(tmp_path_factory) -> Path:
+    """A tiny trained DigitSum classifier."""
+    return _train(tmp_path_factory, "tiny_digitsum.yaml", "train.epochs=1")
+
+
+def _train(tmp_path_factory, config: str, *overrides: str) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    argv = ["train", str(REPO / "configs" / config), *overrides, "--out", str(out), "--quiet"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def refuse_to_train(*args, **kwargs):
+    """Bad input must fail before the training loop: fail the case at once, not after
+    hours of training on a config that was accepted."""
+    raise AssertionError("the bad input was accepted: training started")
+
+
+class Case:
+    """One case's folder, its placeholders, and a snapshot of everything it could write."""
+
+    def __init__(self, tmp: Path, request, argv, files, expected, setup):
+        self.tmp = tmp
+        self.places = {"{tmp}": str(tmp), "{out}": str(tmp / "out")}
+        text = " ".join([*argv, expected, *(v for v in files.values() if isinstance(v, str))])
+        for name in ("lm_run", "cls_run"):
+            if "{" + name + "}" in text or "{copy}" in text and name == "lm_run":
+                self.places["{" + name + "}"] = str(request.getfixturevalue(name))
+        if "{copy}" in text:
+            copy = tmp / "copy"
+            shutil.copytree(self.places["{lm_run}"], copy)
+            setup(copy)
+            self.places["{copy}"] = str(copy)
+        for name, content in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(self.fill(content), encoding="utf-8")
+        self.argv = [self.fill(a) for a in argv]
+        self.expected = self.fill(expected)
+        self.watched = [tmp] + [
+            Path(self.places[k]) for k in ("{lm_run}", "{cls_run}") if k in self.places
+        ]
+        self.before = self.snapshot()
+
+    def fill(self, text: str) -> str:
+        for key, value in self.places.items():
+            text = text.replace(key, value)
+        return text
+
+    def snapshot(self) -> set:
+        return {
+            (str(p), p.is_dir() or p.stat().st_size, p.is_dir() or p.stat().st_mtime_ns)
+            for root in self.watched
+            for p in [root, *root.rglob("*")]
+        }
+
+    def check(self, exit_code: int, stdout: str, stderr: str) -> None:
+        assert "Traceback" not in stdout + stderr, stdout + stderr
+        assert exit_code == 2, stdout + stderr
+        lines = stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+        assert self.expected in lines[0], lines[0]
+        assert self.snapshot() == self.before, "the failed command wrote files"
+        assert not (self.tmp / "out").exists(), "the failed command made the --out folder"
+
+
+@pytest.mark.parametrize("argv, files, expected, setup", CASES)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path, request, monkeypatch, argv, files, expected, setup
+):
+    bad = Case(tmp_path, request, argv, files, expected, setup)
+    monkeypatch.setattr("rnnlab.train.fit", refuse_to_train)
+    result = runner.invoke(app, bad.argv)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    bad.check(result.exit_code, result.stdout, result.stderr)
+
+
+SUBPROCESS_CASES = [c for c in CASES if c.id in SUBPROCESS]
+
+
+@pytest.mark.parametrize("argv, files, expected, setup", SUBPROCESS_CASES)
+def test_bad_input_from_a_real_process(tmp_path, request, argv, files, expected, setup):
+    bad = Case(tmp_path, request, argv, files, expected, setup)
+    result = subprocess.run(
+        [sys.executable, "-m", "rnnlab", *bad.argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    bad.check(result.returncode, result.stdout, result.stderr)
+
+
+def test_the_table_is_big_and_its_ids_unique():
+    ids = [c.id for c in CASES]
+    assert len(ids) >= 45 and len(set(ids)) == len(ids)
+    assert SUBPROCESS <= set(ids)
+
+
+def test_compare_reads_past_a_corrupt_summary_and_metrics(tmp_path, lm_run):
+    """Not bad input to refuse: a run's summary.json or metrics.csv may be cut short or
+    hand-edited; compare shows what it can read."""
+    for name, file, text in [
+        ("a", "summary.json", "[1, 2]"),
+        ("b", "metrics.csv", "\x00x\n1,2,3\n"),
+    ]:
+        shutil.copytree(lm_run, tmp_path / name)
+        (tmp_path / name / file).write_text(text)
+    argv = ["compare", str(lm_run), str(tmp_path / "a"), str(tmp_path / "b")]
+    result = runner.invoke(app, [*argv, "--out", str(tmp_path / "c.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_bidirectional_language_model_trains_with_a_warning(tmp_path):
+    """Allowed (d2l 9.4.4 trains one to show why it fails), with one warning line."""
+    argv = [
+        "train",
+        str(REPO / "configs" / "tiny.yaml"),
+        "model.bidirectional=true",
+        "model.hidden_size=4",
+        "train.epochs=1",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: model.bidirectional"), lines
+    assert "sees the future" in lines[0] and "cannot generate forward" in lines[0]
+    assert (Path(result.stdout.strip()) / "checkpoints" / "best.pt").is_file()
+
+
+def test_a_unidirectional_language_model_and_a_bidirectional_classifier_have_no_warning():
+    from rnnlab.config import load_config
+    from rnnlab.config.load import config_warnings
+
+    assert config_warnings(load_config(REPO / "configs" / "tiny.yaml")) == []
+    assert config_warnings(load_config(REPO / "configs" / "tiny_imdb.yaml")) == []
+    bilstm = load_config(REPO / "configs" / "bilstm_timemachine.yaml")
+    assert "sees the future" in config_warnings(bilstm)[0]
