@@ -61,11 +61,11 @@ def train(
 ) -> None:
     """Train a model from a config, or continue a stopped run (--resume); prints the run
     folder when done. Ctrl-C or SIGTERM saves last.pt after the current step (exit 130/143)."""
-    from rnnlab.interrupt import Interrupted, raise_on_sigterm
+    from rnnlab.interrupt import Interrupted, sigterm_interrupts
 
-    raise_on_sigterm()
     try:
-        run = _train_or_resume(config, overrides or [], out, run_dir, resume, quiet)
+        with sigterm_interrupts():
+            run = _train_or_resume(config, overrides or [], out, run_dir, resume, quiet)
     except (Interrupted, KeyboardInterrupt) as err:  # one line, no traceback
         stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
         typer.echo(stop.message(), err=True)

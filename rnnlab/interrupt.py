@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
@@ -89,11 +90,18 @@ def stop_after_steps() -> int | None:
         raise RnnlabError(f"{STOP_AFTER_STEPS_ENV} must be an integer, got {text!r}") from None
 
 
-def raise_on_sigterm() -> None:
-    """Make SIGTERM stop the CLI like Ctrl-C (`Interrupted`) outside the training loop."""
+@contextmanager
+def sigterm_interrupts():
+    """Within it, SIGTERM stops the CLI like Ctrl-C (`Interrupted`) outside the loop."""
 
     def handle(signum, frame):
         raise Interrupted(signum)
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handle)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

@@ -22,8 +22,8 @@ class Diverged(RnnlabError):
         clip = "none" if optim.clip is None else f"{optim.clip:g}"
         super().__init__(
             f"training diverged: the loss became non-finite (nan or inf) at epoch {epoch}, "
-            f"step {step}; set optim.clip (now {clip}) or lower optim.lr (now {optim.lr:g}), "
-            f"or pass train.on_nan=skip to skip such steps"
+            f"step {step}; lower optim.lr (now {optim.lr:g}) or clip gradients with optim.clip "
+            f"(now {clip}), or pass train.on_nan=skip to skip such steps"
         )
 
 
