@@ -35,6 +35,12 @@ class Reporter:
         if not self.quiet:
             self.console.print(text, markup=False)
 
+    def warning(self, text: str) -> None:
+        """A warning goes to stderr, quiet or not."""
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"warning: {text}", markup=False
+        )
+
     def start(self, total_epochs: int, done: int = 0) -> None:
         if self.quiet or not self.console.is_terminal:
             return

@@ -113,9 +113,9 @@ def build_session(cfg: Config, run: Run, task: Task, device, reporter: Reporter)
     if cfg.model.impl == "scratch":
         reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
     if cfg.model.bidirectional and isinstance(task, LanguageModelTask):
-        reporter.message(
-            "warning: a bidirectional language model sees the future tokens it predicts, so "
-            "its perplexity is not comparable and it cannot generate text forward"
+        reporter.warning(
+            "a bidirectional language model sees the future tokens it predicts, so its "
+            "perplexity is not comparable and it cannot generate text forward"
         )
     return Session(cfg, run, task, model, optimizer, device, compiled)
 

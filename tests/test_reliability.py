@@ -136,3 +136,15 @@ def test_the_same_seed_gives_the_same_run_bit_for_bit(tiny_config, tmp_path):
     wa, wb = (run.load_checkpoint("last")["model"] for run in runs)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert runs[0].samples_path.read_text() == runs[1].samples_path.read_text()
+
+
+def test_a_bidirectional_language_model_trains_with_a_warning(tiny_config, tmp_path):
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    args = ["model.bidirectional=true", "train.epochs=1", "data.max_tokens=1200", "--quiet"]
+    result = CliRunner().invoke(app, ["train", str(tiny_config), *args, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "warning: a bidirectional language model sees the future" in result.output
+    assert "cannot generate text forward" in result.output
