@@ -40,7 +40,7 @@ class Interrupted(Exception):
     def message(self) -> str:
         name = NAMES.get(self.signum, f"signal {self.signum}")
         if self.run_dir is None:
-            return f"interrupted ({name}) before the run folder was made"
+            return f"interrupted ({name}) before training started"
         where = f" {self.where}" if self.where else ""
         return f"interrupted ({name}){where}; resume with: rnnlab train --resume {self.run_dir}"
 
