@@ -233,6 +233,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     if stop.requested(state.step):
                         guard.check()
                         save(s, "last", state, window)
+                        run.write_metrics(state.rows)
                         write_outputs(force=True)
                         where = f"after step {state.step} (epoch {epoch}, batch {state.batch})"
                         raise Interrupted(stop.signum, run.dir, where + ", last.pt saved")
