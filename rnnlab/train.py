@@ -135,7 +135,8 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
             fit(s, reporter, state)
             test = test_best(s.run, s.task, s.model) if s.task.reports_test else None
     except Diverged as err:
-        s.run.write_metrics(state.rows)
+        if state.rows:
+            s.run.write_metrics(state.rows)
         record("diverged", reason=str(err), diverged_at={"epoch": err.epoch, "step": err.step})
         raise
     except (Interrupted, KeyboardInterrupt) as err:
@@ -233,7 +234,8 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     if stop.requested(state.step):
                         guard.check()
                         save(s, "last", state, window)
-                        run.write_metrics(state.rows)
+                        if state.rows:
+                            run.write_metrics(state.rows)
                         write_outputs(force=True)
                         where = f"after step {state.step} (epoch {epoch}, batch {state.batch})"
                         raise Interrupted(stop.signum, run.dir, where + ", last.pt saved")
