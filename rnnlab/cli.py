@@ -7,6 +7,7 @@ Nothing here imports torch at module level, so `rnnlab --help` and config errors
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -72,7 +73,10 @@ def user_errors(command):
 @app.command()
 @user_errors
 def train(
-    config: Annotated[Path, typer.Argument(help="YAML config, e.g. configs/gru_timemachine.yaml")],
+    config: Annotated[
+        Optional[Path],
+        typer.Argument(help="YAML config, e.g. configs/gru_timemachine.yaml (not with --resume)."),
+    ] = None,
     overrides: Annotated[
         Optional[list[str]],
         typer.Argument(help="KEY=VALUE overrides, e.g. model.hidden_size=128 optim.lr=0.5"),
@@ -81,20 +85,52 @@ def train(
     run_dir: Annotated[
         Optional[Path], typer.Option(help="Exact run folder to create instead (must not exist).")
     ] = None,
+    resume: Annotated[
+        Optional[Path],
+        typer.Option(help="Run folder to continue from its last.pt (train.epochs=N extends it)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Print only the run folder at the end.")] = False,
 ) -> None:
-    """Train a model from a config; prints the run folder when done."""
+    """Train a model from a config, or continue a stopped run (--resume); prints the run
+    folder when done. Ctrl-C or SIGTERM saves last.pt after the current step (exit 130/143)."""
+    from rnnlab.interrupt import Interrupted, sigterm_interrupts
+
+    try:
+        with sigterm_interrupts():
+            run = _train_or_resume(config, overrides or [], out, run_dir, resume, quiet)
+    except (Interrupted, KeyboardInterrupt) as err:  # one line, no traceback
+        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
+        typer.echo(stop.message(), err=True)
+        raise typer.Exit(stop.exit_code) from None
+    typer.echo(str(run.dir))
+
+
+def _train_or_resume(config, overrides: list[str], out, run_dir, resume, quiet: bool):
     from rnnlab.config import load_config
     from rnnlab.config.load import config_warnings
+    from rnnlab.progress import Reporter
 
-    cfg = load_config(config, overrides or [])
+    reporter = Reporter(quiet=quiet)
+    if resume is not None:
+        given = [str(config)] if config is not None else []
+        not_overrides = [arg for arg in given + overrides if "=" not in arg]
+        if not_overrides or run_dir is not None:
+            what = not_overrides[0] if not_overrides else "--run-dir"
+            raise RnnlabError(
+                f"--resume takes the run folder and KEY=VALUE overrides only (got {what}): "
+                f"the config is the run's own"
+            )
+        from rnnlab.resume import resume as resume_run
+
+        return resume_run(resume, given + overrides, reporter)
+    if config is None:
+        raise RnnlabError("give a config to train, or --resume RUN_DIR to continue a run")
+    cfg = load_config(config, overrides)
     for warning in config_warnings(cfg):
         typer.echo(f"warning: {warning}", err=True)
-    from rnnlab.progress import Reporter
     from rnnlab.train import train as run_training
 
-    run = run_training(cfg, out, Reporter(quiet=quiet), run_dir)
-    typer.echo(str(run.dir))
+    return run_training(cfg, out, reporter, run_dir)
 
 
 @app.command()
@@ -318,8 +354,6 @@ def _cell(value) -> str:
 
 
 def _run_sweep(plan) -> None:
-    import signal
-
     from rnnlab.progress import SweepReporter
     from rnnlab.sweep import run_sweep
 

@@ -27,6 +27,14 @@ class GradNormLog:
         self.steps: list[int] = []
         self.values = np.zeros((0, len(self.params)))  # (steps, P) on the host
 
+    def load(self, run, upto: int) -> None:
+        """A resumed run: the norms grad_norms.csv already holds, up to step `upto`."""
+        if not run.grad_norms_path.is_file():
+            return
+        table = np.loadtxt(run.grad_norms_path, delimiter=",", skiprows=1, ndmin=2)
+        table = table[table[:, 0] <= upto] if table.size else np.zeros((0, 1 + len(self.params)))
+        self.steps, self.values = [int(step) for step in table[:, 0]], table[:, 1:]
+
     def record(self, step: int) -> None:
         """After backward, before clipping: this step's norms, kept on the device."""
         norms = [

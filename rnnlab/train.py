@@ -1,10 +1,12 @@
-"""Training: set a run up (`train`), then one loop for every task (`fit`)."""
+"""Training: set a run up (`train`, or `rnnlab.resume.resume`), then one loop for every
+task (`fit`), then test and summary.json (`run_to_end`)."""
 
 from __future__ import annotations
 
 import platform
+import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +14,14 @@ import torch
 from torch import nn
 
 import rnnlab
-from rnnlab.config import Config, config_to_dict, dump_config
+from rnnlab.checkpoint import TrainState, payload
+from rnnlab.config import Config, dump_config
 from rnnlab.device import describe, fits_in_memory, flush_denormals, pick_device
 from rnnlab.fileio import write_atomic
 from rnnlab.gradnorms import GradNormLog
+from rnnlab.interrupt import Interrupted, StopSignals
 from rnnlab.models.compile import resolve_compile, set_compiled
+from rnnlab.nanguard import Diverged, NanGuard
 from rnnlab.progress import Reporter, format_row
 from rnnlab.runs import Run
 from rnnlab.tasks import BatchResult, Task, build_task
@@ -25,18 +30,6 @@ OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.o
 
 
 OUTPUTS_EVERY_S = 30.0  # plots and grad_norms.csv are refreshed at most this often, and at the end
-
-
-@dataclass
-class TrainState:
-    """Where training stands: what a checkpoint records and a resumed run continues from."""
-
-    epoch: int = 0  # epochs finished
-    step: int = 0  # optimizer steps taken
-    best: float | None = None  # best value of the task's key metric so far
-    best_epoch: int | None = None
-    best_step: int | None = None
-    rows: list[dict] = field(default_factory=list)  # metrics.csv, one row per log point
 
 
 class Window:
@@ -58,10 +51,20 @@ class Window:
         self.n, self.tokens = self.n + result.n, self.tokens + result.tokens
 
     def means(self) -> tuple[float, dict[str, float], float]:
-        """(mean loss, {key: mean per example}, seconds), with one host sync."""
+        """(mean loss, {key: mean per example}, seconds), with one host sync; nan for a
+        window whose every step was skipped (train.on_nan=skip)."""
         values = torch.stack([self.loss, *(v.float() for v in self.sums.values())]).tolist()
-        extras = {k: v / self.n for k, v in zip(self.sums, values[1:])}
-        return values[0] / self.n, extras, time.perf_counter() - self.started
+        n = self.n or float("nan")
+        extras = {k: v / n for k, v in zip(self.sums, values[1:])}
+        return values[0] / n, extras, time.perf_counter() - self.started
+
+    def state_dict(self) -> dict:
+        return {"loss": self.loss, "sums": dict(self.sums), "n": self.n, "tokens": self.tokens}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loss = state["loss"].to(self.device)
+        self.sums = {k: v.to(self.device) for k, v in state["sums"].items()}
+        self.n, self.tokens = state["n"], state["tokens"]
 
 
 def build_optimizer(cfg, params) -> torch.optim.Optimizer:
@@ -71,11 +74,34 @@ def build_optimizer(cfg, params) -> torch.optim.Optimizer:
     return OPTIMIZERS[cfg.name](params, **kwargs)
 
 
+@dataclass
+class Session:
+    """What a training session works on: built by `train` (new run) or `resume`."""
+
+    cfg: Config
+    run: Run
+    task: Task
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    compiled: bool
+
+
 def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
     """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
+    run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
+    session = build_session(cfg, run, task, device, reporter)
+    write_atomic(run.config_path, dump_config(cfg))
+    task.save_artifacts(run)
+    reporter.message(f"run: {run.dir}")
+    return run_to_end(session, reporter, TrainState())
+
+
+def build_session(cfg: Config, run: Run, task: Task, device, reporter: Reporter) -> Session:
+    """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
     with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
         model = task.build_model().to(device)
     per_epoch = task.batches_per_epoch()
@@ -83,23 +109,41 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
     compiled, why = resolve_compile(cfg.model, device.type, steps)  # model.compile
     set_compiled(model, compiled)
     optimizer = build_optimizer(cfg.optim, model.parameters())
-    run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
-    write_atomic(run.config_path, dump_config(cfg))
-    task.save_artifacts(run)
-    reporter.message(f"run: {run.dir}")
     n_params = sum(p.numel() for p in model.parameters())
     reporter.message(f"device: {describe(device)}  parameters: {n_params:,}")
     if cfg.model.impl == "scratch":
         reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
+    return Session(cfg, run, task, model, optimizer, device, compiled)
+
+
+def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: float = 0.0):
+    """Fit, test the best checkpoint and write summary.json; on a signal or a diverged loss,
+    record the run's status (interrupted, diverged) before passing the exception on."""
     started = time.time()
-    with flush_denormals(device):  # fast CPU arithmetic, for this training only
-        state = fit(cfg, run, task, model, optimizer, reporter, TrainState())
-        test = test_best(run, task, model) if task.reports_test else None
+
+    def record(status: str, test: dict | None = None, **extra) -> None:
+        wall_s = wall_before + time.time() - started
+        done = summary(s, state, wall_s, test, status)
+        s.run.write_summary({**done, **extra, "compiled": s.compiled})
+
+    try:
+        with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
+            fit(s, reporter, state)
+            test = test_best(s.run, s.task, s.model) if s.task.reports_test else None
+    except Diverged as err:
+        if state.rows:
+            s.run.write_metrics(state.rows)
+        record("diverged", reason=str(err), diverged_at={"epoch": err.epoch, "step": err.step})
+        raise
+    except (Interrupted, KeyboardInterrupt) as err:
+        record("interrupted", at={"epoch": state.epoch + bool(state.batch), "step": state.step})
+        signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+        where = err.where if isinstance(err, Interrupted) else f"at step {state.step}"
+        raise Interrupted(signum, s.run.dir, where) from None
     if test:
         reporter.message("test (best checkpoint): " + format_row(test))
-    done = summary(cfg, task, state, device, n_params, time.time() - started, test)
-    run.write_summary({**done, "compiled": compiled})
-    return run
+    record("finished", test)
+    return s.run
 
 
 def test_best(run: Run, task: Task, model: nn.Module) -> dict:
@@ -109,25 +153,34 @@ def test_best(run: Run, task: Task, model: nn.Module) -> dict:
     return task.test(model)
 
 
-def fit(cfg, run: Run, task: Task, model: nn.Module, optimizer, reporter, state: TrainState):
+def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
     """The training loop: per batch forward, backward, gradient norms, clip, step; per log
     point (each epoch, or every train.eval_every_steps steps) log, evaluate and keep the
-    best checkpoint; per epoch save last.pt and sample."""
+    best checkpoint; per epoch save last.pt and sample. On SIGINT or SIGTERM it finishes
+    the step, saves last.pt there and raises `Interrupted`."""
+    cfg, run, task, model = s.cfg, s.run, s.task, s.model
     t = cfg.train
     by_steps = t.eval_every_steps is not None  # the unit of evaluation: steps or epochs
     x = "step" if by_steps else "epoch"
-    window = Window(next(model.parameters()).device)
+    window = Window(s.device)
+    if state.window is not None:  # resumed: the sums since the last metrics row
+        window.load_state_dict(state.window)
+    guard = NanGuard(t.on_nan, s.device, cfg.optim)
     grads = GradNormLog(model) if t.log_grad_norms else None
+    if grads is not None and state.step:
+        grads.load(run, state.step)
     outputs_written = [time.perf_counter()]
 
     def write_outputs(force: bool) -> None:  # plots and gradient norms: slow, so throttled
         if force or time.perf_counter() - outputs_written[0] > OUTPUTS_EVERY_S:
-            task.plot(run, state.rows, x)
+            if state.rows:
+                task.plot(run, state.rows, x)
             if grads is not None:
                 grads.write(run)
             outputs_written[0] = time.perf_counter()
 
     def log_point(epoch: int, evaluate: bool) -> None:
+        guard.check()  # train.on_nan=stop: Diverged if a loss was nan or inf
         mean_loss, extras, seconds = window.means()  # the window's one host sync
         row = {"epoch": epoch, "step": state.step, **task.train_metrics(mean_loss), **extras}
         row.update(tokens_per_s=window.tokens / seconds, train_s=seconds)
@@ -136,7 +189,7 @@ def fit(cfg, run: Run, task: Task, model: nn.Module, optimizer, reporter, state:
         state.rows.append(row)
         if evaluate and task.is_better(row[task.key_metric], state.best):
             state.best, state.best_epoch, state.best_step = row[task.key_metric], epoch, state.step
-            save(run, "best", cfg, task, model, optimizer, state)
+            save(s, "best", state, window)
         run.write_metrics(state.rows)
         reporter.epoch(row, evaluate)
         if grads is not None:
@@ -146,85 +199,95 @@ def fit(cfg, run: Run, task: Task, model: nn.Module, optimizer, reporter, state:
 
     reporter.start(t.epochs, done=state.epoch)
     try:
-        for epoch in range(state.epoch + 1, t.epochs + 1):
-            model.train()
-            for batch in task.epoch_batches():
-                # forward
-                result = task.loss(model, batch)
-                objective = result.loss * result.n if t.loss_reduction == "sum" else result.loss
-                # backward
-                optimizer.zero_grad(set_to_none=True)
-                objective.backward()
-                # gradient norms, before clipping
-                if grads is not None:
-                    grads.record(state.step + 1)
-                # clip
-                if cfg.optim.clip is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip)
-                # step
-                optimizer.step()
-                state.step += 1
-                window.add(result)
-                if by_steps and state.step % t.eval_every_steps == 0:
+        with StopSignals() as stop:
+            for epoch in range(state.epoch + 1, t.epochs + 1):
+                model.train()
+                state.epoch_start = task.state_dict()  # what this epoch's batches come from
+                for batch in task.epoch_batches(skip=state.batch):
+                    # forward
+                    result = task.loss(model, batch)
+                    objective = result.loss * result.n if t.loss_reduction == "sum" else result.loss
+                    # backward
+                    s.optimizer.zero_grad(set_to_none=True)
+                    objective.backward()
+                    # gradient norms, before clipping
+                    if grads is not None:
+                        grads.record(state.step + 1)
+                    # clip
+                    norm = clip_gradients(model, cfg.optim.clip, need_norm=t.on_nan == "skip")
+                    # step (train.on_nan=skip: not when the loss or gradient is nan or inf)
+                    if guard.allows(result.loss, norm):
+                        s.optimizer.step()
+                        window.add(result)
+                    else:
+                        state.skipped += 1
+                    state.step, state.batch = state.step + 1, state.batch + 1
+                    guard.watch(result.loss, epoch, state.step)
+                    # log and evaluate every train.eval_every_steps steps
+                    if by_steps and state.step % t.eval_every_steps == 0:
+                        log_point(epoch, evaluate=True)
+                    # SIGINT or SIGTERM: last.pt resumes right after this step
+                    if stop.requested(state.step):
+                        guard.check()
+                        save(s, "last", state, window)
+                        if state.rows:
+                            run.write_metrics(state.rows)
+                        write_outputs(force=True)
+                        where = f"after step {state.step} (epoch {epoch}, batch {state.batch})"
+                        raise Interrupted(stop.signum, run.dir, where + ", last.pt saved")
+                # log, evaluate and checkpoint at the epoch's end
+                last = epoch == t.epochs
+                state.epoch, state.batch, state.epoch_start = epoch, 0, None
+                if not by_steps:
+                    log_point(epoch, evaluate=epoch % t.eval_every == 0 or last)
+                elif last and window.n:
                     log_point(epoch, evaluate=True)
-            # log, evaluate and checkpoint at the epoch's end
-            last = epoch == t.epochs
-            state.epoch = epoch
-            if not by_steps:
-                log_point(epoch, evaluate=epoch % t.eval_every == 0 or last)
-            elif last and window.n:
-                log_point(epoch, evaluate=True)
-            save(run, "last", cfg, task, model, optimizer, state)
-            reporter.advance(epoch)
-            # sample
-            if epoch % t.sample_every == 0 or last:
-                texts = task.samples(model)
-                if texts:
-                    run.append_samples("".join(f"epoch {epoch}\t{text}\n" for text in texts))
-                    reporter.samples(epoch, texts)
+                guard.check()
+                save(s, "last", state, window)
+                reporter.advance(epoch)
+                # sample
+                if epoch % t.sample_every == 0 or last:
+                    texts = task.samples(model)
+                    if texts:
+                        run.append_samples("".join(f"epoch {epoch}\t{text}\n" for text in texts))
+                        reporter.samples(epoch, texts)
     finally:
         reporter.stop()
     write_outputs(force=True)
     return state
 
 
-def save(run: Run, which: str, cfg, task: Task, model, optimizer, state: TrainState) -> None:
+def clip_gradients(model: nn.Module, clip: float | None, need_norm: bool):
+    """Clip the global gradient norm to `clip` (optim.clip); the norm before clipping, when
+    clipping or asked for (train.on_nan=skip), else None."""
+    if clip is not None:
+        return nn.utils.clip_grad_norm_(model.parameters(), clip)
+    if need_norm:
+        return nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    return None
+
+
+def save(s: Session, which: str, state: TrainState, window: Window) -> None:
     """A checkpoint: state_dicts plus config and metadata, loadable with weights_only=True."""
-    run.save_checkpoint(
-        which,
-        {
-            "format": "rnnlab-checkpoint/1",
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "task": task.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "config": config_to_dict(cfg),
-            "epoch": state.epoch,
-            "step": state.step,
-            "best": state.best,
-            "best_epoch": state.best_epoch,
-            "best_step": state.best_step,
-            "metrics": state.rows[-1] if state.rows else {},
-        },
-    )
+    s.run.save_checkpoint(which, payload(s.cfg, s.task, s.model, s.optimizer, state, window))
 
 
-def summary(
-    cfg, task: Task, state: TrainState, device, n_params: int, wall_s: float, test: dict | None
-) -> dict:
+def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, status: str) -> dict:
+    task = s.task
     speeds = [r["tokens_per_s"] for r in state.rows[1:]] or [r["tokens_per_s"] for r in state.rows]
     return {
-        "name": cfg.name,
-        "status": "finished",
+        "name": s.cfg.name,
+        "status": status,  # finished | interrupted | diverged
         "epochs": state.epoch,
         "steps": state.step,
+        **({"skipped_steps": state.skipped} if s.cfg.train.on_nan == "skip" else {}),
         "final": state.rows[-1] if state.rows else {},
         "best": {"epoch": state.best_epoch, "step": state.best_step, task.key_metric: state.best},
         **({"test": test} if test is not None else {}),
         **({"examples": task.data_sizes()} if task.data_sizes() else {}),
         "tokens_per_s": float(np.median(speeds)) if speeds else None,
-        "parameters": n_params,
-        "device": describe(device),
+        "parameters": sum(p.numel() for p in s.model.parameters()),
+        "device": describe(s.device),
         "wall_s": round(wall_s, 3),
         "versions": {
             "rnnlab": rnnlab.__version__,

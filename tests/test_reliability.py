@@ -1,5 +1,7 @@
 """What rnnlab guarantees (docs/reliability.md): checkpoints cannot run code, the config
-loader only ever raises its own error, files are replaced atomically."""
+loader only ever raises its own error, files are replaced atomically, a run folder is never
+overwritten, and the same seed gives the same run on CPU. (Interruptions and resumption:
+tests/test_resume.py; nan losses: tests/test_divergence.py.)"""
 
 from __future__ import annotations
 
@@ -11,11 +13,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnlab.config import config_from_dict
+from rnnlab.config import config_from_dict, load_config
 from rnnlab.config.load import parse_overrides, set_dotted
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import write_with
-from rnnlab.runs import load_checkpoint
+from rnnlab.progress import Reporter
+from rnnlab.runs import Run, load_checkpoint
+from rnnlab.train import train
 
 
 class Payload:
@@ -101,3 +105,34 @@ def test_fuzzed_overrides_raise_only_rnnlab_errors(items):
         config_from_dict(raw)
     except RnnlabError as err:
         assert "\n" not in str(err)
+
+
+def test_a_run_folder_is_never_overwritten(tiny_config, tmp_path):
+    first, second = Run.create(tmp_path, "same"), Run.create(tmp_path, "same")  # same second
+    assert first.dir != second.dir and first.dir.name in second.dir.name
+    (first.dir / "mine.txt").write_text("keep")
+    with pytest.raises(RnnlabError, match="already exists; it is never overwritten"):
+        train(load_config(tiny_config), tmp_path, Reporter(quiet=True), run_dir=first.dir)
+    assert [p.name for p in first.dir.iterdir()] == ["mine.txt"]
+
+
+def test_the_same_seed_gives_the_same_run_bit_for_bit(tiny_config, tmp_path):
+    """Two CPU runs of tiny.yaml with one seed: identical metrics (but for timings) and
+    identical weights in last.pt. (On CUDA this is documented, not promised.)"""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the result does not depend on it; the test's speed does
+    try:
+        runs = [
+            train(load_config(tiny_config), tmp_path / str(i), Reporter(quiet=True)) for i in (1, 2)
+        ]
+    finally:
+        torch.set_num_threads(threads)
+    timing = {"tokens_per_s", "train_s"}
+    a, b = (
+        [{k: v for k, v in r.items() if k not in timing} for r in run.read_metrics()]
+        for run in runs
+    )
+    assert a == b and len(a) == 3
+    wa, wb = (run.load_checkpoint("last")["model"] for run in runs)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert runs[0].samples_path.read_text() == runs[1].samples_path.read_text()

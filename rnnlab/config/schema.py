@@ -74,6 +74,10 @@ class TrainConfig:
     eval_every_steps: Optional[int] = bounded(None, gt=0)
     loss_reduction: Literal["mean", "sum"] = "mean"  # the batch loss: mean or sum over examples
     log_grad_norms: bool = False  # every parameter's gradient L2 norm per step -> grad_norms.csv
+    # a nan or inf loss: stop (exit 2 naming the epoch and step; best.pt is kept) or skip
+    # (leave out the update of any step whose loss or gradient norm is not finite; costs a
+    # host sync per step; summary.json counts them)
+    on_nan: Literal["stop", "skip"] = "stop"
     sample_every: int = bounded(50, gt=0)  # print greedy text every N epochs
     prefixes: list[str] = bounded(["time traveller", "traveller"])  # prompts for samples
     sample_len: int = bounded(50, ge=0)  # tokens generated per sample

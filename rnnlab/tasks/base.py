@@ -36,8 +36,9 @@ class Task:
     def save_artifacts(self, run) -> None:
         """Write what `predict` needs besides the config and weights (e.g. vocab.json)."""
 
-    def epoch_batches(self) -> Iterable:
-        """This epoch's training batches, drawn from the task's own generator."""
+    def epoch_batches(self, skip: int = 0) -> Iterable:
+        """This epoch's training batches, drawn from the task's own generator, less the
+        first `skip` (a run resumed in the middle of an epoch draws it again and skips)."""
         raise NotImplementedError
 
     def batches_per_epoch(self) -> int | None:
@@ -79,4 +80,12 @@ class Task:
         return {}
 
     def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def carried(self):
+        """What one batch hands the next within an epoch (a language model's hidden state
+        with sequential sampling), for a checkpoint taken mid-epoch; None if nothing."""
+        return None
+
+    def set_carried(self, carried) -> None:
         pass

@@ -42,9 +42,9 @@ class ClassifyTask(Task):
             run.labels_path, json.dumps({"classes": self.data.classes}, ensure_ascii=False)
         )
 
-    def epoch_batches(self):
+    def epoch_batches(self, skip: int = 0):
         train = self.data.split("train")
-        for index in train_order(train.lengths, self.cfg.data.batch_size, self.rng):
+        for index in train_order(train.lengths, self.cfg.data.batch_size, self.rng)[skip:]:
             yield to_batch(train, index, self.data.pad_id, self.device)
 
     def batches_per_epoch(self) -> int:

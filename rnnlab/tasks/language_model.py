@@ -34,10 +34,11 @@ class LanguageModelTask(Task):
     def save_artifacts(self, run) -> None:
         self.vocab.save(run.vocab_path)
 
-    def epoch_batches(self):
+    def epoch_batches(self, skip: int = 0):
         X, Y = self.sampler.epoch()  # (num_batches, B, T) each
-        self.state = None
-        return zip(X, Y)
+        if not skip:  # a resumed epoch goes on with the carried state (`set_carried`)
+            self.state = None
+        return zip(X[skip:], Y[skip:])
 
     def batches_per_epoch(self) -> int:
         d = self.cfg.data
@@ -96,3 +97,9 @@ class LanguageModelTask(Task):
 
     def load_state_dict(self, state: dict) -> None:
         self.sampler.generator.set_state(state["sampler_rng"])
+
+    def carried(self):
+        return detach_state(self.state) if self.sampler.continues_state else None
+
+    def set_carried(self, carried) -> None:
+        self.state = carried
