@@ -43,7 +43,7 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     check_resumable(run, ckpt, cfg)
     torch.manual_seed(cfg.seed)
     task = build_task(cfg, device)
-    session = build_session(cfg, run, task, device, reporter)
+    session = build_session(cfg, task, device, reporter, run)
     state = restore(ckpt, task, session.model, session.optimizer)
     write_atomic(run.config_path, dump_config(cfg))
     reporter.message(f"resuming {run.dir} after step {state.step} (epoch {state.epoch + 1})")

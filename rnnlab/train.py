@@ -79,7 +79,7 @@ class Session:
     """What a training session works on: built by `train` (new run) or `resume`."""
 
     cfg: Config
-    run: Run
+    run: Run | None  # set by `train` once the model fits, before training
     task: Task
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -92,15 +92,15 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
-    run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
-    session = build_session(cfg, run, task, device, reporter)
+    session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
+    run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
     write_atomic(run.config_path, dump_config(cfg))
     task.save_artifacts(run)
     reporter.message(f"run: {run.dir}")
     return run_to_end(session, reporter, TrainState())
 
 
-def build_session(cfg: Config, run: Run, task: Task, device, reporter: Reporter) -> Session:
+def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run | None = None):
     """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
     with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
         model = task.build_model().to(device)

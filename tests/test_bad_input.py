@@ -103,7 +103,8 @@ def run_config_not_utf8(run: Path) -> None:
 CASES = [
     # --- the command line itself (click's usage errors) ---
     case("unknown-option", ["train", "{tmp}/c.yaml", "--bogus"], "No such option: --bogus"),
-    case("missing-argument", ["train"], "Missing argument 'config'"),
+    case("missing-argument", ["compare"], "Missing argument 'paths'"),
+    case("train-without-config", ["train"], "give a config to train, or --resume RUN_DIR"),
     case("missing-option", ["gen-data", "digitsum", "--lengths", "5"], "Missing option '--out'"),
     case(
         "option-not-an-integer",

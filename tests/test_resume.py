@@ -128,7 +128,7 @@ def test_resume_refuses_what_cannot_be_resumed(whole_lm, tmp_path):
     (bare / "config.yaml").write_text((whole_lm / "config.yaml").read_text())
     with pytest.raises(RnnlabError, match="no checkpoints/last.pt"):
         resume(bare, [], Reporter(quiet=True))
-    with pytest.raises(RnnlabError, match="not an rnnlab run folder"):
+    with pytest.raises(RnnlabError, match="run folder not found"):
         resume(tmp_path / "nowhere", [], Reporter(quiet=True))
 
 
