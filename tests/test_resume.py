@@ -205,7 +205,9 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(tiny_config, tmp_path):
         last = folder / "checkpoints" / "last.pt"
         print(f"kill {i}: {'last.pt' if last.exists() else 'no last.pt'}")
         if not last.exists():  # killed before the first checkpoint: a clear error
-            with pytest.raises(RnnlabError, match="no checkpoints/last.pt|not an rnnlab run"):
+            with pytest.raises(
+                RnnlabError, match="no checkpoints/last.pt|not an rnnlab run|run folder not found"
+            ):
                 resume(folder, [], Reporter(quiet=True))
             continue
         done = load_checkpoint(last)["epoch"]
