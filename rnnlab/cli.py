@@ -1,51 +1,22 @@
-"""The `rnnlab` command line. Commands are thin: they parse options, call into the
-package, and turn an `RnnlabError` into one line on stderr and exit code 2.
+"""The `rnnlab` command line: train, predict, gen-data here; sweep and compare in
+`rnnlab/cli_sweep.py`. Commands are thin: they parse options and call into the package;
+`rnnlab/cli_boundary.py` turns every user error into one line on stderr and exit code 2.
 
 Nothing here imports torch at module level, so `rnnlab --help` and config errors are fast.
 """
 
 from __future__ import annotations
 
-import functools
 import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
 
+from rnnlab.cli_boundary import OneLineUsageErrors, user_errors
+from rnnlab.cli_sweep import compare, sweep
 from rnnlab.errors import RnnlabError
-
-try:  # typer >= 0.24 carries its own copy of click
-    from typer._click import exceptions as usage
-except ImportError:
-    from click import exceptions as usage
-
-
-class OneLineUsageErrors(TyperGroup):
-    """Click's own usage errors (an unknown option, an option value of the wrong type, a
-    missing argument) as one `error:` line and exit code 2, like every other user error."""
-
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
-        try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
-        except usage.NoArgsIsHelpError as err:  # the help is already printed
-            sys.exit(err.exit_code)
-        except usage.UsageError as err:
-            hint = f" (see {err.ctx.command_path} --help)" if err.ctx else ""
-            typer.echo(f"error: {err.format_message()}{hint}", err=True)
-            sys.exit(2)
-        except usage.ClickException as err:
-            typer.echo(f"error: {err.format_message()}", err=True)
-            sys.exit(err.exit_code)
-        except typer.Abort:
-            typer.echo("Aborted!", err=True)
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
-
 
 app = typer.Typer(
     cls=OneLineUsageErrors,
@@ -54,20 +25,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def user_errors(command):
-    """The CLI boundary: a user error becomes `error: <one line>` and exit code 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except RnnlabError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 @app.command()
@@ -243,139 +200,8 @@ def _check_predict_task(run_dir: Path, option: str) -> None:
         )
 
 
-@app.command()
-@user_errors
-def sweep(
-    config: Annotated[
-        Optional[Path], typer.Argument(help="Base YAML config (not needed with --resume).")
-    ] = None,
-    overrides: Annotated[
-        Optional[list[str]], typer.Argument(help="KEY=VALUE overrides applied to every run.")
-    ] = None,
-    grid: Annotated[
-        Optional[list[str]],
-        typer.Option(help="KEY=V1,V2,... to sweep; repeat for a cartesian product."),
-    ] = None,
-    seeds: Annotated[
-        Optional[str], typer.Option(help="Seeds, e.g. 0,1,2: every grid point once per seed.")
-    ] = None,
-    workers: Annotated[
-        Optional[int], typer.Option(help="Runs at once (CPU threads and GPUs divided).")
-    ] = None,
-    out: Annotated[
-        Path,
-        typer.Option(help="Parent of the sweep folder (with ray: absolute, shared by the nodes)."),
-    ] = Path("runs/sweeps"),
-    resume: Annotated[
-        Optional[Path], typer.Option(help="Sweep folder to finish: redo failed/interrupted runs.")
-    ] = None,
-    metric: Annotated[
-        Optional[str],
-        typer.Option(help="results.csv column to plot (default: test_acc or best_val_ppl)."),
-    ] = None,
-    executor: Annotated[
-        Optional[str], typer.Option(help="local (processes here, the default) or ray (a cluster).")
-    ] = None,
-    address: Annotated[
-        Optional[str],
-        typer.Option(help="Ray: auto or HOST:PORT (default: RAY_ADDRESS, else local)."),
-    ] = None,
-    gpus_per_run: Annotated[
-        Optional[float], typer.Option(help="Ray: GPUs each run takes (default 0; 0.5 shares one).")
-    ] = None,
-    cpus_per_run: Annotated[
-        Optional[int], typer.Option(help="Ray: CPUs (torch threads) each run takes (default 1).")
-    ] = None,
-    max_retries: Annotated[
-        Optional[int], typer.Option(help="Ray: reruns of a run whose worker died (default 3).")
-    ] = None,
-) -> None:
-    """Run a grid of configs (and seeds) as ordinary runs; gather results.csv and plots."""
-    from rnnlab.sweep import parse_grid_options, parse_seeds, plan_sweep, reopen_sweep
-    from rnnlab.sweep.executor import choose_executor
-
-    if workers is not None and workers < 1:
-        raise RnnlabError(f"--workers must be >= 1, got {workers}")
-    given = {"name": executor, "address": address, "gpus_per_run": gpus_per_run,
-             "cpus_per_run": cpus_per_run, "max_retries": max_retries}  # fmt: skip
-    if resume is not None:
-        if config is not None or grid or seeds:
-            raise RnnlabError("--resume takes the sweep folder only: its grid and seeds are saved")
-        plan = reopen_sweep(resume, workers)
-        plan.executor = choose_executor(plan.executor, given, workers is not None, resume)
-    elif config is None:
-        raise RnnlabError("give a config to sweep, or --resume SWEEP_DIR")
-    else:
-        settings = choose_executor(None, given, workers is not None, out)
-        seed_list = parse_seeds(seeds) if seeds else None
-        plan = plan_sweep(config, overrides or [], parse_grid_options(grid or []), seed_list,
-                          workers, metric, out, settings)  # fmt: skip
-    _run_sweep(plan)
-
-
-@app.command()
-@user_errors
-def compare(
-    paths: Annotated[list[Path], typer.Argument(help="Run folders, sweep folders or runs/.")],
-    metric: Annotated[
-        Optional[str], typer.Option(help="metrics.csv column to compare (default: val metric).")
-    ] = None,
-    out: Annotated[Path, typer.Option(help="Where to write the overlaid curves.")] = Path(
-        "compare.png"
-    ),
-) -> None:
-    """Compare runs: a table of their summaries and their curves in one PNG."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from rnnlab.compare import collect_runs, default_metric, labels, plot_runs, table_rows
-
-    runs = collect_runs(paths)
-    names = labels(runs)
-    metric = metric or default_metric(runs)
-    rows = table_rows(runs, names, metric)
-    table = Table(*dict.fromkeys(k for row in rows for k in row))
-    for row in rows:
-        table.add_row(*(_cell(row.get(str(c.header))) for c in table.columns))
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)  # a pipe or log file: no wrapping of the table
-    console.print(table)
-    plot_runs(out, runs, names, metric)
-    typer.echo(str(out))
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-    return str(value)
-
-
-def _run_sweep(plan) -> None:
-    from rnnlab.progress import SweepReporter
-    from rnnlab.sweep import run_sweep
-
-    on_ray = plan.executor.name == "ray"
-    at_once = "on Ray" if on_ray else f"{plan.workers} at once"
-    typer.echo(f"sweep: {plan.dir} ({len(plan.points)} runs, {at_once})")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
-    try:
-        counts = run_sweep(plan, SweepReporter(), gpus=0 if on_ray else _gpu_count())
-    except KeyboardInterrupt:
-        typer.echo(f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True)
-        raise typer.Exit(130) from None
-    typer.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
-    typer.echo(str(plan.dir))
-    if counts.get("failed"):
-        raise typer.Exit(1)
-
-
-def _gpu_count() -> int:
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+app.command()(sweep)
+app.command()(compare)
 
 
 def main() -> None:
