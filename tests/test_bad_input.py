@@ -205,6 +205,7 @@ CASES = [
     ),
     override("lr-0", "optim.lr=0", "'optim.lr' must be > 0, got 0"),
     override("lr-negative", "optim.lr=-0.5", "'optim.lr' must be > 0, got -0.5"),
+    override("lr-overflows-float32", "optim.lr=1e38", "'optim.lr' must be <= 1e+30, got 1e+38"),
     override("epochs-0", "train.epochs=0", "'train.epochs' must be > 0, got 0"),
     override("dropout-1", "model.dropout=1.0", "'model.dropout' must be < 1, got 1.0"),
     override("dropout-negative", "model.dropout=-0.1", "'model.dropout' must be >= 0, got -0.1"),

@@ -59,7 +59,9 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     name: Literal["sgd", "adam", "adamw"] = "sgd"  # the optimizer
-    lr: float = bounded(1.0, gt=0)  # learning rate
+    lr: float = bounded(
+        1.0, gt=0, le=1e30
+    )  # learning rate (float32 arithmetic overflows near 1e38)
     momentum: float = bounded(0.0, ge=0, lt=1)  # SGD momentum
     weight_decay: float = bounded(0.0, ge=0)  # L2 penalty (decoupled for adamw)
     clip: Optional[float] = bounded(1.0, gt=0)  # max global gradient norm; null = no clipping

@@ -87,22 +87,9 @@ class ClassifyTask(Task):
     def plot(self, run, rows, x) -> None:
         m = self.cfg.model
         what = f"{self.cfg.name}: {m.impl} {m.cell} on {self.cfg.data.dataset}"
-        plot_curves(
-            run.plot_path("loss"),
-            rows,
-            {"train_loss": "train", "dev_loss": "dev"},
-            "loss",
-            what,
-            x=x,
-        )
-        plot_curves(
-            run.plot_path("accuracy"),
-            rows,
-            {"train_acc": "train", "dev_acc": "dev"},
-            "accuracy",
-            what,
-            x=x,
-        )
+        for name, ylabel in (("loss", "loss"), ("acc", "accuracy")):
+            columns = {f"train_{name}": "train", f"dev_{name}": "dev"}
+            plot_curves(run.plot_path(ylabel), rows, columns, ylabel, what, x=x)
 
     def state_dict(self) -> dict:
         return {"batch_rng": json.dumps(self.rng.bit_generator.state)}
