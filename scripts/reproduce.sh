@@ -13,7 +13,8 @@
 # pipeline in a few minutes; it writes runs/reproduce-quick/ and <out>/results.md, never
 # docs/results.md unless --md says so.
 # IMDB needs the full aclImdb/ folder: IMDB_PATH=/path/to/aclImdb, else the data directory's
-# aclImdb/ ($RNNLAB_DATA_DIR); without it IMDB is skipped and results.md says so.
+# aclImdb/ ($RNNLAB_DATA_DIR); without it IMDB is skipped and results.md says so. Data
+# generated or cached on the way goes to <out>/data (linking the data directory's files).
 # Experiments run JOBS at a time (default: the number of cores), each with cores/JOBS
 # torch threads (JOBS=1: one at a time with every core). Each experiment's wall time goes
 # to <out>/times.tsv; a failed experiment is recorded there and the others go on (the
@@ -33,7 +34,7 @@ main() {
             --quick) quick=1 ;;
             --out) out="$2"; shift ;;
             --md) md="$2"; shift ;;
-            -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+            -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
             *) echo "reproduce.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
         esac
         shift
@@ -48,12 +49,24 @@ main() {
     if [[ -z "${RNNLAB_DATA_DIR:-}" && -d ../shared/data ]]; then
         export RNNLAB_DATA_DIR="$PWD/../shared/data"
     fi
-    imdb=${IMDB_PATH:-${RNNLAB_DATA_DIR:-$HOME/.cache/rnnlab}/aclImdb}
+    shared=${RNNLAB_DATA_DIR:-$HOME/.cache/rnnlab}
+    imdb=${IMDB_PATH:-$shared/aclImdb}
     if [[ -e "$out/times.tsv" ]]; then
         echo "reproduce.sh: $out already holds a reproduction; give another --out" >&2
         exit 2
     fi
     mkdir -p "$out"
+    # Generated DigitSum data and tokenised caches go to $out/data, which links the data
+    # directory's files: a shared (read-only) data directory is never written to.
+    mkdir -p "$out/data"
+    if [[ -d "$shared" ]]; then
+        for item in "$shared"/*; do
+            case "$(basename "$item")" in digitsum|cache) continue ;; esac
+            if [[ -e "$item" ]]; then ln -sfn "$(realpath "$item")" "$out/data/"; fi
+        done
+    fi
+    RNNLAB_DATA_DIR=$(realpath "$out/data")
+    export RNNLAB_DATA_DIR
 
     # Overrides of the quick mode; empty in full mode (the configs as shipped).
     lm=() digitsum=() gradients=() imdb_args=()
@@ -135,5 +148,4 @@ main() {
     fi
 }
 
-main "$@"
-exit
+main "$@"; exit  # one line: bash has read it whole before main runs

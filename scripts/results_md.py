@@ -70,23 +70,42 @@ def savefig(fig, path: Path) -> str:
     return path.name
 
 
+def copy_png(src: Path, dst: Path, plt) -> str:
+    """Copy a run's PNG, downscaled until it is under MAX_PNG bytes."""
+    if src.stat().st_size <= MAX_PNG:
+        shutil.copyfile(src, dst)
+        return dst.name
+    image = plt.imread(src)
+    height, width = image.shape[:2]
+    for scale in (0.75, 0.6, 0.5, 0.4):
+        fig = plt.figure(figsize=(width * scale / 100, height * scale / 100))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.imshow(image, interpolation="antialiased")
+        ax.axis("off")
+        fig.savefig(dst, dpi=100)
+        plt.close(fig)
+        if dst.stat().st_size <= MAX_PNG:
+            break
+    return dst.name
+
+
 def lm_section(title: str, rows: list[dict], img: Path, plt) -> list[str]:
     out = [f"## {title}", ""]
     out.append(
-        "| config | textbook | textbook reported | ours: train ppl | best val ppl | "
+        "| config | textbook | textbook reported | epochs | ours: train ppl | best val ppl | "
         "tokens/s | wall | sample (last epoch) |"
     )
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("|---" * 9 + "|")
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for r in rows:
         book, said = BOOK[r["config"]]
         if r["status"] != "finished":
-            out.append(f"| {r['config']} | {book} | {said} | {r['status']} | | | | |")
+            out.append(f"| {r['config']} | {book} | {said} | {r['status']} |" + " |" * 5)
             continue
         run = Path(r["folder"])
         s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
         out.append(
-            f"| {r['config']} | {book} | {said} | {s['final']['train_ppl']:.2f} "
+            f"| {r['config']} | {book} | {said} | {s['epochs']} | {s['final']['train_ppl']:.2f} "
             f"| {s['best']['val_ppl']:.2f} | {s['tokens_per_s'] / 1000:.1f}k "
             f"| {float(r['wall_s']):.0f} s | {sample(run)} |"
         )
@@ -94,6 +113,12 @@ def lm_section(title: str, rows: list[dict], img: Path, plt) -> list[str]:
             m = list(csv.DictReader(f))
         ax.plot([int(x["epoch"]) for x in m], [float(x["train_ppl"]) for x in m], label=r["config"])
     ax.set(xlabel="epoch", ylabel="training perplexity", yscale="log", title=title.split(",")[0])
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -147,7 +172,7 @@ def digitsum_section(rows: list[dict], img: Path, plt) -> list[str]:
     return out
 
 
-def gradient_section(rows: list[dict], img: Path) -> list[str]:
+def gradient_section(rows: list[dict], img: Path, plt) -> list[str]:
     out = ["## Gradient explosion and clipping (nndl 6.2)", ""]
     out.append(
         "| config | textbook | textbook reported | largest grad norm (before clipping) "
@@ -170,15 +195,13 @@ def gradient_section(rows: list[dict], img: Path) -> list[str]:
             f"| {float(r['wall_s']):.0f} s |"
         )
         png = run / "plots" / "grad_norms.png"
-        if png.exists() and png.stat().st_size <= MAX_PNG:
-            shutil.copyfile(png, img / f"{r['config']}_grad_norms.png")
-            plots.append(
-                f"![{r['config']} gradient norms](img/results/{r['config']}_grad_norms.png)"
-            )
+        if png.exists():
+            name = copy_png(png, img / f"{r['config']}_grad_norms.png", plt)
+            plots.append(f"![{r['config']} gradient norms](img/results/{name})")
     return out + [""] + plots + [""]
 
 
-def imdb_section(rows: list[dict], img: Path) -> list[str]:
+def imdb_section(rows: list[dict], img: Path, plt) -> list[str]:
     out = ["## IMDB sentiment (d2l 16.2)", ""]
     for r in rows:
         book, said = BOOK[r["config"]]
@@ -198,9 +221,9 @@ def imdb_section(rows: list[dict], img: Path) -> list[str]:
             "",
         ]
         png = run / "plots" / "accuracy.png"
-        if png.exists() and png.stat().st_size <= MAX_PNG:
-            shutil.copyfile(png, img / "imdb_bilstm_accuracy.png")
-            out += ["![IMDB accuracy by epoch](img/results/imdb_bilstm_accuracy.png)", ""]
+        if png.exists():
+            name = copy_png(png, img / "imdb_bilstm_accuracy.png", plt)
+            out += [f"![IMDB accuracy by epoch](img/results/{name})", ""]
     return out
 
 
@@ -211,6 +234,8 @@ def render(runs: Path, md: Path) -> str:
     import matplotlib.pyplot as plt
 
     times = read_tsv(runs / "times.tsv")
+    done = {r["config"] for r in times}
+    missing = [name for name in BOOK if name not in done]
     meta = {r["key"]: r["value"] for r in read_tsv_kv(runs / "meta.tsv")}
     img = md.parent / "img" / "results"
     img.mkdir(parents=True, exist_ok=True)
@@ -236,12 +261,13 @@ def render(runs: Path, md: Path) -> str:
         out += digitsum_section(rows, img, plt)
     rows = [r for r in times if r["config"].startswith("srn_")]
     if rows:
-        out += gradient_section(rows, img)
+        out += gradient_section(rows, img, plt)
     rows = [r for r in times if r["config"] == "imdb_bilstm"]
     if rows:
-        out += imdb_section(rows, img)
+        out += imdb_section(rows, img, plt)
     out += ["## Wall time per experiment", "", "| experiment | status | wall |", "|---|---|---|"]
     out += [f"| {r['experiment']} | {r['status']} | {float(r['wall_s']):.0f} s |" for r in times]
+    out += [f"| {name} | not run: the reproduction stopped before it | |" for name in missing]
     return "\n".join(out) + "\n"
 
 
