@@ -139,6 +139,8 @@ main() {
         printf 'started\t%s\n' "$date_started"
         printf 'total_s\t%.0f\n' "$total"
         printf 'cores\t%s\n' "$cores"
+        printf 'jobs\t%s\n' "$jobs"
+        printf 'threads\t%s\n' "$threads"
         printf 'cpu\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
     } >"$out/meta.tsv"
     python scripts/results_md.py "$out" --out "$md"

@@ -247,9 +247,10 @@ def render(runs: Path, md: Path) -> str:
         "",
         f"Made by `scripts/reproduce.sh{' --quick' if meta.get('mode') == 'quick' else ''}` on "
         f"{meta.get('started', '?')}: {meta.get('cores', '?')} CPU cores ({meta.get('cpu', '?')}),"
-        f" no GPU, torch {torch}, shared with other jobs (timings are indicative). Total wall "
-        f"time {float(meta.get('total_s', 0)) / 60:.1f} min. Wall times below include "
-        "start-up and evaluation; the textbooks' speeds are on a GPU.",
+        f" no GPU, torch {torch}, shared with other engineers' jobs (timings are indicative)."
+        f" {meta.get('jobs', '?')} experiments at a time, {meta.get('threads', '?')} torch "
+        f"thread(s) each. Total wall time {float(meta.get('total_s', 0)) / 60:.1f} min. Wall "
+        "times include start-up and evaluation; the textbooks' speeds are on a GPU.",
         "",
     ]
     for title, key in LM_GROUPS.items():

@@ -52,7 +52,7 @@ def test_results_page_from_run_and_sweep_folders(tmp_path):
         "imdb_bilstm\ttrain\timdb_bilstm\tskipped: no full IMDB at /nowhere\t0\t\n"
     )
     (runs / "meta.tsv").write_text(
-        "mode\tfull\nstarted\t2026-11-23 17:00 UTC\ntotal_s\t600\ncores\t2\n"
+        "mode\tfull\nstarted\t2026-11-23 17:00 UTC\ntotal_s\t600\ncores\t2\njobs\t2\nthreads\t1\n"
     )
 
     md = tmp_path / "docs" / "results.md"
@@ -64,6 +64,7 @@ def test_results_page_from_run_and_sweep_folders(tmp_path):
     assert done.returncode == 0, done.stderr
     text = md.read_text(encoding="utf-8")
     assert "2 CPU cores" in text and "Total wall time 10.0 min" in text
+    assert "2 experiments at a time, 1 torch thread(s) each" in text
     # the book's figure beside ours, with the sample the run generated
     sample = (lm / "samples.txt").read_text(encoding="utf-8").splitlines()[-1].split("\t")[1]
     row = next(line for line in text.splitlines() if line.startswith("| rnn_timemachine |"))
