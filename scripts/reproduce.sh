@@ -122,14 +122,16 @@ main() {
     fi
     start srn_explosion train srn_explosion "${gradients[@]}" --quiet
     start srn_clip train srn_clip "${gradients[@]}" --quiet
-    for config in digitsum_srn digitsum_srn_residual digitsum_lstm digitsum_gru; do
-        # the sweep's own workers share this experiment's threads
-        start "$config" sweep "$config" --workers "$threads" "${digitsum[@]}"
-    done
-    for config in gru_timemachine lstm_timemachine deep_lstm_timemachine rnn_timemachine \
-        rnn_jaychou gru_jaychou lstm_jaychou gru_scratch_timemachine lstm_scratch_timemachine \
-        bilstm_timemachine; do
-        start "$config" train "$config" "${lm[@]}" --quiet
+    # Cheaper and core experiments first, so that a reproduction cut short has the most.
+    for config in gru_timemachine lstm_timemachine rnn_timemachine digitsum_srn digitsum_lstm \
+        rnn_jaychou gru_jaychou lstm_jaychou deep_lstm_timemachine digitsum_srn_residual \
+        digitsum_gru gru_scratch_timemachine lstm_scratch_timemachine bilstm_timemachine; do
+        if [[ $config == digitsum_* ]]; then
+            # the sweep's own workers share this experiment's threads
+            start "$config" sweep "$config" --workers "$threads" "${digitsum[@]}"
+        else
+            start "$config" train "$config" "${lm[@]}" --quiet
+        fi
     done
     wait
 
