@@ -132,7 +132,7 @@ def digitsum_section(rows: list[dict], img: Path, plt) -> list[str]:
     table, lengths = [], set()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for r in rows:
-        if r["status"] != "finished" or not r["folder"]:
+        if not r["folder"] or not (Path(r["folder"]) / "results.csv").exists():
             table.append((r, {}))
             continue
         with open(Path(r["folder"]) / "results.csv", encoding="utf-8") as f:
@@ -154,7 +154,8 @@ def digitsum_section(rows: list[dict], img: Path, plt) -> list[str]:
     for r, acc in table:
         book, said = BOOK[r["config"]]
         accs = " | ".join(f"{acc[n]:.2f}" if n in acc else "" for n in lengths)
-        out.append(f"| {r['config']} | {book} | {said} | {accs} | {float(r['wall_s']):.0f} s |")
+        wall = f"{float(r['wall_s']):.0f} s" if r["status"] == "finished" else r["status"]
+        out.append(f"| {r['config']} | {book} | {said} | {accs} | {wall} |")
     ax.set(xlabel="sequence length", ylabel="test accuracy", ylim=(0, 1.02), title="DigitSum")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -235,7 +236,15 @@ def render(runs: Path, md: Path) -> str:
 
     times = read_tsv(runs / "times.tsv")
     done = {r["config"] for r in times}
-    missing = [name for name in BOOK if name not in done]
+    for name in [name for name in BOOK if name not in done and (runs / name).is_dir()]:
+        # started but not finished when the reproduction was stopped: what it wrote so far
+        folders = sorted(p for p in (runs / name).iterdir() if p.is_dir())
+        kind = "sweep" if name.startswith("digitsum_") else "train"
+        status = "stopped before it finished"
+        folder = str(folders[-1]) if folders else ""
+        times.append(dict(experiment=name, kind=kind, config=name, status=status, wall_s="0",
+                          folder=folder))  # fmt: skip
+    missing = [name for name in BOOK if name not in {r["config"] for r in times}]
     meta = {r["key"]: r["value"] for r in read_tsv_kv(runs / "meta.tsv")}
     img = md.parent / "img" / "results"
     img.mkdir(parents=True, exist_ok=True)
@@ -267,7 +276,12 @@ def render(runs: Path, md: Path) -> str:
     if rows:
         out += imdb_section(rows, img, plt)
     out += ["## Wall time per experiment", "", "| experiment | status | wall |", "|---|---|---|"]
-    out += [f"| {r['experiment']} | {r['status']} | {float(r['wall_s']):.0f} s |" for r in times]
+    out += [
+        f"| {r['experiment']} | {r['status']} | {float(r['wall_s']):.0f} s |"
+        if r["status"] == "finished"
+        else f"| {r['experiment']} | {r['status']} | |"
+        for r in times
+    ]
     out += [f"| {name} | not run: the reproduction stopped before it | |" for name in missing]
     return "\n".join(out) + "\n"
 
