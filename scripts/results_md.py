@@ -2,7 +2,7 @@
 """Write the results page of a reproduction (scripts/reproduce.sh): per experiment, what
 the textbook reported beside what our run measured, the wall time, and small plots.
 
-    python scripts/results_md.py RUNS_DIR [--out docs/results.md]
+    python scripts/results_md.py RUNS_DIR [--out docs/results.md] [--note TEXT]
 
 RUNS_DIR holds times.tsv and meta.tsv (written by reproduce.sh) and one folder per
 experiment: a run folder (summary.json, metrics.csv, samples.txt) or a sweep folder
@@ -228,7 +228,7 @@ def imdb_section(rows: list[dict], img: Path, plt) -> list[str]:
     return out
 
 
-def render(runs: Path, md: Path) -> str:
+def render(runs: Path, md: Path, note: str = "") -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -262,6 +262,8 @@ def render(runs: Path, md: Path) -> str:
         "times include start-up and evaluation; the textbooks' speeds are on a GPU.",
         "",
     ]
+    if note:
+        out += [note, ""]
     for title, key in LM_GROUPS.items():
         rows = [r for r in times if r["config"].endswith(key)]
         if rows:
@@ -297,8 +299,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, help="the reproduction folder (times.tsv)")
     parser.add_argument("--out", type=Path, default=Path("docs/results.md"))
+    parser.add_argument("--note", default="", help="a paragraph about this run, under the header")
     args = parser.parse_args()
-    text = render(args.runs, args.out)
+    text = render(args.runs, args.out, args.note)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")
