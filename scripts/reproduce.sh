@@ -99,7 +99,8 @@ main() {
             tail -n 3 "$out/$name.log" >&2
         fi
         t1=$(date +%s.%N)
-        folder=$(find "$out/$name" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | tail -n 1)
+        # (none when the experiment died before making its folder)
+        folder=$(find "$out/$name" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | tail -n 1 || true)
         printf '%s\t%s\t%s\t%s\t%.1f\t%s\n' "$name" "$kind" "$config" "$status" \
             "$(echo "$t1 - $t0" | bc)" "$folder" >>"$out/times.tsv"
         echo "   $name $status in $(echo "$t1 - $t0" | bc | cut -d. -f1) s"
