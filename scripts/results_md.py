@@ -55,6 +55,8 @@ def cell(text: str) -> str:
 
 def sample(run: Path) -> str:
     """The first prefix's sample at the last epoch that generated text."""
+    if not (run / "samples.txt").exists():
+        return ""
     lines = (run / "samples.txt").read_text(encoding="utf-8").splitlines()
     last = lines[-1].split("\t")[0] if lines else ""
     mine = [line.split("\t", 1)[1] for line in lines if line.split("\t")[0] == last]
@@ -99,18 +101,28 @@ def lm_section(title: str, rows: list[dict], img: Path, plt) -> list[str]:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for r in rows:
         book, said = BOOK[r["config"]]
-        if r["status"] != "finished":
+        run = Path(r["folder"]) if r["folder"] else None
+        if r["status"] != "finished" and not (run and (run / "metrics.csv").exists()):
             out.append(f"| {r['config']} | {book} | {said} | {r['status']} |" + " |" * 5)
             continue
-        run = Path(r["folder"])
-        s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-        out.append(
-            f"| {r['config']} | {book} | {said} | {s['epochs']} | {s['final']['train_ppl']:.2f} "
-            f"| {s['best']['val_ppl']:.2f} | {s['tokens_per_s'] / 1000:.1f}k "
-            f"| {float(r['wall_s']):.0f} s | {sample(run)} |"
-        )
         with open(run / "metrics.csv", encoding="utf-8") as f:
             m = list(csv.DictReader(f))
+        if r["status"] == "finished":
+            s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+            epochs, ppl, val = s["epochs"], s["final"]["train_ppl"], s["best"]["val_ppl"]
+            speed, wall = f"{s['tokens_per_s'] / 1000:.1f}k", f"{float(r['wall_s']):.0f} s"
+        else:  # stopped: what its metrics.csv has so far
+            vals = [float(x["val_ppl"]) for x in m if x["val_ppl"]]
+            epochs, ppl, val = (
+                f"{m[-1]['epoch']} ({r['status']})",
+                float(m[-1]["train_ppl"]),
+                min(vals),
+            )
+            speed, wall = f"{float(m[-1]['tokens_per_s']) / 1000:.1f}k", ""
+        out.append(
+            f"| {r['config']} | {book} | {said} | {epochs} | {ppl:.2f} | {val:.2f} | {speed} "
+            f"| {wall} | {sample(run)} |"
+        )
         ax.plot([int(x["epoch"]) for x in m], [float(x["train_ppl"]) for x in m], label=r["config"])
     ax.set(xlabel="epoch", ylabel="training perplexity", yscale="log", title=title.split(",")[0])
     from matplotlib.ticker import FuncFormatter
