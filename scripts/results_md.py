@@ -155,7 +155,8 @@ def digitsum_section(rows: list[dict], img: Path, plt) -> list[str]:
         acc = {n: sum(v) / len(v) for n, v in sorted(by_len.items())}
         lengths |= set(acc)
         table.append((r, acc))
-        ax.plot(list(acc), list(acc.values()), marker="o", label=r["config"])
+        if acc:
+            ax.plot(list(acc), list(acc.values()), marker="o", label=r["config"])
     lengths = sorted(lengths)
     out.append(
         "| config | textbook | textbook reported | "
