@@ -129,7 +129,11 @@ def lm_section(title: str, rows: list[dict], img: Path, plt) -> list[str]:
 
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+    low, high = ax.get_ylim()
+    if high / low < 30:  # label the minor ticks only when they are few
+        ax.yaxis.set_minor_formatter(plain)
+    else:
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
