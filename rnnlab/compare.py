@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnlab.config.load import read_yaml
+from rnnlab.config.load import flatten_dotted, read_yaml
 from rnnlab.errors import RnnlabError
 from rnnlab.plots import plot_curves
 from rnnlab.runs import Run
@@ -87,13 +87,7 @@ def plot_runs(path: Path, runs: list[Run], names: list[str], metric: str) -> Non
                 logy=logy)  # fmt: skip
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in (tree or {}).items():
-        if not prefix and key in IGNORED:
-            continue
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = value
-    return flat
+def _flatten(tree: dict) -> dict:
+    """A config's dotted keys, less those that never tell runs apart."""
+    flat = flatten_dotted(tree or {})
+    return {k: v for k, v in flat.items() if k.split(".")[0] not in IGNORED}

@@ -15,6 +15,7 @@ import torch
 
 from rnnlab.checkpoint import FORMAT, restore
 from rnnlab.config import Config, config_to_dict, dump_config, load_config
+from rnnlab.config.load import flatten_dotted
 from rnnlab.device import pick_device
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import write_atomic
@@ -40,20 +41,21 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     check_changes(saved, cfg)
     device = pick_device(cfg.device)
     ckpt = run.load_checkpoint("last", map_location=device)
-    check_resumable(run, ckpt, cfg)
+    summary = run.read_summary()
+    check_resumable(run, ckpt, cfg, summary.get("status"))
     torch.manual_seed(cfg.seed)
     task = build_task(cfg, device)
     session = build_session(cfg, task, device, reporter, run)
     state = restore(ckpt, task, session.model, session.optimizer)
     write_atomic(run.config_path, dump_config(cfg))
     reporter.message(f"resuming {run.dir} after step {state.step} (epoch {state.epoch + 1})")
-    wall_before = run.read_summary().get("wall_s") or 0.0
+    wall_before = summary.get("wall_s") or 0.0
     return run_to_end(session, reporter, state, wall_before)
 
 
 def check_changes(saved: Config, cfg: Config) -> None:
     """Refuse overrides that would change the run (anything outside RESUMABLE)."""
-    before, after = flatten(config_to_dict(saved)), flatten(config_to_dict(cfg))
+    before, after = flatten_dotted(config_to_dict(saved)), flatten_dotted(config_to_dict(cfg))
     changed = [k for k in after if after[k] != before.get(k) and k not in RESUMABLE]
     if changed:
         shown = ", ".join(f"{k}={after[k]!r}" for k in changed)
@@ -63,7 +65,7 @@ def check_changes(saved: Config, cfg: Config) -> None:
         )
 
 
-def check_resumable(run: Run, ckpt: dict, cfg: Config) -> None:
+def check_resumable(run: Run, ckpt: dict, cfg: Config, status: str | None) -> None:
     if ckpt.get("format") != FORMAT:
         raise RnnlabError(
             f"cannot resume {run.dir}: its last.pt ({ckpt.get('format', 'no format')}) was "
@@ -71,7 +73,7 @@ def check_resumable(run: Run, ckpt: dict, cfg: Config) -> None:
         )
     epoch, batch, wanted = ckpt["epoch"], ckpt["batch"], cfg.train.epochs
     started = epoch + (1 if batch else 0)  # epochs finished or begun
-    if run.read_summary().get("status") == "finished" and wanted <= epoch:
+    if status == "finished" and wanted <= epoch:
         raise RnnlabError(
             f"{run.dir} already finished its {epoch} epochs; to train on, raise train.epochs, "
             f"e.g. rnnlab train --resume {run.dir} train.epochs={epoch + epoch}"
@@ -80,14 +82,3 @@ def check_resumable(run: Run, ckpt: dict, cfg: Config) -> None:
         raise RnnlabError(
             f"train.epochs={wanted} is fewer than the {started} epochs {run.dir} has begun"
         )
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    """{"train": {"epochs": 3}} -> {"train.epochs": 3}."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and key != "grid":
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat

@@ -197,6 +197,15 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
         write_outputs(force=False)
         window.reset()
 
+    def stop_here(epoch: int, signum: int) -> None:  # save where we are, then stop
+        guard.check()
+        save(s, "last", state, window)
+        if state.rows:
+            run.write_metrics(state.rows)
+        write_outputs(force=True)
+        where = f"after step {state.step} (epoch {epoch}, batch {state.batch})"
+        raise Interrupted(signum, run.dir, where + ", last.pt saved")
+
     reporter.start(t.epochs, done=state.epoch)
     try:
         with StopSignals() as stop:
@@ -228,13 +237,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                         log_point(epoch, evaluate=True)
                     # SIGINT or SIGTERM: last.pt resumes right after this step
                     if stop.requested(state.step):
-                        guard.check()
-                        save(s, "last", state, window)
-                        if state.rows:
-                            run.write_metrics(state.rows)
-                        write_outputs(force=True)
-                        where = f"after step {state.step} (epoch {epoch}, batch {state.batch})"
-                        raise Interrupted(stop.signum, run.dir, where + ", last.pt saved")
+                        stop_here(epoch, stop.signum)
                 # log, evaluate and checkpoint at the epoch's end
                 last = epoch == t.epochs
                 state.epoch, state.batch, state.epoch_start = epoch, 0, None

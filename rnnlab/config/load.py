@@ -92,6 +92,17 @@ def set_dotted(raw: dict, key: str, value: Any) -> None:
     node[leaf] = value
 
 
+def flatten_dotted(tree: dict, prefix: str = "") -> dict:
+    """The inverse of `set_dotted`: {"train": {"epochs": 3}} -> {"train.epochs": 3}."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten_dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def config_from_dict(raw: dict) -> Config:
     cfg = _build(Config, raw, "")
     _check_cross_fields(cfg)
