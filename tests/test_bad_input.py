@@ -753,7 +753,7 @@ def test_bad_input_is_one_line_and_exit_2(
     tmp_path, request, monkeypatch, argv, files, expected, setup
 ):
     bad = Case(tmp_path, request, argv, files, expected, setup)
-    monkeypatch.setattr("rnnlab.train.fit", refuse_to_train)
+    monkeypatch.setattr("rnnlab.training.session.fit", refuse_to_train)
     result = runner.invoke(app, bad.argv)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception
@@ -820,7 +820,7 @@ def test_a_bidirectional_language_model_trains_with_a_warning(tmp_path):
 
 def test_a_unidirectional_language_model_and_a_bidirectional_classifier_have_no_warning():
     from rnnlab.config import load_config
-    from rnnlab.config.load import config_warnings
+    from rnnlab.data import config_warnings
 
     assert config_warnings(load_config(REPO / "configs" / "tiny.yaml")) == []
     assert config_warnings(load_config(REPO / "configs" / "tiny_imdb.yaml")) == []

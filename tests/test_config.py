@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from rnnlab.config import Config, config_from_dict, dump_config, load_config
+from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
 
 
@@ -94,7 +95,7 @@ def test_dump_round_trips(tiny_config):
 )
 def test_bad_config_is_one_clear_line(write_config, text, message):
     with pytest.raises(RnnlabError) as err:
-        load_config(write_config(text))
+        check_config(load_config(write_config(text)))  # the schema, then the dataset's own keys
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 

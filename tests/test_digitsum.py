@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from rnnlab.cli import app
 from rnnlab.config import load_config
-from rnnlab.data import DATASETS
+from rnnlab.data import DATASETS, check_config
 from rnnlab.data.digitsum import generate, parse_file
 from rnnlab.errors import RnnlabError
 
@@ -134,7 +134,7 @@ def test_dataset_is_generated_into_the_data_dir_on_first_use(write_config, fresh
 
 def test_dataset_errors(write_config, tmp_path):
     with pytest.raises(RnnlabError, match="dataset 'digitsum' needs data.length"):
-        load_config(write_config("data: {dataset: digitsum}\n"))
+        check_config(load_config(write_config("data: {dataset: digitsum}\n")))
     with pytest.raises(RnnlabError, match="'data.length' must be >= 3"):
         load_config(write_config("data: {dataset: digitsum, length: 2}\n"))
     gen(tmp_path / "ds", "--lengths", "5")

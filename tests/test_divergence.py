@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from rnnlab.cli import app
 from rnnlab.config import load_config
 from rnnlab.errors import RnnlabError
-from rnnlab.nanguard import Diverged
-from rnnlab.progress import Reporter
 from rnnlab.runs import Run, load_checkpoint
+from rnnlab.runs.progress import Reporter
 from rnnlab.tasks import LanguageModelTask
-from rnnlab.train import train
+from rnnlab.training.nanguard import Diverged
+from rnnlab.training.session import train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["data.max_tokens=1200", "train.epochs=2"]  # 24 steps an epoch

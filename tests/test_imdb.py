@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from rnnlab.cli import app
 from rnnlab.config import load_config
-from rnnlab.data import DATASETS
+from rnnlab.data import DATASETS, check_config
 from rnnlab.data import imdb as imdb_module
 from rnnlab.data.textcls import tokenize
 from rnnlab.errors import RnnlabError
@@ -223,7 +223,7 @@ def test_csv_keeps_quoted_newlines_and_ignores_a_byte_order_mark(write_config, t
 
 def test_csv_needs_a_path(write_config):
     with pytest.raises(RnnlabError, match="dataset 'csv' needs data.path"):
-        load_config(write_config("data: {dataset: csv}\n"))
+        check_config(load_config(write_config("data: {dataset: csv}\n")))
 
 
 # --- padding never changes a result ---

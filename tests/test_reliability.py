@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from rnnlab.config import config_from_dict, load_config
 from rnnlab.config.load import parse_overrides, set_dotted
 from rnnlab.errors import RnnlabError
-from rnnlab.fileio import write_with
-from rnnlab.progress import Reporter
 from rnnlab.runs import Run, load_checkpoint
-from rnnlab.train import train
+from rnnlab.runs.fileio import write_with
+from rnnlab.runs.progress import Reporter
+from rnnlab.training.session import train
 
 
 class Payload:

@@ -3,7 +3,7 @@ current step, `rnnlab train --resume` goes on exactly where it stopped (the same
 weights, bit for bit, on CPU), and a run killed with SIGKILL at any moment can be resumed.
 
 Runs are interrupted through the real signal path: `RNNLAB_STOP_AFTER_STEPS=N` makes the
-loop send SIGINT to its own process right after step N (rnnlab/interrupt.py); the SIGTERM
+loop send SIGINT to its own process right after step N (rnnlab/training/interrupt.py); the SIGTERM
 and SIGKILL tests signal a training subprocess from outside.
 """
 
@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 from rnnlab.cli import app
 from rnnlab.config import load_config
 from rnnlab.errors import RnnlabError
-from rnnlab.interrupt import STOP_AFTER_STEPS_ENV, Interrupted
-from rnnlab.progress import Reporter
-from rnnlab.resume import resume
 from rnnlab.runs import Run, load_checkpoint
-from rnnlab.train import train
+from rnnlab.runs.progress import Reporter
+from rnnlab.training.interrupt import STOP_AFTER_STEPS_ENV, Interrupted
+from rnnlab.training.resume import resume
+from rnnlab.training.session import train
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING = {"tokens_per_s", "train_s"}  # wall-clock columns: the only ones allowed to differ

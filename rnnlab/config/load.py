@@ -204,23 +204,6 @@ def _check_cross_fields(cfg: Config) -> None:
     if isinstance(cfg.model.embedding, int) and cfg.model.embedding <= 0:
         raise RnnlabError(f"'model.embedding' must be one_hot or > 0, got {cfg.model.embedding}")
     _check_model(cfg.model)
-    from rnnlab.data import DATASETS  # numpy only: cheap
-
-    DATASETS.get(cfg.data.dataset).check_config(cfg)
-
-
-def config_warnings(cfg: Config) -> list[str]:
-    """Configs that train but deserve a word: one line each, shown on stderr by `train`."""
-    from rnnlab.data import DATASETS
-
-    warnings = []
-    if cfg.model.bidirectional and DATASETS.get(cfg.data.dataset).task == "lm":
-        warnings.append(
-            "model.bidirectional on a language model: its right-to-left direction sees the "
-            "future (the very token it predicts), so its perplexity flatters it and it cannot "
-            "generate forward (d2l 9.4.4; configs/bilstm_timemachine.yaml)"
-        )
-    return warnings
 
 
 def _check_model(model) -> None:

@@ -5,7 +5,19 @@ Importing this package registers every dataset and needs NumPy only, not torch.
 
 from . import csvdata, digitsum, imdb, text  # noqa: F401  (register every dataset)
 from .base import DATASETS, Corpus, Dataset, TextCorpus
+from .checks import check_config, config_warnings
 from .store import Resource, data_dir, fetch
 from .vocab import Vocab
 
-__all__ = ["DATASETS", "Corpus", "Dataset", "Resource", "TextCorpus", "Vocab", "data_dir", "fetch"]
+__all__ = [
+    "DATASETS",
+    "Corpus",
+    "Dataset",
+    "Resource",
+    "TextCorpus",
+    "Vocab",
+    "check_config",
+    "config_warnings",
+    "data_dir",
+    "fetch",
+]

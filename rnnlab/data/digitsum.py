@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.errors import RnnlabError
-from rnnlab.fileio import write_atomic
+from rnnlab.runs.fileio import write_atomic
 
 from .base import DATASETS
 from .labelled import PAD, ClassifyDataset, Labelled, Sequences, check_splits

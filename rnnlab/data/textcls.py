@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.errors import RnnlabError
-from rnnlab.fileio import write_with
+from rnnlab.runs.fileio import write_with
 
 from .labelled import PAD, SPLITS, Labelled, Sequences, check_splits, hold_out
 from .store import data_dir

@@ -52,7 +52,7 @@ class Vocab:
         return list(dict.fromkeys(t for t in tokens if t not in self.token_to_idx))
 
     def save(self, path: Path) -> None:
-        from rnnlab.fileio import write_atomic
+        from rnnlab.runs.fileio import write_atomic
 
         write_atomic(path, json.dumps({"idx_to_token": self.idx_to_token}, ensure_ascii=False))
 

@@ -1,5 +1,5 @@
-"""`python -m rnnlab.sweep.child PARENT_PID ARGS...`: run `rnnlab ARGS...` in a process that
-dies with its parent. A Ray worker starts each run this way, so a killed worker (or a lost
+"""`python -m rnnlab.sweep.child PARENT_PID ARGS...`: become `python -m rnnlab ARGS...` in a
+process that dies with its parent. A Ray worker starts each run this way, so a killed worker (or a lost
 node's raylet taking its workers down) leaves no training process behind to write into a
 run folder that the retry has set aside.
 
@@ -31,11 +31,11 @@ def die_with_parent(parent_pid: int) -> None:
 def main(argv: list[str]) -> None:
     die_with_parent(int(argv[0]))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    from rnnlab.cli import app
-
-    app(args=argv[1:], prog_name="rnnlab")
+    for signum in (signal.SIGINT, signal.SIGTERM):  # exec keeps ignored signals ignored
+        signal.signal(signum, signal.SIG_DFL)
+    # the same process becomes `python -m rnnlab ARGS...`: the parent-death signal and the
+    # unblocked mask survive exec, and the sweep layer never imports the CLI
+    os.execv(sys.executable, [sys.executable, "-m", "rnnlab", *argv[1:]])
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from rnnlab.errors import RnnlabError
 
-from .executor import (
+from .jobs import (
     ExecutorSettings,
     Job,
     Outcome,

@@ -8,7 +8,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from rnnlab.fileio import write_atomic
+from rnnlab.runs.fileio import write_atomic
 
 # The metric a sweep plots when none is named: the first of these its runs report.
 DEFAULT_METRICS = ["test_acc", "best_dev_acc", "best_val_acc", "best_val_ppl", "final_train_ppl"]

@@ -21,12 +21,14 @@ import yaml
 
 from rnnlab.config import config_from_dict, config_to_dict, dump_config, load_config
 from rnnlab.config.load import parse_overrides, set_dotted
+from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
-from rnnlab.fileio import write_atomic
 from rnnlab.runs import Run, new_folder
+from rnnlab.runs.fileio import write_atomic
 
-from .executor import ExecutorSettings, Job, Outcome, make_executor, set_aside
+from .executors import make_executor
 from .grid import Point, expand
+from .jobs import ExecutorSettings, Job, Outcome, set_aside
 from .results import flatten_summary, pick_metric, plot_sweep, write_results
 
 
@@ -53,7 +55,7 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
                workers: int | None, metric: str | None, out: Path,
                executor: ExecutorSettings | None = None) -> Sweep:  # fmt: skip
     """Check every point's config, then create the sweep folder; nothing runs yet."""
-    base = load_config(config, overrides)
+    base = check_config(load_config(config, overrides))
     grid = {**base.sweep.grid, **grid}
     if not grid:
         raise RnnlabError("nothing to sweep: give --grid KEY=V1,V2 or a sweep.grid in the config")
@@ -107,7 +109,7 @@ def check_points(base: dict, points: list[Point]) -> None:
         try:
             for key, value in parse_overrides(point.overrides()).items():
                 set_dotted(raw, key, value)
-            config_from_dict(raw)
+            check_config(config_from_dict(raw))
         except RnnlabError as err:
             raise RnnlabError(f"sweep point {point.name}: {err}") from None
 

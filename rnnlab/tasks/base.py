@@ -1,4 +1,4 @@
-"""What the one training loop (`rnnlab.train`) asks of a task.
+"""What the one training loop (`rnnlab.training.loop`) asks of a task.
 
 A task owns its data on the training device, builds its model, turns a batch into a
 loss, evaluates, and says which validation metric picks `best.pt`. Language modelling

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.data.labelled import Labelled, Sequences
-from rnnlab.fileio import write_atomic
 from rnnlab.models import SequenceClassifier
-from rnnlab.plots import plot_curves
+from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.plots import plot_curves
 
 from .base import BatchResult, Task
 from .batches import eval_order, to_batch, train_order

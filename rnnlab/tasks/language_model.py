@@ -9,9 +9,9 @@ import torch.nn.functional as F
 
 from rnnlab.data.base import Corpus
 from rnnlab.data.sampling import make_sampler
-from rnnlab.generate import generate, join_tokens, split_prefix
 from rnnlab.models import LanguageModel, detach_state
-from rnnlab.plots import plot_curves
+from rnnlab.runs.plots import plot_curves
+from rnnlab.tasks.generate import generate, join_tokens, split_prefix
 
 from .base import BatchResult, Task
 

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.fileio import write_atomic
-from rnnlab.plots import plot_lines
+from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.plots import plot_lines
 
 
 class GradNormLog:

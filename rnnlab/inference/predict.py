@@ -14,9 +14,9 @@ from rnnlab.data.textcls import tokenize
 from rnnlab.data.vocab import Vocab
 from rnnlab.device import flush_denormals
 from rnnlab.errors import RnnlabError
-from rnnlab.generate import check_prefix, generate, join_tokens
 from rnnlab.models import LanguageModel, SequenceClassifier
 from rnnlab.runs import Run
+from rnnlab.tasks.generate import check_prefix, generate, join_tokens
 
 
 def load_model(run: Run, which: str, device: torch.device, classes: list[str] | None = None):

@@ -1,7 +1,7 @@
 """`rnnlab train --resume RUN_DIR [KEY=VALUE ...]`: go on from a run folder's last.pt.
 
 The run continues in the same folder, appending to its metrics, exactly as if it had not
-stopped (on CPU: the same losses and weights bit for bit; `rnnlab.checkpoint` says what
+stopped (on CPU: the same losses and weights bit for bit; `rnnlab.training.checkpoint` says what
 last.pt holds for that). Overrides may raise `train.epochs` to extend a finished or
 interrupted run, and change what only affects output (`RESUMABLE`); anything else would
 make a different run, so it is refused.
@@ -13,16 +13,17 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.checkpoint import FORMAT, restore
 from rnnlab.config import Config, config_to_dict, dump_config, load_config
 from rnnlab.config.load import flatten_dotted
+from rnnlab.data import check_config
 from rnnlab.device import pick_device
 from rnnlab.errors import RnnlabError
-from rnnlab.fileio import write_atomic
-from rnnlab.progress import Reporter
 from rnnlab.runs import Run
+from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.progress import Reporter
 from rnnlab.tasks import build_task
-from rnnlab.train import build_session, run_to_end
+from rnnlab.training.checkpoint import FORMAT, restore
+from rnnlab.training.session import build_session, run_to_end
 
 # keys an override may change on resume: the length of training, the device, the samples
 RESUMABLE = ("train.epochs", "device", "train.sample_every", "train.sample_len", "train.prefixes")
@@ -37,7 +38,7 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
             f"first checkpoint); start it again with rnnlab train {run.config_path}"
         )
     saved = load_config(run.config_path)
-    cfg = load_config(run.config_path, overrides)
+    cfg = check_config(load_config(run.config_path, overrides))
     check_changes(saved, cfg)
     device = pick_device(cfg.device)
     ckpt = run.load_checkpoint("last", map_location=device)

@@ -1,5 +1,5 @@
 """`rnnlab sweep` and `rnnlab compare`: many runs at once, and runs side by side. Registered
-on the app in `rnnlab/cli.py`; like every command, thin and free of torch at import."""
+on the app in `rnnlab/cli/__init__.py`; like every command, thin and free of torch at import."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rnnlab.cli_boundary import user_errors
+from rnnlab.cli.boundary import user_errors
 from rnnlab.errors import RnnlabError
 
 
@@ -61,7 +61,6 @@ def sweep(
 ) -> None:
     """Run a grid of configs (and seeds) as ordinary runs; gather results.csv and plots."""
     from rnnlab.sweep import parse_grid_options, parse_seeds, plan_sweep, reopen_sweep
-    from rnnlab.sweep.executor import choose_executor
 
     if workers is not None and workers < 1:
         raise RnnlabError(f"--workers must be >= 1, got {workers}")
@@ -96,7 +95,7 @@ def compare(
     from rich.console import Console
     from rich.table import Table
 
-    from rnnlab.compare import collect_runs, default_metric, labels, plot_runs, table_rows
+    from rnnlab.runs.compare import collect_runs, default_metric, labels, plot_runs, table_rows
 
     runs = collect_runs(paths)
     names = labels(runs)
@@ -122,7 +121,7 @@ def _cell(value) -> str:
 
 
 def _run_sweep(plan) -> None:
-    from rnnlab.progress import SweepReporter
+    from rnnlab.runs.progress import SweepReporter
     from rnnlab.sweep import run_sweep
 
     on_ray = plan.executor.name == "ray"
@@ -144,3 +143,37 @@ def _gpu_count() -> int:
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def choose_executor(stored, given: dict, workers_given: bool,
+                    sweep_path: Path):  # fmt: skip
+    """The executor a sweep runs with: the options given, over what sweep.yaml stored (on
+    --resume), over the defaults. Checks the options and, for Ray, that it is installed and
+    that the sweep folder (`sweep_path`: --out or --resume) is absolute."""
+    from rnnlab.sweep.jobs import ExecutorSettings
+
+    settings = stored or ExecutorSettings()
+    given = {k: v for k, v in given.items() if v is not None}
+    for key, value in given.items():
+        setattr(settings, key, value)
+    if settings.name not in ("local", "ray"):
+        raise RnnlabError(f"--executor must be local or ray, got '{settings.name}'")
+    ray_only = [f"--{k.replace('_', '-')}" for k in given if k != "name"]
+    if settings.name == "local" and ray_only:
+        raise RnnlabError(f"{', '.join(ray_only)}: only with --executor ray")
+    if settings.name == "local":
+        return settings
+    if workers_given:
+        raise RnnlabError(
+            "--workers is for --executor local; on Ray as many runs go at once as the "
+            "cluster's CPUs and GPUs fit (--cpus-per-run, --gpus-per-run)"
+        )
+    for key, low in (("cpus_per_run", 1), ("gpus_per_run", 0), ("max_retries", 0)):
+        if getattr(settings, key) < low:
+            name = "--" + key.replace("_", "-")
+            raise RnnlabError(f"{name} must be >= {low}, got {getattr(settings, key)}")
+    from rnnlab.sweep.ray_executor import check_shared_path, import_ray
+
+    check_shared_path(sweep_path, "--resume" if stored else "--out")
+    import_ray()
+    return settings

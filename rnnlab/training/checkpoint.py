@@ -41,9 +41,11 @@ class TrainState:
     rows: list[dict] = field(default_factory=list)  # metrics.csv, one row per log point
     epoch_start: dict | None = None  # the task's generator states when this epoch began
     window: dict | None = None  # a resumed run's training sums since the last row
+    callbacks: dict = field(default_factory=dict)  # each callback's state, by name
+    stop_reason: str | None = None  # why a callback ended training early (summary.json)
 
 
-def payload(cfg, task, model, optimizer, state: TrainState, window) -> dict:
+def payload(cfg, task, model, optimizer, state: TrainState, window, callbacks: dict) -> dict:
     """The checkpoint dict for the loop's current position."""
     device = next(model.parameters()).device
     return {
@@ -54,6 +56,7 @@ def payload(cfg, task, model, optimizer, state: TrainState, window) -> dict:
         "carried": task.carried() if state.batch else None,
         "rng": rng_states(device),
         "window": window.state_dict(),
+        "callbacks": callbacks,  # each callback's state_dict, by name
         "config": config_to_dict(cfg),
         "epoch": state.epoch,
         "step": state.step,
@@ -75,7 +78,12 @@ def restore(ckpt: dict, task, model, optimizer) -> TrainState:
     task.set_carried(ckpt["carried"])
     set_rng_states(ckpt["rng"])
     keys = ("epoch", "step", "batch", "skipped", "best", "best_epoch", "best_step")
-    return TrainState(**{k: ckpt[k] for k in keys}, rows=list(ckpt["rows"]), window=ckpt["window"])
+    return TrainState(
+        **{k: ckpt[k] for k in keys},
+        rows=list(ckpt["rows"]),
+        window=ckpt["window"],
+        callbacks=dict(ckpt.get("callbacks") or {}),
+    )
 
 
 def rng_states(device: torch.device) -> dict:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rnnlab.config.load import flatten_dotted, read_yaml
 from rnnlab.errors import RnnlabError
-from rnnlab.plots import plot_curves
 from rnnlab.runs import Run
+from rnnlab.runs.plots import plot_curves
 
 IGNORED = {"name", "sweep"}  # config keys that never tell runs apart
 
@@ -43,11 +43,12 @@ def labels(runs: list[Run]) -> list[str]:
 
 
 def default_metric(runs: list[Run]) -> str:
+    """The key metric the runs' summary.json names (val_ppl, dev_acc, ...): the one that
+    picked their best.pt; train_loss when no run has finished a summary yet."""
     for run in runs:
-        best = run.read_summary().get("best") or {}
-        for key in best:
-            if key != "epoch":
-                return key
+        key = run.read_summary().get("key_metric")
+        if isinstance(key, str):
+            return key
     return "train_loss"
 
 
@@ -62,13 +63,21 @@ def table_rows(runs: list[Run], names: list[str], metric: str) -> list[dict]:
             "run": name,
             "status": summary.get("status", "running?"),
             "epochs": summary.get("epochs", len(metrics)),
-            f"best {metric}": best if best is not None else (values and min(values)),
+            f"best {metric}": best if best is not None else best_of(values, summary),
             f"last {metric}": values[-1] if values else None,
             **{f"test {k.removeprefix('test_')}": v for k, v in (summary.get("test") or {}).items()},
             "tokens/s": summary.get("tokens_per_s"),
             "wall s": summary.get("wall_s"),
         })  # fmt: skip
     return rows
+
+
+def best_of(values: list, summary: dict):
+    """The best of a metric's logged values (None if none): the highest where the run's
+    summary says higher is better (accuracy), else the lowest (perplexity, loss)."""
+    if not values:
+        return None
+    return max(values) if summary.get("higher_is_better") else min(values)
 
 
 def plot_runs(path: Path, runs: list[Run], names: list[str], metric: str) -> None:

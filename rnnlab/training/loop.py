@@ -1,33 +1,26 @@
-"""Training: set a run up (`train`, or `rnnlab.resume.resume`), then one loop for every
-task (`fit`), then test and summary.json (`run_to_end`)."""
+"""The one training loop for every task (`fit`), and what it works on (`Session`).
+
+Per batch: forward, backward, gradient norms, clip, step. Per log point (each epoch, or
+every `train.eval_every_steps` steps): log, evaluate, keep the best checkpoint. Per epoch:
+save last.pt and sample. `session.py` sets a session up and runs it to the end."""
 
 from __future__ import annotations
 
-import platform
-import signal
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
-import rnnlab
-from rnnlab.checkpoint import TrainState, payload
-from rnnlab.config import Config, dump_config
-from rnnlab.device import describe, fits_in_memory, flush_denormals, pick_device
-from rnnlab.fileio import write_atomic
-from rnnlab.gradnorms import GradNormLog
-from rnnlab.interrupt import Interrupted, StopSignals
-from rnnlab.models.compile import resolve_compile, set_compiled
-from rnnlab.nanguard import Diverged, NanGuard
-from rnnlab.progress import Reporter, format_row
+from rnnlab.config import Config
 from rnnlab.runs import Run
-from rnnlab.tasks import BatchResult, Task, build_task
-
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-
+from rnnlab.runs.progress import Reporter
+from rnnlab.tasks import BatchResult, Task
+from rnnlab.training.callbacks import Callback
+from rnnlab.training.checkpoint import TrainState, payload
+from rnnlab.training.gradnorms import GradNormLog
+from rnnlab.training.interrupt import Interrupted, StopSignals
+from rnnlab.training.nanguard import NanGuard
 
 OUTPUTS_EVERY_S = 30.0  # plots and grad_norms.csv are refreshed at most this often, and at the end
 
@@ -67,13 +60,6 @@ class Window:
         self.n, self.tokens = state["n"], state["tokens"]
 
 
-def build_optimizer(cfg, params) -> torch.optim.Optimizer:
-    kwargs = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
-    if cfg.name == "sgd":
-        kwargs["momentum"] = cfg.momentum
-    return OPTIMIZERS[cfg.name](params, **kwargs)
-
-
 @dataclass
 class Session:
     """What a training session works on: built by `train` (new run) or `resume`."""
@@ -85,79 +71,16 @@ class Session:
     optimizer: torch.optim.Optimizer
     device: torch.device
     compiled: bool
-
-
-def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
-    """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
-    torch.manual_seed(cfg.seed)
-    device = pick_device(cfg.device)
-    task = build_task(cfg, device)  # reads the data: fails before a run folder exists
-    session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
-    run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
-    write_atomic(run.config_path, dump_config(cfg))
-    task.save_artifacts(run)
-    reporter.message(f"run: {run.dir}")
-    return run_to_end(session, reporter, TrainState())
-
-
-def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run | None = None):
-    """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
-    with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
-        model = task.build_model().to(device)
-    per_epoch = task.batches_per_epoch()
-    steps = per_epoch * cfg.train.epochs if per_epoch else None
-    compiled, why = resolve_compile(cfg.model, device.type, steps)  # model.compile
-    set_compiled(model, compiled)
-    optimizer = build_optimizer(cfg.optim, model.parameters())
-    n_params = sum(p.numel() for p in model.parameters())
-    reporter.message(f"device: {describe(device)}  parameters: {n_params:,}")
-    if cfg.model.impl == "scratch":
-        reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
-    return Session(cfg, run, task, model, optimizer, device, compiled)
-
-
-def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: float = 0.0):
-    """Fit, test the best checkpoint and write summary.json; on a signal or a diverged loss,
-    record the run's status (interrupted, diverged) before passing the exception on."""
-    started = time.time()
-
-    def record(status: str, test: dict | None = None, **extra) -> None:
-        wall_s = wall_before + time.time() - started
-        done = summary(s, state, wall_s, test, status)
-        s.run.write_summary({**done, **extra, "compiled": s.compiled})
-
-    try:
-        with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
-            fit(s, reporter, state)
-            test = test_best(s.run, s.task, s.model) if s.task.reports_test else None
-    except Diverged as err:
-        if state.rows:
-            s.run.write_metrics(state.rows)
-        record("diverged", reason=str(err), diverged_at={"epoch": err.epoch, "step": err.step})
-        raise
-    except (Interrupted, KeyboardInterrupt) as err:
-        record("interrupted", at={"epoch": state.epoch + bool(state.batch), "step": state.step})
-        signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
-        where = err.where if isinstance(err, Interrupted) else f"at step {state.step}"
-        raise Interrupted(signum, s.run.dir, where) from None
-    if test:
-        reporter.message("test (best checkpoint): " + format_row(test))
-    record("finished", test)
-    return s.run
-
-
-def test_best(run: Run, task: Task, model: nn.Module) -> dict:
-    """The task's test metrics with the best checkpoint's weights loaded into `model`."""
-    device = next(model.parameters()).device
-    model.load_state_dict(run.load_checkpoint("best", map_location=device)["model"])
-    return task.test(model)
+    callbacks: list[Callback] = field(default_factory=list)  # set by build_session
 
 
 def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
     """The training loop: per batch forward, backward, gradient norms, clip, step; per log
     point (each epoch, or every train.eval_every_steps steps) log, evaluate and keep the
-    best checkpoint; per epoch save last.pt and sample. On SIGINT or SIGTERM it finishes
-    the step, saves last.pt there and raises `Interrupted`."""
+    best checkpoint; per epoch save last.pt and sample. Callbacks (`s.callbacks`) are
+    called at each of these points; one that gives a stop reason (early stop, a time
+    limit) ends training there as if it were the last epoch. On SIGINT or SIGTERM it
+    finishes the step, saves last.pt there and raises `Interrupted`."""
     cfg, run, task, model = s.cfg, s.run, s.task, s.model
     t = cfg.train
     by_steps = t.eval_every_steps is not None  # the unit of evaluation: steps or epochs
@@ -186,6 +109,8 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
         row.update(tokens_per_s=window.tokens / seconds, train_s=seconds)
         if evaluate:
             row.update(task.evaluate(model))
+        for callback in s.callbacks:
+            callback.on_log_point(s, state, row, evaluate)
         state.rows.append(row)
         if evaluate and task.is_better(row[task.key_metric], state.best):
             state.best, state.best_epoch, state.best_step = row[task.key_metric], epoch, state.step
@@ -206,6 +131,9 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
         where = f"after step {state.step} (epoch {epoch}, batch {state.batch})"
         raise Interrupted(signum, run.dir, where + ", last.pt saved")
 
+    for callback in s.callbacks:
+        callback.load_state_dict(state.callbacks.get(callback.name) or {})
+        callback.on_train_start(s, state)
     reporter.start(t.epochs, done=state.epoch)
     try:
         with StopSignals() as stop:
@@ -232,20 +160,33 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                         state.skipped += 1
                     state.step, state.batch = state.step + 1, state.batch + 1
                     guard.watch(result.loss, epoch, state.step)
+                    for callback in s.callbacks:
+                        callback.on_step(s, state)
                     # log and evaluate every train.eval_every_steps steps
                     if by_steps and state.step % t.eval_every_steps == 0:
                         log_point(epoch, evaluate=True)
                     # SIGINT or SIGTERM: last.pt resumes right after this step
                     if stop.requested(state.step):
                         stop_here(epoch, stop.signum)
-                # log, evaluate and checkpoint at the epoch's end
-                last = epoch == t.epochs
-                state.epoch, state.batch, state.epoch_start = epoch, 0, None
+                    # a callback's stop (early stop, time limit): end as the last epoch does
+                    state.stop_reason = first_stop_reason(s.callbacks)
+                    if state.stop_reason:
+                        break
+                # log, evaluate and checkpoint at the epoch's end (or where a callback stopped)
+                last = epoch == t.epochs or state.stop_reason is not None
+                if state.stop_reason and state.batch:  # stopped mid-epoch: not a whole epoch
+                    state.batch, state.epoch_start = 0, None
+                else:
+                    state.epoch, state.batch, state.epoch_start = epoch, 0, None
                 if not by_steps:
                     log_point(epoch, evaluate=epoch % t.eval_every == 0 or last)
                 elif last and window.n:
                     log_point(epoch, evaluate=True)
                 guard.check()
+                for callback in s.callbacks:
+                    callback.on_epoch_end(s, state)
+                state.stop_reason = state.stop_reason or first_stop_reason(s.callbacks)
+                last = last or state.stop_reason is not None
                 save(s, "last", state, window)
                 reporter.advance(epoch)
                 # sample
@@ -254,10 +195,17 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     if texts:
                         run.append_samples("".join(f"epoch {epoch}\t{text}\n" for text in texts))
                         reporter.samples(epoch, texts)
+                if state.stop_reason:
+                    reporter.message(f"stopped: {state.stop_reason}")
+                    break
     finally:
         reporter.stop()
     write_outputs(force=True)
     return state
+
+
+def first_stop_reason(callbacks: list[Callback]) -> str | None:
+    return next((r for r in (c.stop_reason() for c in callbacks) if r), None)
 
 
 def clip_gradients(model: nn.Module, clip: float | None, need_norm: bool):
@@ -272,30 +220,7 @@ def clip_gradients(model: nn.Module, clip: float | None, need_norm: bool):
 
 def save(s: Session, which: str, state: TrainState, window: Window) -> None:
     """A checkpoint: state_dicts plus config and metadata, loadable with weights_only=True."""
-    s.run.save_checkpoint(which, payload(s.cfg, s.task, s.model, s.optimizer, state, window))
-
-
-def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, status: str) -> dict:
-    task = s.task
-    speeds = [r["tokens_per_s"] for r in state.rows[1:]] or [r["tokens_per_s"] for r in state.rows]
-    return {
-        "name": s.cfg.name,
-        "status": status,  # finished | interrupted | diverged
-        "epochs": state.epoch,
-        "steps": state.step,
-        **({"skipped_steps": state.skipped} if s.cfg.train.on_nan == "skip" else {}),
-        "final": state.rows[-1] if state.rows else {},
-        "best": {"epoch": state.best_epoch, "step": state.best_step, task.key_metric: state.best},
-        **({"test": test} if test is not None else {}),
-        **({"examples": task.data_sizes()} if task.data_sizes() else {}),
-        "tokens_per_s": float(np.median(speeds)) if speeds else None,
-        "parameters": sum(p.numel() for p in s.model.parameters()),
-        "device": describe(s.device),
-        "wall_s": round(wall_s, 3),
-        "versions": {
-            "rnnlab": rnnlab.__version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
-    }
+    callbacks = {c.name: c.state_dict() for c in s.callbacks}
+    s.run.save_checkpoint(
+        which, payload(s.cfg, s.task, s.model, s.optimizer, state, window, callbacks)
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from rnnlab.fileio import write_atomic
+from rnnlab.runs.fileio import write_atomic
 
 
 def _pyplot():

@@ -1,6 +1,6 @@
 """The `rnnlab` command line: train, predict, gen-data here; sweep and compare in
-`rnnlab/cli_sweep.py`. Commands are thin: they parse options and call into the package;
-`rnnlab/cli_boundary.py` turns every user error into one line on stderr and exit code 2.
+`rnnlab/cli/sweep.py`. Commands are thin: they parse options and call into the package;
+`rnnlab/cli/boundary.py` turns every user error into one line on stderr and exit code 2.
 
 Nothing here imports torch at module level, so `rnnlab --help` and config errors are fast.
 """
@@ -14,8 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from rnnlab.cli_boundary import OneLineUsageErrors, user_errors
-from rnnlab.cli_sweep import compare, sweep
+from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
+from rnnlab.cli.sweep import compare, sweep
 from rnnlab.errors import RnnlabError
 
 app = typer.Typer(
@@ -50,7 +50,7 @@ def train(
 ) -> None:
     """Train a model from a config, or continue a stopped run (--resume); prints the run
     folder when done. Ctrl-C or SIGTERM saves last.pt after the current step (exit 130/143)."""
-    from rnnlab.interrupt import Interrupted, sigterm_interrupts
+    from rnnlab.training.interrupt import Interrupted, sigterm_interrupts
 
     try:
         with sigterm_interrupts():
@@ -64,8 +64,8 @@ def train(
 
 def _train_or_resume(config, overrides: list[str], out, run_dir, resume, quiet: bool):
     from rnnlab.config import load_config
-    from rnnlab.config.load import config_warnings
-    from rnnlab.progress import Reporter
+    from rnnlab.data import check_config, config_warnings
+    from rnnlab.runs.progress import Reporter
 
     reporter = Reporter(quiet=quiet)
     if resume is not None:
@@ -77,15 +77,15 @@ def _train_or_resume(config, overrides: list[str], out, run_dir, resume, quiet: 
                 f"--resume takes the run folder and KEY=VALUE overrides only (got {what}): "
                 f"the config is the run's own"
             )
-        from rnnlab.resume import resume as resume_run
+        from rnnlab.training.resume import resume as resume_run
 
         return resume_run(resume, given + overrides, reporter)
     if config is None:
         raise RnnlabError("give a config to train, or --resume RUN_DIR to continue a run")
-    cfg = load_config(config, overrides)
+    cfg = check_config(load_config(config, overrides))
     for warning in config_warnings(cfg):
         typer.echo(f"warning: {warning}", err=True)
-    from rnnlab.train import train as run_training
+    from rnnlab.training.session import train as run_training
 
     return run_training(cfg, out, reporter, run_dir)
 
@@ -134,7 +134,7 @@ def predict(
 
     run_dir = run or newest_run(Path("runs"))
     _check_predict_task(run_dir, option)
-    from rnnlab.predict import classify, continue_text
+    from rnnlab.inference.predict import classify, continue_text
 
     if option == "--prefix":
         typer.echo(continue_text(run_dir, value, num_chars, checkpoint, temperature, top_k, seed))

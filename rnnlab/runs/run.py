@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
-from rnnlab.fileio import write_atomic, write_with
+from rnnlab.runs.fileio import write_atomic, write_with
 
 
 class Run:

@@ -1,0 +1,91 @@
+"""What the sweep executors share: a job (one run of a sweep), how it is started
+(`python -m rnnlab train ... --run-dir DIR`, in a process group of its own), and how its
+exit becomes an outcome. `local.py` and `ray_executor.py` both build on this."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+INTERRUPTED_CODES = {130, 143, -signal.SIGINT, -signal.SIGTERM}
+
+
+@dataclass
+class Job:
+    name: str  # the point's name, also its run folder's name
+    config: Path  # the sweep's base.yaml
+    overrides: list[str]  # the point's KEY=VALUE overrides
+    run_dir: Path
+    log: Path
+    attempts: Optional[Path] = None  # where a dead attempt's run folder is set aside
+
+
+@dataclass
+class ExecutorSettings:
+    """How a sweep's runs are executed; saved in sweep.yaml so --resume runs them alike."""
+
+    name: str = "local"  # local: processes on this machine | ray: tasks on a Ray cluster
+    address: Optional[str] = None  # ray: auto | HOST:PORT | None (RAY_ADDRESS, else local)
+    cpus_per_run: int = 1  # ray: CPUs (and torch threads) each run takes
+    gpus_per_run: float = 0  # ray: GPUs each run takes (a fraction shares a GPU)
+    max_retries: int = 3  # ray: reruns of a run whose worker died (not of one that failed)
+
+
+@dataclass
+class Outcome:
+    status: str  # finished | failed | interrupted
+    error: str  # one line: why it failed ("" when finished)
+    wall_s: float
+
+
+def command(job: Job) -> list[str]:
+    return [sys.executable, "-m", "rnnlab", *train_args(job)]
+
+
+def train_args(job: Job) -> list[str]:
+    """`rnnlab` arguments that train the job's run."""
+    return ["train", str(job.config), *job.overrides, "--run-dir", str(job.run_dir), "--quiet"]
+
+
+def outcome_of(returncode: int, log: Path, wall_s: float) -> Outcome:
+    if returncode == 0:
+        return Outcome("finished", "", wall_s)
+    status = "interrupted" if returncode in INTERRUPTED_CODES else "failed"
+    return Outcome(status, last_error(log) or f"exit code {returncode}", wall_s)
+
+
+def last_error(log: Path) -> str:
+    """The run's one-line error: its `error: ...` line, else the last line it printed."""
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    line = errors[-1][len("error: ") :] if errors else (lines[-1] if lines else "")
+    return line[:300]
+
+
+def set_aside(run_dir: Path, attempts: Path) -> Optional[Path]:
+    """Move an unfinished run's folder to attempts/<name>-<k> so the run can be redone."""
+    if not run_dir.exists():
+        return None
+    attempts.mkdir(parents=True, exist_ok=True)
+    k = 1
+    while (attempts / f"{run_dir.name}-{k}").exists():
+        k += 1
+    shutil.move(str(run_dir), str(attempts / f"{run_dir.name}-{k}"))
+    return attempts / f"{run_dir.name}-{k}"
+
+
+def signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal a run's process group (each run is started in a session of its own)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

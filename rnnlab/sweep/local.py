@@ -1,0 +1,90 @@
+"""Run sweep jobs: each run is `python -m rnnlab train ... --run-dir DIR` in its own
+process, so a crash or an out-of-memory kill fails that run and nothing else.
+
+`LocalExecutor` keeps N of them going at once on this machine, dividing the CPU cores
+(torch threads) and the GPUs (one each, round robin) between them. `RayExecutor`
+(`ray_executor.py`) runs them as tasks on a Ray cluster instead. Both have `run(jobs,
+on_done)` and `stop()`; `ExecutorSettings` says which one a sweep uses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from .jobs import Job, Outcome, command, outcome_of, signal_group
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+class LocalExecutor:
+    """Up to `workers` runs at once, each in its own process group."""
+
+    def __init__(self, workers: int, gpus: int = 0):
+        self.workers, self.gpus = workers, gpus
+        self.threads = max(1, cpu_count() // workers)
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def run(self, jobs: list[Job], on_done: Callable[[Job, Outcome], None]) -> None:
+        slots = list(range(self.workers))
+
+        def work(job: Job) -> None:
+            with self._lock:
+                slot = slots.pop()
+            try:
+                on_done(job, self._run_one(job, slot))
+            finally:
+                with self._lock:
+                    slots.append(slot)
+
+        pool = ThreadPoolExecutor(self.workers)
+        futures = [pool.submit(work, job) for job in jobs]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            self.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+
+    def _run_one(self, job: Job, slot: int) -> Outcome:
+        if self._stopping:
+            return Outcome("interrupted", "the sweep was stopped before this run started", 0.0)
+        env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
+        job.log.parent.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        with open(job.log, "w") as log:
+            proc = subprocess.Popen(command(job), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+            with self._lock:
+                self._procs.add(proc)
+            returncode = proc.wait()
+            with self._lock:
+                self._procs.discard(proc)
+        return outcome_of(returncode, job.log, time.time() - started)
+
+    def stop(self, grace_s: float = 30.0) -> None:
+        """Ctrl-C: SIGINT to every run (each checkpoints and exits), SIGKILL after grace_s."""
+        self._stopping = True
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            signal_group(proc, signal.SIGINT)
+        deadline = time.time() + grace_s
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                signal_group(proc, signal.SIGKILL)

@@ -1,0 +1,6 @@
+"""Callbacks that extend the training loop (`base.py` says how); importing this package
+registers every one of them."""
+
+from .base import CALLBACKS, Callback, make_callbacks
+
+__all__ = ["CALLBACKS", "Callback", "make_callbacks"]

@@ -1,0 +1,77 @@
+"""How the training loop is extended without editing it (Lightning's and AllenNLP's
+callbacks): an object with hooks the loop calls at fixed points, and a registry of
+factories that build the callbacks a config asks for.
+
+A new feature (a learning-rate schedule, early stopping, a time limit, a logger) is one
+module in this package with a factory registered under a name:
+
+    @CALLBACKS.register("early_stop")
+    def early_stop(session) -> Callback | None:   # None: the config does not ask for it
+        ...
+
+and one import line in `__init__.py`. A callback that keeps state across a resume
+(counters, a scheduler) returns it from `state_dict` (tensors and plain data only): it
+travels in every checkpoint under `callbacks[name]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rnnlab.registry import Registry
+
+if TYPE_CHECKING:
+    from rnnlab.training.checkpoint import TrainState
+    from rnnlab.training.loop import Session
+
+
+class Callback:
+    """Hooks of the one training loop; every hook does nothing by default."""
+
+    name = "callback"  # set from the registry name by `make_callbacks`
+
+    def on_train_start(self, s: Session, state: TrainState) -> None:
+        """Before the first batch (of a new or a resumed run)."""
+
+    def on_step(self, s: Session, state: TrainState) -> None:
+        """After every optimizer step (`state.step` counts it)."""
+
+    def on_log_point(self, s: Session, state: TrainState, row: dict, evaluated: bool) -> None:
+        """A metrics row is about to be written: add columns to `row` or read it."""
+
+    def on_epoch_end(self, s: Session, state: TrainState) -> None:
+        """After an epoch's last log point and before its last.pt."""
+
+    def on_train_end(self, s: Session, state: TrainState, status: str) -> None:
+        """After training (finished, interrupted, diverged) and testing; `status` as in
+        summary.json."""
+
+    def stop_reason(self) -> str | None:
+        """A reason to end training cleanly now (early stop, time limit), or None."""
+        return None
+
+    def summary(self) -> dict:
+        """What this callback adds to summary.json."""
+        return {}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+Factory = Callable[[Any], "Callback | None"]
+CALLBACKS: Registry[Factory] = Registry("callback")
+
+
+def make_callbacks(session) -> list[Callback]:
+    """The callbacks `session.cfg` asks for, in registry-name order."""
+    made = []
+    for name in CALLBACKS.names():
+        callback = CALLBACKS.get(name)(session)
+        if callback is not None:
+            callback.name = name
+            made.append(callback)
+    return made

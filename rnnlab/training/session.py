@@ -1,0 +1,138 @@
+"""Setting a training run up and seeing it to the end: `train` (a new run folder) or
+`rnnlab.training.resume` (a stopped one) build a `Session`, `run_to_end` fits it, tests
+the best checkpoint and writes summary.json whatever happens."""
+
+from __future__ import annotations
+
+import platform
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import rnnlab
+from rnnlab.config import Config, dump_config
+from rnnlab.device import describe, fits_in_memory, flush_denormals, pick_device
+from rnnlab.models.compile import resolve_compile, set_compiled
+from rnnlab.runs import Run
+from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.progress import Reporter, format_row
+from rnnlab.tasks import Task, build_task
+from rnnlab.training.callbacks import make_callbacks
+from rnnlab.training.checkpoint import TrainState
+from rnnlab.training.interrupt import Interrupted
+from rnnlab.training.loop import Session, fit
+from rnnlab.training.nanguard import Diverged
+
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+def build_optimizer(cfg, params) -> torch.optim.Optimizer:
+    kwargs = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    if cfg.name == "sgd":
+        kwargs["momentum"] = cfg.momentum
+    return OPTIMIZERS[cfg.name](params, **kwargs)
+
+
+def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
+    """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    task = build_task(cfg, device)  # reads the data: fails before a run folder exists
+    session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
+    run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
+    write_atomic(run.config_path, dump_config(cfg))
+    task.save_artifacts(run)
+    reporter.message(f"run: {run.dir}")
+    return run_to_end(session, reporter, TrainState())
+
+
+def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run | None = None):
+    """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
+    with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
+        model = task.build_model().to(device)
+    per_epoch = task.batches_per_epoch()
+    steps = per_epoch * cfg.train.epochs if per_epoch else None
+    compiled, why = resolve_compile(cfg.model, device.type, steps)  # model.compile
+    set_compiled(model, compiled)
+    optimizer = build_optimizer(cfg.optim, model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
+    reporter.message(f"device: {describe(device)}  parameters: {n_params:,}")
+    if cfg.model.impl == "scratch":
+        reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
+    session = Session(cfg, run, task, model, optimizer, device, compiled)
+    session.callbacks = make_callbacks(session)
+    return session
+
+
+def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: float = 0.0):
+    """Fit, test the best checkpoint and write summary.json; on a signal or a diverged loss,
+    record the run's status (interrupted, diverged) before passing the exception on."""
+    started = time.time()
+
+    def record(status: str, test: dict | None = None, **extra) -> None:
+        for callback in s.callbacks:
+            callback.on_train_end(s, state, status)
+        wall_s = wall_before + time.time() - started
+        done = summary(s, state, wall_s, test, status)
+        for callback in s.callbacks:
+            done.update(callback.summary())
+        s.run.write_summary({**done, **extra, "compiled": s.compiled})
+
+    try:
+        with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
+            fit(s, reporter, state)
+            test = test_best(s.run, s.task, s.model) if s.task.reports_test else None
+    except Diverged as err:
+        if state.rows:
+            s.run.write_metrics(state.rows)
+        record("diverged", reason=str(err), diverged_at={"epoch": err.epoch, "step": err.step})
+        raise
+    except (Interrupted, KeyboardInterrupt) as err:
+        record("interrupted", at={"epoch": state.epoch + bool(state.batch), "step": state.step})
+        signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+        where = err.where if isinstance(err, Interrupted) else f"at step {state.step}"
+        raise Interrupted(signum, s.run.dir, where) from None
+    if test:
+        reporter.message("test (best checkpoint): " + format_row(test))
+    record("finished", test)
+    return s.run
+
+
+def test_best(run: Run, task: Task, model: nn.Module) -> dict:
+    """The task's test metrics with the best checkpoint's weights loaded into `model`."""
+    device = next(model.parameters()).device
+    model.load_state_dict(run.load_checkpoint("best", map_location=device)["model"])
+    return task.test(model)
+
+
+def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, status: str) -> dict:
+    task = s.task
+    speeds = [r["tokens_per_s"] for r in state.rows[1:]] or [r["tokens_per_s"] for r in state.rows]
+    return {
+        "name": s.cfg.name,
+        "status": status,  # finished | interrupted | diverged
+        "key_metric": task.key_metric,  # the validation metric that picks best.pt
+        "higher_is_better": task.higher_is_better,
+        "epochs": state.epoch,
+        **({"stop_reason": state.stop_reason} if state.stop_reason else {}),
+        "steps": state.step,
+        **({"skipped_steps": state.skipped} if s.cfg.train.on_nan == "skip" else {}),
+        "final": state.rows[-1] if state.rows else {},
+        "best": {"epoch": state.best_epoch, "step": state.best_step, task.key_metric: state.best},
+        **({"test": test} if test is not None else {}),
+        **({"examples": task.data_sizes()} if task.data_sizes() else {}),
+        "tokens_per_s": float(np.median(speeds)) if speeds else None,
+        "parameters": sum(p.numel() for p in s.model.parameters()),
+        "device": describe(s.device),
+        "wall_s": round(wall_s, 3),
+        "versions": {
+            "rnnlab": rnnlab.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
