@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import contextmanager
 
 import torch
@@ -68,3 +70,26 @@ def fits_in_memory(what: str, hint: str):
             raise
         detail = (text.splitlines() or [type(err).__name__])[0][:160]
         raise RnnlabError(f"{what} does not fit in memory ({detail}); {hint}") from None
+
+
+def set_deterministic(on: bool) -> None:
+    """`train.deterministic`: what PyTorch documents for reproducible CUDA runs
+    (deterministic algorithms, cuDNN without autotuning, a fixed cuBLAS workspace). CPU
+    kernels are deterministic already; off leaves torch's defaults alone."""
+    if not on:
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before the first cuBLAS call
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """The run's peak memory in MiB: the CUDA allocator's maximum on a GPU, else the
+    process's peak resident set size."""
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)

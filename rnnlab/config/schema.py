@@ -83,6 +83,12 @@ class TrainConfig:
     sample_every: int = bounded(50, gt=0)  # print greedy text every N epochs
     prefixes: list[str] = bounded(["time traveller", "traveller"])  # prompts for samples
     sample_len: int = bounded(50, ge=0)  # tokens generated per sample
+    # autocast the forward pass and loss: 32 (off) | bf16 | 16-mixed (float16 + loss scaler)
+    precision: Literal[32, "bf16", "16-mixed"] = 32
+    deterministic: bool = False  # CUDA: deterministic kernels only (CPU runs are already)
+    # seconds between last.pt saves at epoch ends (0: every epoch); also after the first
+    # epoch, at the end and on a signal
+    checkpoint_every: float = bounded(30.0, ge=0)
 
 
 @dataclass

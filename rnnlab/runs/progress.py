@@ -35,6 +35,12 @@ class Reporter:
         if not self.quiet:
             self.console.print(text, markup=False)
 
+    def warn(self, text: str) -> None:
+        """A `warning:` line on stderr, even when quiet."""
+        import sys
+
+        print(f"warning: {text}", file=sys.stderr, flush=True)
+
     def start(self, total_epochs: int, done: int = 0) -> None:
         if self.quiet or not self.console.is_terminal:
             return

@@ -21,6 +21,7 @@ from rnnlab.training.checkpoint import TrainState, payload
 from rnnlab.training.gradnorms import GradNormLog
 from rnnlab.training.interrupt import Interrupted, StopSignals
 from rnnlab.training.nanguard import NanGuard
+from rnnlab.training.precision import Precision
 
 OUTPUTS_EVERY_S = 30.0  # plots and grad_norms.csv are refreshed at most this often, and at the end
 
@@ -72,6 +73,7 @@ class Session:
     device: torch.device
     compiled: bool
     callbacks: list[Callback] = field(default_factory=list)  # set by build_session
+    precision: Precision = field(default=None)  # type: ignore[assignment]  # set by build_session
 
 
 def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
@@ -134,6 +136,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
     for callback in s.callbacks:
         callback.load_state_dict(state.callbacks.get(callback.name) or {})
         callback.on_train_start(s, state)
+    checkpoints = Every(t.checkpoint_every, first=state.epoch == 0)
     reporter.start(t.epochs, done=state.epoch)
     try:
         with StopSignals() as stop:
@@ -141,20 +144,24 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                 model.train()
                 state.epoch_start = task.state_dict()  # what this epoch's batches come from
                 for batch in task.epoch_batches(skip=state.batch):
-                    # forward
-                    result = task.loss(model, batch)
+                    # forward (train.precision: autocast to bf16 or float16)
+                    with s.precision.autocast():
+                        result = task.loss(model, batch)
                     objective = result.loss * result.n if t.loss_reduction == "sum" else result.loss
-                    # backward
+                    # backward (16-mixed: of the scaled loss, then the true gradients again)
                     s.optimizer.zero_grad(set_to_none=True)
-                    objective.backward()
+                    s.precision.backward(objective)
+                    s.precision.unscale(s.optimizer)
                     # gradient norms, before clipping
                     if grads is not None:
                         grads.record(state.step + 1)
                     # clip
                     norm = clip_gradients(model, cfg.optim.clip, need_norm=t.on_nan == "skip")
+                    if not s.precision.finite_norm_expected():
+                        norm = None  # an overflow under the scaler is the scaler's to skip
                     # step (train.on_nan=skip: not when the loss or gradient is nan or inf)
                     if guard.allows(result.loss, norm):
-                        s.optimizer.step()
+                        s.precision.step(s.optimizer)
                         window.add(result)
                     else:
                         state.skipped += 1
@@ -187,7 +194,10 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     callback.on_epoch_end(s, state)
                 state.stop_reason = state.stop_reason or first_stop_reason(s.callbacks)
                 last = last or state.stop_reason is not None
-                save(s, "last", state, window)
+                # last.pt: at the end, after the first epoch, then every train.checkpoint_every s
+                if last or checkpoints.due():
+                    save(s, "last", state, window)
+                    checkpoints.done()
                 reporter.advance(epoch)
                 # sample
                 if epoch % t.sample_every == 0 or last:
@@ -202,6 +212,21 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
         reporter.stop()
     write_outputs(force=True)
     return state
+
+
+class Every:
+    """A timer for work done every `seconds` (0: every time), and at the first chance when
+    `first` (so a run that has done an epoch always has a last.pt)."""
+
+    def __init__(self, seconds: float, first: bool):
+        self.seconds = seconds
+        self.last = float("-inf") if first or seconds == 0 else time.perf_counter()
+
+    def due(self) -> bool:
+        return time.perf_counter() - self.last >= self.seconds
+
+    def done(self) -> None:
+        self.last = time.perf_counter()
 
 
 def first_stop_reason(callbacks: list[Callback]) -> str | None:
@@ -221,6 +246,6 @@ def clip_gradients(model: nn.Module, clip: float | None, need_norm: bool):
 def save(s: Session, which: str, state: TrainState, window: Window) -> None:
     """A checkpoint: state_dicts plus config and metadata, loadable with weights_only=True."""
     callbacks = {c.name: c.state_dict() for c in s.callbacks}
-    s.run.save_checkpoint(
-        which, payload(s.cfg, s.task, s.model, s.optimizer, state, window, callbacks)
-    )
+    ckpt = payload(s.cfg, s.task, s.model, s.optimizer, state, window, callbacks)
+    ckpt["precision"] = s.precision.state_dict()  # the GradScaler's scale (16-mixed)
+    s.run.save_checkpoint(which, ckpt)

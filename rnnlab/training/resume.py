@@ -16,7 +16,7 @@ import torch
 from rnnlab.config import Config, config_to_dict, dump_config, load_config
 from rnnlab.config.load import flatten_dotted
 from rnnlab.data import check_config
-from rnnlab.device import pick_device
+from rnnlab.device import pick_device, set_deterministic
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
@@ -26,7 +26,14 @@ from rnnlab.training.checkpoint import FORMAT, restore
 from rnnlab.training.session import build_session, run_to_end
 
 # keys an override may change on resume: the length of training, the device, the samples
-RESUMABLE = ("train.epochs", "device", "train.sample_every", "train.sample_len", "train.prefixes")
+RESUMABLE = (
+    "train.epochs",
+    "device",
+    "train.sample_every",
+    "train.sample_len",
+    "train.prefixes",
+    "train.checkpoint_every",
+)
 
 
 def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
@@ -41,6 +48,7 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     cfg = check_config(load_config(run.config_path, overrides))
     check_changes(saved, cfg)
     device = pick_device(cfg.device)
+    set_deterministic(cfg.train.deterministic)
     ckpt = run.load_checkpoint("last", map_location=device)
     summary = run.read_summary()
     check_resumable(run, ckpt, cfg, summary.get("status"))
@@ -48,6 +56,7 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     task = build_task(cfg, device)
     session = build_session(cfg, task, device, reporter, run)
     state = restore(ckpt, task, session.model, session.optimizer)
+    session.precision.load_state_dict(ckpt.get("precision") or {})  # the GradScaler's scale
     write_atomic(run.config_path, dump_config(cfg))
     reporter.message(f"resuming {run.dir} after step {state.step} (epoch {state.epoch + 1})")
     wall_before = summary.get("wall_s") or 0.0

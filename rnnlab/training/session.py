@@ -15,7 +15,14 @@ from torch import nn
 
 import rnnlab
 from rnnlab.config import Config, dump_config
-from rnnlab.device import describe, fits_in_memory, flush_denormals, pick_device
+from rnnlab.device import (
+    describe,
+    fits_in_memory,
+    flush_denormals,
+    peak_memory_mb,
+    pick_device,
+    set_deterministic,
+)
 from rnnlab.models.compile import resolve_compile, set_compiled
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
@@ -26,6 +33,7 @@ from rnnlab.training.checkpoint import TrainState
 from rnnlab.training.interrupt import Interrupted
 from rnnlab.training.loop import Session, fit
 from rnnlab.training.nanguard import Diverged
+from rnnlab.training.precision import Precision, check_precision
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -41,6 +49,7 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
     """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
+    set_deterministic(cfg.train.deterministic)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
     session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
     run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
@@ -52,6 +61,8 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
 
 def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run | None = None):
     """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
+    for warning in check_precision(cfg.train.precision, device, cfg.model):
+        reporter.warn(warning)
     with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
         model = task.build_model().to(device)
     per_epoch = task.batches_per_epoch()
@@ -65,6 +76,7 @@ def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run 
         reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
     session = Session(cfg, run, task, model, optimizer, device, compiled)
     session.callbacks = make_callbacks(session)
+    session.precision = Precision(cfg.train.precision, device)
     return session
 
 
@@ -126,6 +138,9 @@ def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, sta
         **({"test": test} if test is not None else {}),
         **({"examples": task.data_sizes()} if task.data_sizes() else {}),
         "tokens_per_s": float(np.median(speeds)) if speeds else None,
+        "peak_memory_mb": peak_memory_mb(s.device),  # RSS on CPU, max allocated on CUDA
+        "precision": s.cfg.train.precision,
+        **({"scaler_skipped_steps": s.precision.skipped_by_scaler} if s.precision.scaler else {}),
         "parameters": sum(p.numel() for p in s.model.parameters()),
         "device": describe(s.device),
         "wall_s": round(wall_s, 3),

@@ -1,0 +1,113 @@
+"""`train.precision` (Lightning's names): `32` (float32 everywhere), `bf16` (autocast the
+forward pass and the loss to bfloat16) or `16-mixed` (autocast to float16, with a
+`torch.amp.GradScaler` scaling the loss so small gradients survive float16).
+
+The weights, the optimizer and the gradients stay float32 in every mode (mixed precision):
+only the products inside autocast run in the low precision. With the scaler:
+
+    backward   scaler.scale(loss).backward()          gradients x scale
+    unscale    scaler.unscale_(optimizer)             before gradient norms and clipping,
+                                                      so both see the true gradients
+    step       scaler.step(optimizer)                 skipped by the scaler when a
+                                                      gradient is inf or nan (scale too big)
+    update     scaler.update()                        halve the scale after such a step,
+                                                      double it after 2000 good ones
+
+The scaler's state (scale, growth tracker) goes into every checkpoint, so a resumed run
+continues with the same scale and stays exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from rnnlab.errors import RnnlabError
+
+DTYPES = {"bf16": torch.bfloat16, "16-mixed": torch.float16}
+
+
+class Precision:
+    """Autocast and loss scaling for one training session."""
+
+    def __init__(self, mode: str, device: torch.device):
+        self.mode, self.device = mode, device
+        self.dtype = DTYPES.get(mode)  # None for "32"
+        self.scaler = torch.amp.GradScaler(device.type) if mode == "16-mixed" else None
+        self.skipped_by_scaler = 0  # steps the scaler left out (an overflow, not a nan)
+
+    def autocast(self):
+        """The context the forward pass and the loss run in."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def backward(self, objective: torch.Tensor) -> None:
+        (self.scaler.scale(objective) if self.scaler else objective).backward()
+
+    def unscale(self, optimizer: torch.optim.Optimizer) -> None:
+        """True gradients again (before norms and clipping); nothing to do without a scaler."""
+        if self.scaler:
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            optimizer.step()
+            return
+        scale = self.scaler.get_scale()
+        self.scaler.step(optimizer)  # skipped when a gradient is inf or nan
+        self.scaler.update()
+        if self.scaler.get_scale() < scale:  # the scale backed off: this step was skipped
+            self.skipped_by_scaler += 1
+
+    def finite_norm_expected(self) -> bool:
+        """Whether an inf gradient norm means divergence (False under a scaler: an overflow
+        at a large scale is routine, and the scaler skips that step itself)."""
+        return self.scaler is None
+
+    def state_dict(self) -> dict:
+        if self.scaler is None:
+            return {}
+        return {"scaler": self.scaler.state_dict(), "skipped": self.skipped_by_scaler}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state["scaler"])
+            self.skipped_by_scaler = state["skipped"]
+
+
+def check_precision(mode: str, device: torch.device, model_cfg) -> list[str]:
+    """Refuse what cannot run (RnnlabError); return warnings for what runs but is slow."""
+    warnings: list[str] = []
+    if mode == "32":
+        return warnings
+    if device.type == "mps" and mode == "bf16":
+        raise RnnlabError("train.precision: bf16 is not supported on MPS; use 16-mixed or 32")
+    if device.type == "cpu" and mode == "16-mixed":
+        if model_cfg.cell == "lstm" and model_cfg.impl == "builtin":
+            raise RnnlabError(
+                "train.precision: 16-mixed with a builtin LSTM cannot run on the CPU "
+                "(oneDNN has no float16 LSTM); use bf16 on the CPU, or a CUDA device"
+            )
+        warnings.append(
+            "train.precision: 16-mixed on the CPU runs float16 arithmetic in software (slow); "
+            "bf16 is the CPU's low precision"
+        )
+    if device.type == "cpu" and mode == "bf16" and not cpu_has_bf16():
+        warnings.append(
+            "train.precision: bf16 on a CPU without native bfloat16 instructions "
+            "(avx512_bf16 / amx_bf16) is emulated and may be slower than 32"
+        )
+    if device.type == "cuda" and mode == "bf16" and not torch.cuda.is_bf16_supported():
+        raise RnnlabError("train.precision: bf16 needs a CUDA device of compute capability 8.0+")
+    return warnings
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
