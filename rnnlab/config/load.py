@@ -219,9 +219,11 @@ def _check_cross_fields(cfg: Config) -> None:
         parse_duration(cfg.train.time_limit, "train.time_limit")
 
 
-def parse_duration(text: str, key: str) -> float:
+def parse_duration(text: str | float, key: str) -> float:
     """Seconds in "90s", "10m", "2h", "1h30m" (numbers with a unit each); RnnlabError naming
     `key` for anything else."""
+    if not isinstance(text, str):
+        raise RnnlabError(f"'{key}' needs a unit (90s, 10m, 2h), got {text!r}")
     compact = text.replace(" ", "")
     if not compact or DURATION_PART.sub("", compact) or not DURATION_PART.match(compact):
         raise RnnlabError(f"'{key}' must be a duration like 90s, 10m, 2h or 1h30m, got {text!r}")

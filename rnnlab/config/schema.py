@@ -104,7 +104,7 @@ class TrainConfig:
     prefixes: list[str] = bounded(["time traveller", "traveller"])  # prompts for samples
     sample_len: int = bounded(50, ge=0)  # tokens generated per sample
     early_stop: Optional[int] = bounded(None, gt=0)  # stop after N evaluations not improving
-    time_limit: Optional[str] = None  # wall-clock budget "90s", "10m", "2h", "1h30m"
+    time_limit: Union[str, float, None] = None  # wall-clock budget "90s", "10m", "2h", "1h30m"
 
 
 @dataclass

@@ -9,10 +9,11 @@
                       adaptive one (Grave et al. 2017, nn.AdaptiveLogSoftmaxWithLoss)
 
 Weight drop swaps dropped copies of the `weight_hh_*` parameters into the stack for one
-call with `torch.func.functional_call`: the parameters themselves never change, so
-builtin layers keep their flattened cuDNN/oneDNN weights (no `flatten_parameters`
-breakage, which comes from replacing a registered parameter by a plain tensor), scratch
-cells take the dropped matrix like any other, and eval mode uses the weights as they are.
+call with `torch.func.functional_call`: the registered parameters never change, so
+builtin layers keep their parameters and flattened cuDNN/oneDNN weights (AWD-LSTM's
+WeightDrop deletes the parameter and assigns a plain tensor, which is what breaks
+`flatten_parameters` and state_dicts), scratch cells take the dropped matrix like any
+other, and eval mode uses the weights as they are.
 """
 
 from __future__ import annotations
@@ -51,7 +52,15 @@ def run_recurrent(stack: nn.Module, x: torch.Tensor, state, weight_drop: float):
         for name, param in stack.named_parameters()
         if name.rsplit(".", 1)[-1].startswith("weight_hh")
     }
-    return functional_call(stack, dropped, (x, state))
+    # torch.nn.RNN/GRU/LSTM read their weights from `_flat_weights`, which the swap in
+    # updates and the swap back does not: put the registered parameters back ourselves
+    layers = [m for m in stack.modules() if isinstance(m, nn.RNNBase)]
+    flat = [list(m._flat_weights) for m in layers]
+    try:
+        return functional_call(stack, dropped, (x, state))
+    finally:
+        for layer, weights in zip(layers, flat):
+            layer._flat_weights = weights
 
 
 def make_head(hidden: int, vocab_size: int, cfg, embedding: nn.Module) -> nn.Module:
