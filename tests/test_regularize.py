@@ -114,7 +114,7 @@ def test_weight_drop_keeps_the_builtin_layer_whole():
 
 
 def test_adaptive_softmax_gives_log_probabilities_and_the_same_loss():
-    m = model(softmax="adaptive", adaptive_cutoffs=[5, 15]).eval()
+    m = model(softmax="adaptive", adaptive_cutoffs=[5, 15], hidden_size=16).eval()
     tokens = torch.randint(0, V, (3, 6))
     log_probs, _ = m(tokens)  # (T, B, V)
     assert log_probs.shape == (6, 3, V)
@@ -122,9 +122,11 @@ def test_adaptive_softmax_gives_log_probabilities_and_the_same_loss():
     loss, _ = m.loss(tokens, tokens)
     by_hand = F.nll_loss(log_probs.reshape(-1, V), tokens.T.reshape(-1))
     assert torch.allclose(loss, by_hand, atol=1e-5)
-    assert n_params(m) < n_params(model())  # the tail clusters are smaller
+    assert n_params(m) < n_params(model(hidden_size=16))  # the tail clusters are smaller
     with pytest.raises(RnnlabError, match=r"below the vocabulary size \(30\), got \[5, 30\]"):
         model(softmax="adaptive", adaptive_cutoffs=[5, 30])
+    with pytest.raises(RnnlabError, match="2 tail clusters need at least 16 hidden units"):
+        model(softmax="adaptive", adaptive_cutoffs=[5, 15])  # 12 units
 
 
 def test_uniform_init_draws_every_parameter_in_range():
@@ -138,14 +140,24 @@ def test_uniform_init_draws_every_parameter_in_range():
     assert model(init="uniform").embed.weight.abs().max() <= 0.1
 
 
-def test_a_regularised_word_model_trains_and_predicts(tmp_path):
+REGULARISED = [
+    "model.tie_weights=true",
+    "model.embed_dropout=0.2",
+    "model.output_dropout=0.3",
+    "model.locked_dropout=true",
+    "model.weight_drop=0.3",
+]
+ADAPTIVE = ["model.softmax=adaptive", "model.adaptive_cutoffs=[4]", "model.weight_drop=0.3"]
+
+
+@pytest.mark.parametrize("options", [REGULARISED, ADAPTIVE], ids=["tied-dropouts", "adaptive"])
+def test_a_regularised_word_model_trains_and_predicts(tmp_path, options):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat and the dog sat on the log\n" * 30)
     args = ["train", str(REPO / "configs" / "tiny.yaml"), "--out", str(tmp_path), "--quiet"]
     args += ["data.dataset=text", f"data.path={corpus}", "data.token=word", "data.max_tokens=300"]
     args += ["model.cell=lstm", "model.embedding=16", "model.hidden_size=16", "train.epochs=2"]
-    args += ["model.tie_weights=true", "model.embed_dropout=0.2", "model.output_dropout=0.3"]
-    args += ["model.locked_dropout=true", "model.weight_drop=0.3", "train.prefixes=[the]"]
+    args += [*options, "train.prefixes=[the]"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     run_dir = Path(result.output.strip().splitlines()[-1])

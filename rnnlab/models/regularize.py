@@ -85,7 +85,12 @@ class AdaptiveHead(nn.AdaptiveLogSoftmaxWithLoss):
                 f"'model.adaptive_cutoffs' must stay below the vocabulary size "
                 f"({vocab_size}), got {cutoffs}"
             )
-        super().__init__(hidden, vocab_size, cutoffs)
+        if hidden // 4 ** len(cutoffs) == 0:  # cluster i projects to hidden / 4^(i+1) units
+            raise RnnlabError(
+                f"'model.adaptive_cutoffs' {cutoffs}: {len(cutoffs)} tail clusters need at "
+                f"least {4 ** len(cutoffs)} hidden units (each divides by 4), got {hidden}"
+            )
+        super().__init__(hidden, vocab_size, cutoffs, div_value=4.0)
 
     def forward(self, outputs: torch.Tensor) -> torch.Tensor:
         T, B, H = outputs.shape
