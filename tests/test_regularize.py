@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from rnnlab.cli import app
 from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
-from rnnlab.models import LanguageModel
+from rnnlab.models import LanguageModel, SequenceClassifier
 from rnnlab.models.regularize import SequenceDropout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,6 +138,9 @@ def test_uniform_init_draws_every_parameter_in_range():
             assert param.abs().max() <= 0.05, name
             assert param.abs().max() > 0.04, name  # drawn, not left at zero
     assert model(init="uniform").embed.weight.abs().max() <= 0.1
+    cfg = ModelConfig(impl="scratch", hidden_size=8, init="uniform", init_range=0.01)
+    classifier = SequenceClassifier(V, 2, cfg)  # its recurrent layers draw the same way
+    assert 0.009 < classifier.encoder.stack.layer.weight_hh_l0.abs().max() <= 0.01
 
 
 REGULARISED = [

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .init import init_uniform
-from .recurrent import State, add_forget_bias, build_recurrent
+from .recurrent import State, build_recurrent
 from .regularize import SequenceDropout, head_loss, make_head, run_recurrent
 
 
@@ -46,10 +46,9 @@ class LanguageModel(nn.Module):
         self.embed_drop = SequenceDropout(cfg.embed_dropout, cfg.locked_dropout)
         self.output_drop = SequenceDropout(cfg.output_dropout, cfg.locked_dropout)
         self.weight_drop = cfg.weight_drop
-        if cfg.init == "uniform":  # Zaremba 2014: every parameter, embedding and output too
-            init_uniform(self, cfg.init_range)
-            if cfg.cell == "lstm" and cfg.forget_bias:
-                add_forget_bias(self.rnn, cfg.forget_bias, cfg.hidden_size)
+        if cfg.init == "uniform":  # Zaremba 2014: the embedding and output layer too
+            init_uniform(self.embed, cfg.init_range)
+            init_uniform(self.head, cfg.init_range)
 
     def hidden(self, tokens: torch.Tensor, state: State | None = None):
         """tokens (B, T) ids -> the output layer's input (T, B, H), state."""
