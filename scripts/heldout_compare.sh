@@ -2,7 +2,8 @@
 # Equal-time comparison on The Time Machine: a plain LSTM against the regularised and
 # scheduled one of configs/lstm_timemachine_heldout.yaml, each with the same wall-clock
 # budget (train.time_limit), on a variant small enough to overfit within it: SIZE hidden
-# units, the first TOKENS characters for training and the next 10 % held out.
+# units, the first TOKENS characters for training and the next 10 % held out (TOKENS 0: the
+# whole book, its last 10 % held out, as the config itself).
 # Usage: scripts/heldout_compare.sh [BUDGET=140s] [SIZE=256] [TOKENS=30000] [OUT=runs/heldout]
 # docs/training_techniques.md reports its output.
 set -euo pipefail
@@ -11,6 +12,7 @@ SIZE=${2:-256}
 TOKENS=${3:-30000}
 OUT=${4:-runs/heldout}
 CONFIG=configs/lstm_timemachine_heldout.yaml
+[ "$TOKENS" = 0 ] && TOKENS=null
 VARIANT=(model.hidden_size="$SIZE" data.max_tokens="$TOKENS" train.time_limit="$BUDGET"
   train.epochs=1000 train.sample_every=1000)
 PLAIN=(model.dropout=0 model.embed_dropout=0 model.output_dropout=0 model.locked_dropout=false
