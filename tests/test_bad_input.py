@@ -295,6 +295,11 @@ CASES = [
     ),
     override("locked-without-dropout", "model.locked_dropout=true", "set one of them above 0"),
     override("init-range-without-uniform", "model.init_range=0.05", "for model.init: uniform"),
+    train(
+        "lm-regulariser-on-a-classifier",
+        DIGITSUM.replace("train:", "model: {weight_drop: 0.2}\ntrain:"),
+        "'model.weight_drop' is for language models; dataset 'digitsum' trains a classifier",
+    ),
     # --- data files ---
     override(
         "timemachine-path-missing",
