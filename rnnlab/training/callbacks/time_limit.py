@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from rnnlab.config.load import parse_duration
+from rnnlab.config.techniques import parse_duration
 
 from .base import CALLBACKS, Callback
 
