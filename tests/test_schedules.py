@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from rnnlab.config import load_config
+from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run, load_checkpoint
 from rnnlab.runs.progress import Reporter, format_row
 from rnnlab.training.callbacks.early_stop import EarlyStop
@@ -234,3 +235,17 @@ def test_time_limit_ends_a_run_cleanly_after_the_first_step_past_it(tmp_path):
     for which in ("best", "last"):
         assert load_checkpoint(folder / "checkpoints" / f"{which}.pt")["step"] == 1
     assert "epoch 1\t" in (folder / "samples.txt").read_text()  # sampled like a last epoch
+
+
+def test_a_run_stopped_by_its_time_limit_resumes_once_the_limit_is_raised(tmp_path):
+    folder = run(["train.time_limit=0.001s", "train.epochs=2"], tmp_path)
+    with pytest.raises(
+        RnnlabError, match="stopped at its train.time_limit .* train.time_limit=null"
+    ):
+        resume(folder, [], Reporter(quiet=True))
+    with pytest.raises(RnnlabError, match="raise or clear it"):
+        resume(folder, ["train.time_limit=0.0005s"], Reporter(quiet=True))
+    resume(folder, ["train.time_limit=null"], Reporter(quiet=True))
+    summary = Run(folder).read_summary()
+    assert summary["status"] == "finished" and summary["epochs"] == 2
+    assert "stop_reason" not in summary
