@@ -246,6 +246,60 @@ CASES = [
     override(
         "digitsum-without-length", "data.dataset=digitsum", "dataset 'digitsum' needs data.length"
     ),
+    # --- training techniques (issue 12) ---
+    override(
+        "tied-sizes-differ",
+        "model.tie_weights=true",
+        "needs the embedding size (12) to equal the last layer's output size (8)",
+        "model.embedding=12",
+    ),
+    override("tied-one-hot", "model.tie_weights=true", "needs a learned model.embedding of size 8"),
+    override(
+        "cutoffs-not-increasing",
+        "model.softmax=adaptive",
+        "'model.adaptive_cutoffs' must be positive and increasing, got [10, 5]",
+        "model.adaptive_cutoffs=[10,5]",
+    ),
+    override(
+        "cutoffs-past-the-vocabulary",
+        "model.softmax=adaptive",
+        "must stay below the vocabulary size",
+        "model.adaptive_cutoffs=[5,40]",
+    ),
+    override("adaptive-without-cutoffs", "model.softmax=adaptive", "needs model.adaptive_cutoffs"),
+    override(
+        "schedule-key-without-schedule",
+        "optim.gamma=0.5",
+        "'optim.gamma' belongs to optim.schedule: step, not to optim.schedule: none",
+    ),
+    override(
+        "schedule-key-of-another-schedule",
+        "optim.schedule=cosine",
+        "'optim.factor' belongs to optim.schedule: plateau, not to optim.schedule: cosine",
+        "optim.factor=4",
+    ),
+    override(
+        "plateau-factor-a-multiplier",
+        "optim.schedule=plateau",
+        "'optim.factor' must be > 1, got 0.25",
+        "optim.factor=0.25",
+    ),
+    override(
+        "time-limit-unparsable",
+        "train.time_limit=10min",
+        "'train.time_limit' must be a duration like 90s, 10m, 2h or 1h30m, got '10min'",
+    ),
+    override("time-limit-without-unit", "train.time_limit=90", "needs a unit (90s, 10m, 2h)"),
+    override(
+        "embed-dropout-on-one-hot", "model.embed_dropout=0.2", "set a learned model.embedding"
+    ),
+    override("locked-without-dropout", "model.locked_dropout=true", "set one of them above 0"),
+    override("init-range-without-uniform", "model.init_range=0.05", "for model.init: uniform"),
+    train(
+        "lm-regulariser-on-a-classifier",
+        DIGITSUM.replace("train:", "model: {weight_drop: 0.2}\ntrain:"),
+        "'model.weight_drop' is for language models; dataset 'digitsum' trains a classifier",
+    ),
     # --- data files ---
     override(
         "timemachine-path-missing",

@@ -16,6 +16,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from rnnlab.config.schema import Config
+from rnnlab.config.techniques import check_techniques
 from rnnlab.errors import RnnlabError
 from rnnlab.registry import suggest
 
@@ -204,6 +205,7 @@ def _check_cross_fields(cfg: Config) -> None:
     if isinstance(cfg.model.embedding, int) and cfg.model.embedding <= 0:
         raise RnnlabError(f"'model.embedding' must be one_hot or > 0, got {cfg.model.embedding}")
     _check_model(cfg.model)
+    check_techniques(cfg)
 
 
 def _check_model(model) -> None:

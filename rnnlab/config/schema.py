@@ -51,9 +51,18 @@ class ModelConfig:
     embedding: Union[Literal["one_hot"], int] = "one_hot"  # one-hot inputs or a learned dim
     nonlinearity: Literal["tanh", "relu"] = "tanh"  # rnn cell only: h = tanh(...) or relu(...)
     residual: bool = False  # scratch rnn only: nndl's residual SRN, h_t = h_{t-1} + tanh(...)
-    init: Literal["default", "normal", "xavier", "orthogonal"] = "default"  # see models/init.py
+    # see models/init.py; uniform: every parameter of the model in +-init_range (Zaremba 2014)
+    init: Literal["default", "normal", "xavier", "orthogonal", "uniform"] = "default"
     compile: Union[Literal["auto"], bool] = "auto"  # scratch: torch.compile the time loops
     forget_bias: float = 0.0  # lstm: added to the forget gates' bias at init (1: Jozefowicz 2015)
+    init_range: float = bounded(0.1, gt=0)  # model.init: uniform draws in +-init_range
+    tie_weights: bool = False  # the output layer shares the embedding matrix (Press & Wolf 2017)
+    embed_dropout: float = bounded(0.0, ge=0, lt=1)  # dropout on the embedding output
+    output_dropout: float = bounded(0.0, ge=0, lt=1)  # dropout before the output layer
+    locked_dropout: bool = False  # embed/output dropout: one mask per sequence (Gal 2016)
+    weight_drop: float = bounded(0.0, ge=0, lt=1)  # DropConnect on hidden-to-hidden (AWD-LSTM)
+    softmax: Literal["full", "adaptive"] = "full"  # adaptive: nn.AdaptiveLogSoftmaxWithLoss
+    adaptive_cutoffs: list[int] = bounded([])  # softmax: adaptive: increasing, < vocabulary
 
 
 @dataclass
@@ -65,6 +74,17 @@ class OptimConfig:
     momentum: float = bounded(0.0, ge=0, lt=1)  # SGD momentum
     weight_decay: float = bounded(0.0, ge=0)  # L2 penalty (decoupled for adamw)
     clip: Optional[float] = bounded(1.0, gt=0)  # max global gradient norm; null = no clipping
+    # the learning-rate schedule (training/callbacks/schedule.py); its keys follow, each
+    # belongs to the schedules named in its comment and is an error with any other one
+    schedule: Literal["none", "step", "plateau", "cosine"] = "none"
+    gamma: Optional[float] = bounded(None, gt=0)  # step: multiply by gamma (default 0.1)
+    step_size: Optional[int] = bounded(None, gt=0)  # step: every N epochs (default 1)
+    start: Optional[int] = bounded(None, gt=0)  # step: first multiply after epoch N (step_size)
+    factor: Optional[float] = bounded(None, gt=1)  # plateau: divide by factor (default 10)
+    patience: Optional[int] = bounded(None, ge=0)  # plateau: evaluations to wait (default 0)
+    warmup_steps: Optional[int] = bounded(None, ge=0)  # cosine: linear warm-up steps (0)
+    decay_steps: Optional[int] = bounded(None, gt=0)  # cosine: steps to min_lr (whole run)
+    min_lr: Optional[float] = bounded(None, ge=0)  # cosine, plateau: the floor (default 0)
 
 
 @dataclass
@@ -89,6 +109,8 @@ class TrainConfig:
     # seconds between last.pt saves at epoch ends (0: every epoch); also after the first
     # epoch, at the end and on a signal
     checkpoint_every: float = bounded(30.0, ge=0)
+    early_stop: Optional[int] = bounded(None, gt=0)  # stop after N evaluations not improving
+    time_limit: Union[str, float, None] = None  # wall-clock budget "90s", "10m", "2h", "1h30m"
 
 
 @dataclass

@@ -4,13 +4,32 @@ itself (keys, types, ranges) is checked by `rnnlab.config`; this is the layer ab
 
 from __future__ import annotations
 
+from rnnlab.errors import RnnlabError
+
 from .base import DATASETS
 
 
 def check_config(cfg):
     """`cfg` once its dataset accepts it; RnnlabError naming the key otherwise."""
     DATASETS.get(cfg.data.dataset).check_config(cfg)
+    if DATASETS.get(cfg.data.dataset).task != "lm":
+        _check_lm_only(cfg)
     return cfg
+
+
+# model keys only a language model has (issue 12): a classifier would ignore them
+LM_ONLY = ("tie_weights", "embed_dropout", "output_dropout", "locked_dropout", "weight_drop")
+
+
+def _check_lm_only(cfg) -> None:
+    set_keys = [key for key in LM_ONLY if getattr(cfg.model, key)]
+    if cfg.model.softmax != "full":
+        set_keys.append("softmax")
+    if set_keys:
+        raise RnnlabError(
+            f"'model.{set_keys[0]}' is for language models; dataset '{cfg.data.dataset}' "
+            "trains a classifier"
+        )
 
 
 def config_warnings(cfg) -> list[str]:

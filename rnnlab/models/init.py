@@ -6,6 +6,8 @@
     xavier      Glorot uniform per gate block of every weight matrix, biases zero
     orthogonal  recurrent weights orthogonal per gate block, input weights as xavier,
                 biases zero
+    uniform     every weight and bias uniform in +-init_range (Zaremba et al. 2014); a
+                language model draws all its parameters so (`init_uniform`)
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from torch import nn
 
 
 @torch.no_grad()
-def init_recurrent(layer: nn.Module, scheme: str, hidden_size: int) -> None:
+def init_recurrent(
+    layer: nn.Module, scheme: str, hidden_size: int, init_range: float = 0.1
+) -> None:
     """Draw the parameters of `layer` (torch.nn names) in place, in registration order."""
     for name, param in layer.named_parameters():
-        if scheme == "default":
+        if scheme == "uniform":
+            param.uniform_(-init_range, init_range)
+        elif scheme == "default":
             bound = hidden_size**-0.5
             param.uniform_(-bound, bound)  # the same draws as torch.nn's reset_parameters
         elif name.startswith("bias"):
@@ -31,3 +37,10 @@ def init_recurrent(layer: nn.Module, scheme: str, hidden_size: int) -> None:
                     nn.init.orthogonal_(block)
                 else:
                     nn.init.xavier_uniform_(block)
+
+
+@torch.no_grad()
+def init_uniform(module: nn.Module, init_range: float) -> None:
+    """Every parameter of `module` uniform in +-init_range (Zaremba et al. 2014)."""
+    for param in module.parameters():
+        param.uniform_(-init_range, init_range)

@@ -2,7 +2,9 @@
 
 It owns the input (one-hot vectors or a learned embedding), the recurrent stack and the
 output layer; the recurrent stack follows the contract of `recurrent.py`. A stack that
-accepts ids gets one-hot input as the ids themselves and looks rows up.
+accepts ids gets one-hot input as the ids themselves and looks rows up. The regularisers
+of `regularize.py` (embedding/output dropout, locked or not, weight drop, tied or
+adaptive output layers) sit around the stack; all are off by default.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .init import init_uniform
 from .recurrent import State, build_recurrent
+from .regularize import SequenceDropout, head_loss, make_head, run_recurrent
 
 
 class OneHot(nn.Module):
@@ -38,10 +42,26 @@ class LanguageModel(nn.Module):
         self.embed, input_size = make_input(cfg.embedding, vocab_size)
         self.rnn = build_recurrent(cfg, input_size)
         self.ids_in = cfg.embedding == "one_hot" and self.rnn.accepts_ids
-        self.head = nn.Linear(self.rnn.output_size, vocab_size)
+        self.head = make_head(self.rnn.output_size, vocab_size, cfg, self.embed)
+        self.embed_drop = SequenceDropout(cfg.embed_dropout, cfg.locked_dropout)
+        self.output_drop = SequenceDropout(cfg.output_dropout, cfg.locked_dropout)
+        self.weight_drop = cfg.weight_drop
+        if cfg.init == "uniform":  # Zaremba 2014: the embedding and output layer too
+            init_uniform(self.embed, cfg.init_range)
+            init_uniform(self.head, cfg.init_range)
+
+    def hidden(self, tokens: torch.Tensor, state: State | None = None):
+        """tokens (B, T) ids -> the output layer's input (T, B, H), state."""
+        x = tokens.T if self.ids_in else self.embed_drop(self.embed(tokens.T))  # (T, B[, D])
+        outputs, state = run_recurrent(self.rnn, x, state, self.weight_drop)  # (T, B, H*dirs)
+        return self.output_drop(outputs), state
 
     def forward(self, tokens: torch.Tensor, state: State | None = None):
-        """tokens (B, T) ids -> logits (T, B, V), state."""
-        x = tokens.T if self.ids_in else self.embed(tokens.T)  # (T, B) ids or (T, B, D)
-        outputs, state = self.rnn(x, state)  # (T, B, H * directions)
+        """tokens (B, T) ids -> logits (T, B, V) (log-probabilities: adaptive), state."""
+        outputs, state = self.hidden(tokens, state)
         return self.head(outputs), state  # (T, B, V)
+
+    def loss(self, tokens: torch.Tensor, targets: torch.Tensor, state: State | None = None):
+        """tokens, targets (B, T) ids -> (mean cross-entropy, state)."""
+        outputs, state = self.hidden(tokens, state)  # (T, B, H)
+        return head_loss(self.head, outputs, targets.T), state

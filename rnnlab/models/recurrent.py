@@ -22,6 +22,8 @@ from torch import nn
 
 from rnnlab.registry import Registry
 
+from .init import init_uniform
+
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
@@ -51,6 +53,8 @@ RECURRENT: Registry[type[Recurrent]] = Registry("model.impl")
 
 def build_recurrent(cfg, input_size: int) -> Recurrent:
     stack = RECURRENT.get(cfg.impl)(cfg, input_size)
+    if getattr(cfg, "init", None) == "uniform":  # model.init_range, builtin and scratch alike
+        init_uniform(stack, cfg.init_range)
     if cfg.cell == "lstm" and getattr(cfg, "forget_bias", 0.0):
         add_forget_bias(stack, cfg.forget_bias, cfg.hidden_size)
     return stack

@@ -47,8 +47,7 @@ class LanguageModelTask(Task):
     def loss(self, model, batch):
         X, Y = batch  # (B, T) each
         state = detach_state(self.state) if self.sampler.continues_state else None
-        logits, self.state = model(X, state)  # (T, B, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.T.reshape(-1))
+        loss, self.state = model.loss(X, Y, state)  # mean over B * T predictions
         return BatchResult(loss, Y.numel(), Y.numel())
 
     def train_metrics(self, mean_loss: float) -> dict:

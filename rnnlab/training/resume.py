@@ -15,6 +15,7 @@ import torch
 
 from rnnlab.config import Config, config_to_dict, dump_config, load_config
 from rnnlab.config.load import flatten_dotted
+from rnnlab.config.techniques import parse_duration
 from rnnlab.data import check_config
 from rnnlab.device import pick_device, set_deterministic
 from rnnlab.errors import RnnlabError
@@ -28,6 +29,8 @@ from rnnlab.training.session import build_session, run_to_end
 # keys an override may change on resume: the length of training, the device, the samples
 RESUMABLE = (
     "train.epochs",
+    "train.time_limit",
+    "train.early_stop",
     "device",
     "train.sample_every",
     "train.sample_len",
@@ -52,6 +55,7 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     ckpt = run.load_checkpoint("last", map_location=device)
     summary = run.read_summary()
     check_resumable(run, ckpt, cfg, summary.get("status"))
+    check_limit_raised(run, summary, saved, cfg)
     torch.manual_seed(cfg.seed)
     task = build_task(cfg, device)
     session = build_session(cfg, task, device, reporter, run)
@@ -72,6 +76,23 @@ def check_changes(saved: Config, cfg: Config) -> None:
         raise RnnlabError(
             f"--resume cannot change {shown}: it would no longer be the same run; only "
             f"{', '.join(RESUMABLE)} may change (start a new run for the rest)"
+        )
+
+
+def check_limit_raised(run: Run, summary: dict, saved: Config, cfg: Config) -> None:
+    """A run a callback ended (time limit, early stop) goes on only once its limit is
+    raised or removed; otherwise it would stop again after one step."""
+    reason = summary.get("stop_reason") or ""
+    key = next((k for k in ("time_limit", "early_stop") if reason.startswith(k + ":")), None)
+    if summary.get("status") != "finished" or key is None:
+        return
+    before, after = getattr(saved.train, key), getattr(cfg.train, key)
+    if key == "time_limit" and None not in (before, after):
+        before, after = (parse_duration(v, "train.time_limit") for v in (before, after))
+    if after is not None and before is not None and after <= before:
+        raise RnnlabError(
+            f"{run.dir} stopped at its train.{key} ({reason}); to train on, raise or clear "
+            f"it, e.g. rnnlab train --resume {run.dir} train.{key}=null"
         )
 
 

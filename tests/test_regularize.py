@@ -1,0 +1,171 @@
+"""Regularising a recurrent language model (issue 12): tied weights, locked dropout, weight
+drop for builtin and scratch stacks, the adaptive softmax and Zaremba's uniform init."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+from rnnlab.config.schema import ModelConfig
+from rnnlab.errors import RnnlabError
+from rnnlab.models import LanguageModel, SequenceClassifier
+from rnnlab.models.regularize import SequenceDropout
+
+REPO = Path(__file__).resolve().parents[1]
+V = 30
+runner = CliRunner()
+
+
+def model(**changes) -> LanguageModel:
+    cfg = ModelConfig(cell="lstm", hidden_size=12, num_layers=2, embedding=12)
+    torch.manual_seed(0)
+    return LanguageModel(V, dataclasses.replace(cfg, **changes))
+
+
+def n_params(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+@pytest.mark.parametrize("impl", ["builtin", "scratch"])
+def test_tied_weights_share_storage_and_save_v_times_e_parameters(impl):
+    tied, untied = model(impl=impl, tie_weights=True), model(impl=impl)
+    assert tied.head.weight is tied.embed.weight
+    assert tied.head.weight.data_ptr() == tied.embed.weight.data_ptr()
+    assert n_params(untied) - n_params(tied) == V * 12
+    tokens = torch.randint(0, V, (3, 5))
+    loss, _ = tied.loss(tokens, tokens)
+    loss.backward()  # one gradient, from both uses
+    with torch.no_grad():
+        tied.embed.weight[0, 0] += 1.0
+    assert tied.head.weight[0, 0] == tied.embed.weight[0, 0]
+    state = tied.state_dict()
+    again = model(impl=impl, tie_weights=True)
+    again.load_state_dict(state)
+    assert again.head.weight is again.embed.weight
+
+
+def test_locked_dropout_keeps_one_mask_over_time():
+    x = torch.ones(20, 4, 16)  # (T, B, D)
+    torch.manual_seed(0)
+    locked = SequenceDropout(0.5, locked=True)(x)
+    assert torch.equal(locked, locked[:1].expand_as(locked))  # every step the same mask
+    assert 0 < (locked[0] == 0).float().mean() < 1  # something dropped, not everything
+    assert set(locked.unique().tolist()) == {0.0, 2.0}  # kept units scaled by 1/(1-p)
+    assert not torch.equal(locked[:, 0], locked[:, 1])  # one mask per sequence
+    plain = SequenceDropout(0.5, locked=False)(x)
+    assert not torch.equal(plain, plain[:1].expand_as(plain))
+    assert torch.equal(SequenceDropout(0.5, locked=True).eval()(x), x)
+
+
+def test_a_language_model_applies_locked_dropout_to_its_outputs():
+    m = model(output_dropout=0.5, locked_dropout=True)
+    seen = []
+    m.head.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    m(torch.randint(0, V, (2, 9)))
+    zeros = seen[0] == 0  # (T, B, H): the dropped units
+    assert zeros.any() and torch.equal(zeros, zeros[:1].expand_as(zeros))
+
+
+@pytest.mark.parametrize("impl", ["builtin", "scratch"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_weight_drop_drops_recurrent_weights_in_training_only(impl, cell):
+    m = model(impl=impl, cell=cell, weight_drop=0.5)
+    plain = model(impl=impl, cell=cell)  # the same draws, no weight drop
+    tokens = torch.randint(0, V, (4, 7))
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    a, b = m(tokens)[0], m(tokens)[0]
+    assert not torch.allclose(a, b)  # a fresh mask per forward in training
+    loss, _ = m.loss(tokens, tokens)
+    loss.backward()
+    grad = m.rnn.layer.weight_hh_l0.grad  # (G*H, H): zero where the connection was dropped
+    assert 0.3 < (grad == 0).float().mean() < 0.7
+    assert (m.rnn.layer.weight_ih_l0.grad == 0).float().mean() < 0.1  # input weights kept
+    for key, value in m.state_dict().items():  # the parameters themselves never change
+        assert torch.equal(value, before[key]), key
+    m.eval()
+    first, second = m(tokens)[0], m(tokens)[0]
+    assert torch.equal(first, second)  # eval: deterministic
+    assert torch.allclose(first, plain.eval()(tokens)[0])  # with the weights as they are
+    assert list(m.state_dict()) == list(plain.state_dict())  # the same names (checkpoints)
+
+
+def test_weight_drop_keeps_the_builtin_layer_whole():
+    """AWD-LSTM's WeightDrop replaces the registered parameter, which breaks
+    flatten_parameters and state_dicts; here the layer's parameters stay registered."""
+    m = model(impl="builtin", weight_drop=0.5)
+    tokens = torch.randint(0, V, (2, 5))
+    m(tokens)[0].sum().backward()
+    layer = m.rnn.layer
+    layer.flatten_parameters()
+    assert all(isinstance(w, torch.nn.Parameter) for w in layer._flat_weights)
+    assert [n for n, _ in layer.named_parameters()][:4] == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+    ]
+
+
+def test_adaptive_softmax_gives_log_probabilities_and_the_same_loss():
+    m = model(softmax="adaptive", adaptive_cutoffs=[5, 15], hidden_size=16).eval()
+    tokens = torch.randint(0, V, (3, 6))
+    log_probs, _ = m(tokens)  # (T, B, V)
+    assert log_probs.shape == (6, 3, V)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(6, 3), atol=1e-5)
+    loss, _ = m.loss(tokens, tokens)
+    by_hand = F.nll_loss(log_probs.reshape(-1, V), tokens.T.reshape(-1))
+    assert torch.allclose(loss, by_hand, atol=1e-5)
+    assert n_params(m) < n_params(model(hidden_size=16))  # the tail clusters are smaller
+    with pytest.raises(RnnlabError, match=r"below the vocabulary size \(30\), got \[5, 30\]"):
+        model(softmax="adaptive", adaptive_cutoffs=[5, 30])
+    with pytest.raises(RnnlabError, match="2 tail clusters need at least 16 hidden units"):
+        model(softmax="adaptive", adaptive_cutoffs=[5, 15])  # 12 units
+
+
+def test_uniform_init_draws_every_parameter_in_range():
+    m = model(init="uniform", init_range=0.05, forget_bias=1.0)
+    for name, param in m.named_parameters():
+        if "bias_hh" in name:  # the forget gates' rows get +1 after the draw
+            assert (param[12:24] > 0.9).all() and param[:12].abs().max() <= 0.05
+        else:
+            assert param.abs().max() <= 0.05, name
+            assert param.abs().max() > 0.04, name  # drawn, not left at zero
+    assert model(init="uniform").embed.weight.abs().max() <= 0.1
+    cfg = ModelConfig(impl="scratch", hidden_size=8, init="uniform", init_range=0.01)
+    classifier = SequenceClassifier(V, 2, cfg)  # its recurrent layers draw the same way
+    assert 0.009 < classifier.encoder.stack.layer.weight_hh_l0.abs().max() <= 0.01
+
+
+REGULARISED = [
+    "model.tie_weights=true",
+    "model.embed_dropout=0.2",
+    "model.output_dropout=0.3",
+    "model.locked_dropout=true",
+    "model.weight_drop=0.3",
+]
+ADAPTIVE = ["model.softmax=adaptive", "model.adaptive_cutoffs=[4]", "model.weight_drop=0.3"]
+
+
+@pytest.mark.parametrize("options", [REGULARISED, ADAPTIVE], ids=["tied-dropouts", "adaptive"])
+def test_a_regularised_word_model_trains_and_predicts(tmp_path, options):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat and the dog sat on the log\n" * 30)
+    args = ["train", str(REPO / "configs" / "tiny.yaml"), "--out", str(tmp_path), "--quiet"]
+    args += ["data.dataset=text", f"data.path={corpus}", "data.token=word", "data.max_tokens=300"]
+    args += ["model.cell=lstm", "model.embedding=16", "model.hidden_size=16", "train.epochs=2"]
+    args += [*options, "train.prefixes=[the]"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.output.strip().splitlines()[-1])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["final"]["val_ppl"] < 12  # better than guessing among the 12 words
+    predicted = runner.invoke(app, ["predict", "--run", str(run_dir), "--prefix", "the", "-n", "3"])
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.output.split()[0] == "the" and len(predicted.output.split()) == 4
