@@ -202,6 +202,7 @@ def _check_predict_task(run_dir: Path, option: str) -> None:
 
 app.command()(sweep)
 app.command()(compare)
+from rnnlab.cli import inspect as _inspect  # noqa: E402, F401  (registers `rnnlab inspect`)
 
 
 def main() -> None:

@@ -83,6 +83,7 @@ class TrainConfig:
     sample_every: int = bounded(50, gt=0)  # print greedy text every N epochs
     prefixes: list[str] = bounded(["time traveller", "traveller"])  # prompts for samples
     sample_len: int = bounded(50, ge=0)  # tokens generated per sample
+    log_grad_flow: bool = False  # ||dL/dh_t|| by distance at each evaluation -> grad_flow.csv
 
 
 @dataclass

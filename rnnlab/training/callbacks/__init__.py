@@ -1,6 +1,7 @@
 """Callbacks that extend the training loop (`base.py` says how); importing this package
 registers every one of them."""
 
+from . import grad_flow  # noqa: F401  (train.log_grad_flow)
 from .base import CALLBACKS, Callback, make_callbacks
 
 __all__ = ["CALLBACKS", "Callback", "make_callbacks"]
