@@ -47,7 +47,7 @@ def inspect_runs(
     out = Path(out) if out is not None else first.run.dir / "inspect"
     flows = {s.name: gradflow.measure(s) for s in subjects}
     what = f"gradient flow through time ({checkpoint} checkpoint; dashed: at initialisation)"
-    gradflow.write(out, flows, f"{title(first)}: {what}" if len(subjects) == 1 else what)
+    gradflow.write(out, flows, f"{title(first)}\n{what}" if len(subjects) == 1 else what)
     lines = gradflow.lines(flows)
     if grad_flow_only:
         return out, lines
