@@ -125,7 +125,9 @@ def test_probe_computes_the_models_own_function(cell, impl):
 
 def subject(model, cfg, ids, kind="lm"):
     data = SimpleNamespace(num_steps=5, token="char")
-    return SimpleNamespace(trained=model, cfg=SimpleNamespace(model=cfg, data=data), kind=kind, text=ids)
+    return SimpleNamespace(
+        trained=model, cfg=SimpleNamespace(model=cfg, data=data), kind=kind, text=ids
+    )
 
 
 @pytest.mark.parametrize(
@@ -176,7 +178,7 @@ def quote_tracking_model(vocab: list[str], unit: int = 2):
     layer = model.rnn.layer
     with torch.no_grad():
         for param in (layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0):
-            param[unit :: H] = 0.0  # every gate row of the unit: i, f, g, o
+            param[unit::H] = 0.0  # every gate row of the unit: i, f, g, o
         i, f, g, o = (unit + k * H for k in range(4))
         layer.weight_ih_l0[i, q], layer.bias_ih_l0[i] = 20.0, -10.0  # write only at a quote
         layer.weight_ih_l0[f, q], layer.bias_ih_l0[f] = -20.0, 10.0  # forget only at a quote
