@@ -195,3 +195,8 @@ def test_units_page_opens_in_headless_chromium(lm_inspected, tmp_path):
     )
     assert "data-js-error" in re.search(r"<html[^>]*>", dom.stdout)[0]
     assert "Uncaught" in dom.stderr  # and the console check sees it too
+
+
+def test_inspect_demo_script_parses():
+    script = REPO / "scripts" / "inspect_demo.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0

@@ -87,19 +87,31 @@ def plot_heatmaps(path, evals, curves: dict, x: str, title: str) -> None:
     fig, axes = plt.subplots(len(names), 1, figsize=(7.0, 1.2 + 2.2 * len(names)), dpi=100)
     axes = np.atleast_1d(axes)
     xs = [e[0 if x == "epoch" else 1] for e in evals]
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_under("lightgrey")  # exactly 0: every path through time saturated
+    cmap.set_bad("red")  # inf or nan: overflowed
     for ax, name in zip(axes, names):
         grid = np.array(curves[name], dtype=float).T  # (distance, evaluation)
-        grid[~np.isfinite(grid) | (grid <= 0)] = np.nan
-        finite = grid[np.isfinite(grid)]
-        low, high = (finite.min(), finite.max()) if finite.size else (1e-10, 1.0)
+        positive = grid[np.isfinite(grid) & (grid > 0)]
+        low, high = (positive.min(), positive.max()) if positive.size else (1e-10, 1.0)
+        grid[~np.isfinite(grid)] = np.nan
+        grid[grid == 0] = low / 10  # drawn in the under colour
         norm = LogNorm(vmin=low, vmax=max(high, low * 10))
         edges = _edges(xs)
-        mesh = ax.pcolormesh(
-            edges, np.arange(grid.shape[0] + 1) - 0.5, grid, norm=norm, cmap="viridis"
-        )
+        rows = np.arange(grid.shape[0] + 1) - 0.5
+        mesh = ax.pcolormesh(edges, rows, grid, norm=norm, cmap=cmap)
         fig.colorbar(mesh, ax=ax, label="||dL/d" + name[0] + "_t||")
         ax.set_ylabel("distance T - t")
-        ax.set_title(f"{title}: {describe_curve(name)}", fontsize=10)
+        notes = [
+            n
+            for n, has in (
+                ("grey: exactly 0", (grid == low / 10).any()),
+                ("red: inf or nan", np.isnan(grid).any()),
+            )
+            if has
+        ]
+        extra = f" ({'; '.join(notes)})" if notes else ""
+        ax.set_title(f"{title}: {describe_curve(name)}{extra}", fontsize=10)
     axes[-1].set_xlabel(x)
     _save(fig, path)
 
