@@ -63,7 +63,7 @@ inspect "$out/lstm_timemachine"
 
 cp "$out/digitsum35/grad_flow.png" "$img/digitsum35_grad_flow.png"
 cp "$out/digitsum_lstm/inspect/gates.png" "$img/digitsum_lstm_gates.png"
-for name in digitsum_srn digitsum_lstm srn_explosion srn_clip; do
+for name in digitsum_srn srn_explosion srn_clip; do
     cp "$out/$name/plots/grad_flow.png" "$img/${name}_training_grad_flow.png"
 done
 cp "$out/explosion/grad_flow.png" "$img/explosion_grad_flow.png"

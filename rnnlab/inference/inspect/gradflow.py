@@ -56,6 +56,8 @@ def plot(path: Path, flows: dict[str, dict], title: str) -> None:
             for weights, style in (("trained", "-"), ("init", "--")):
                 values = by_weights[weights][curve]
                 kept = [(k, v) for k, v in enumerate(values) if math.isfinite(v) and v > 0]
+                zeros = [k for k, v in enumerate(values) if v == 0]
+                note = f" (0 from distance {zeros[0]}: saturated)" if zeros else ""
                 if kept:
                     xs, ys = zip(*kept)
                     ax.plot(
@@ -63,8 +65,10 @@ def plot(path: Path, flows: dict[str, dict], title: str) -> None:
                         ys,
                         style,
                         color=colour,
+                        marker="o" if zeros or len(kept) < 3 else None,
+                        markersize=4,
                         linewidth=1.6 if style == "-" else 1.1,
-                        label=label if weights == "trained" else None,
+                        label=label + note if weights == "trained" else None,
                     )
     ax.plot([], [], "k-", label="trained")
     ax.plot([], [], "k--", label="at initialisation")
