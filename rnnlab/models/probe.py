@@ -87,6 +87,9 @@ def probe(model: nn.Module, model_cfg, dtype: torch.dtype = torch.float64) -> Pr
     """The weights of a `LanguageModel` or `SequenceClassifier` (rnnlab.models), copied."""
     from .classifier import SequenceClassifier
 
+    if next(model.parameters()).device.type == "mps":
+        dtype = torch.float32  # MPS has no float64
+
     def copy(t: torch.Tensor) -> torch.Tensor:
         return t.detach().to(dtype)
 
