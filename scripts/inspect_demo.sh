@@ -70,4 +70,12 @@ cp "$out/explosion/grad_flow.png" "$img/explosion_grad_flow.png"
 for what in grad_flow gates units; do
     cp "$out/lstm_timemachine/inspect/$what.png" "$img/lstm_timemachine_$what.png"
 done
+if command -v chromium >/dev/null; then  # a picture of the page, where Chromium is installed
+    profile=$(mktemp -d)
+    chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+        --no-first-run --user-data-dir="$profile" --window-size=1100,800 \
+        --screenshot="$img/lstm_timemachine_units_page.png" \
+        "file://$(realpath "$out/lstm_timemachine/inspect/units.html")" 2>/dev/null
+    rm -rf "$profile"
+fi
 echo "pictures: $img; the units page: $out/lstm_timemachine/inspect/units.html"
