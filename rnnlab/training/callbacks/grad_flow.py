@@ -87,9 +87,8 @@ def plot_heatmaps(path, evals, curves: dict, x: str, title: str) -> None:
     fig, axes = plt.subplots(len(names), 1, figsize=(7.0, 1.2 + 2.2 * len(names)), dpi=100)
     axes = np.atleast_1d(axes)
     xs = [e[0 if x == "epoch" else 1] for e in evals]
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_under("lightgrey")  # exactly 0: every path through time saturated
-    cmap.set_bad("red")  # inf or nan: overflowed
+    # under: exactly 0 (every path through time saturated); bad: inf or nan (overflowed)
+    cmap = plt.get_cmap("viridis").with_extremes(under="lightgrey", bad="red")
     for ax, name in zip(axes, names):
         grid = np.array(curves[name], dtype=float).T  # (distance, evaluation)
         positive = grid[np.isfinite(grid) & (grid > 0)]
