@@ -147,6 +147,8 @@ main() {
         printf 'cpu\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
     } >"$out/meta.tsv"
     python scripts/results_md.py "$out" --out "$md"
+    # rnnlab inspect's pictures (docs/inspect.md): its own short trainings, then inspect
+    scripts/inspect_demo.sh --out "$out/inspect" $([[ $quick == 1 ]] && echo --quick)
     echo "total $(printf '%.0f' "$total") s; results: $md"
     if awk -F'\t' '$4 == "failed" {f = 1} END {exit !f}' "$out/times.tsv"; then
         exit 1

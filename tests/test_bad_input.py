@@ -554,6 +554,63 @@ CASES = [
         run="{cls_run}",
     ),
     predict("seq-empty", "the input is empty", "--seq", " ", run="{cls_run}"),
+    # --- inspect ---
+    case(
+        "inspect-run-without-checkpoint",
+        ["inspect", "{copy}"],
+        "no checkpoint at {copy}/checkpoints/best.pt",
+        setup=no_checkpoints,
+    ),
+    case(
+        "inspect-unit-out-of-range",
+        ["inspect", "{lm_run}", "--unit", "1:8", "--out", "{out}"],
+        "--unit 1:8 is out of range: this model has layers 1-1 of units 0-7",
+    ),
+    case(
+        "inspect-unit-malformed",
+        ["inspect", "{lm_run}", "--unit", "first", "--out", "{out}"],
+        "--unit takes LAYER:UNIT, e.g. 1:17",
+    ),
+    case(
+        "inspect-text-unknown-chars",
+        ["inspect", "{lm_run}", "--text", "time Ø", "--out", "{out}"],
+        "--text has chars the model never saw: 'Ø'",
+    ),
+    case(
+        "inspect-seq-wrong-length",
+        ["inspect", "{cls_run}", "--seq", "1 2 3", "--out", "{out}"],
+        "--seq has 3 digits; this model reads sequences of 5",
+    ),
+    case(
+        "inspect-seq-not-digits",
+        ["inspect", "{cls_run}", "--seq", "1 x 3 0 0", "--out", "{out}"],
+        "--seq takes digits 0-9 separated by spaces, got 'x'",
+    ),
+    case(
+        "inspect-unit-on-a-classifier",
+        ["inspect", "{cls_run}", "--unit", "1:0", "--out", "{out}"],
+        "--unit 1:0 applies to language models (the units page)",
+    ),
+    case(
+        "inspect-seq-on-a-language-model",
+        ["inspect", "{lm_run}", "--seq", "1 2 3", "--out", "{out}"],
+        "--seq does not apply to",
+    ),
+    case(
+        "inspect-two-inputs",
+        ["inspect", "{lm_run}", "--text", "time", "--split", "valid"],
+        "give at most one of --text, --seq and --split",
+    ),
+    case(
+        "inspect-several-runs-without-grad-flow",
+        ["inspect", "{lm_run}", "{cls_run}", "--out", "{out}"],
+        "several runs are compared by their gradient flow only: add --grad-flow",
+    ),
+    case(
+        "inspect-split-unknown",
+        ["inspect", "{lm_run}", "--split", "test", "--out", "{out}"],
+        "--split must be one of valid, train, got 'test'",
+    ),
     # --- gen-data ---
     gen("length-below-3", "a DigitSum length must be >= 3", "--lengths", "5,2"),
     gen(
@@ -722,6 +779,7 @@ SUBPROCESS = {
     "checkpoint-truncated",
     "gen-out-is-a-file",
     "seeds-not-integers",
+    "inspect-unit-out-of-range",
 }
 
 

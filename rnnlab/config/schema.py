@@ -111,6 +111,7 @@ class TrainConfig:
     checkpoint_every: float = bounded(30.0, ge=0)
     early_stop: Optional[int] = bounded(None, gt=0)  # stop after N evaluations not improving
     time_limit: Union[str, float, None] = None  # wall-clock budget "90s", "10m", "2h", "1h30m"
+    log_grad_flow: bool = False  # ||dL/dh_t|| by distance at each evaluation -> grad_flow.csv
 
 
 @dataclass

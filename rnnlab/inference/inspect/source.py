@@ -1,0 +1,131 @@
+"""What `rnnlab inspect` looks at: a run's model (trained, and fresh from its config) and
+the inputs, checked before anything is written.
+
+Inputs: `--text` (a language model's text, or a text classifier's review), `--seq`
+(DigitSum digits), or `--split` (default valid: the held-out data, read again through the
+run's dataset and config, whose vocabulary must still be the run's own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.data import DATASETS
+from rnnlab.data.vocab import Vocab
+from rnnlab.errors import RnnlabError
+from rnnlab.inference.predict import input_tokens, load_classes, load_model
+from rnnlab.models import LanguageModel, SequenceClassifier
+from rnnlab.runs import Run
+from rnnlab.tasks import build_task
+from rnnlab.tasks.generate import split_prefix
+from rnnlab.tasks.heldout import classifier_batch, grad_flow_batch, lm_windows, split_data
+
+GATE_BATCH = 256  # classifiers: held-out sequences the gate statistics are taken over
+
+
+@dataclass
+class Subject:
+    """One run to inspect, on one device."""
+
+    run: Run
+    cfg: object  # the run's Config
+    vocab: Vocab
+    kind: str  # "lm" or "classifier"
+    trained: nn.Module  # the checkpoint's weights, eval mode
+    fresh: nn.Module  # the run's config at initialisation (seeded with its seed)
+    batch: tuple  # the gradient-flow batch: (tokens (B, T), targets)
+    text: torch.Tensor  # language models: 1-d ids of the inspected text; classifiers: (B, T)
+
+    @property
+    def name(self) -> str:
+        return self.run.dir.name
+
+
+def open_subject(run_dir, checkpoint: str, given: dict, device, need_text: bool) -> Subject:
+    """Load a run and its inputs (`given`: at most one of --text, --seq, --split); any
+    problem is an RnnlabError before a file is written. `need_text=False` skips what only
+    the gates and units need (`--grad-flow`)."""
+    run = Run.open(run_dir)
+    from rnnlab.config import load_config
+
+    cfg = load_config(run.config_path)
+    dataset = DATASETS.get(cfg.data.dataset)
+    kind = "lm" if dataset.task == "lm" else "classifier"
+    check_option_fits(run, cfg, dataset, given)
+    classes = load_classes(run) if kind == "classifier" else None
+    cfg, vocab, trained = load_model(run, checkpoint, device, classes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)  # the same first draw as `rnnlab train` makes
+        fresh = build(cfg, vocab, classes).to(device).eval()
+    if "--split" in given:
+        batch, text = split_inputs(cfg, vocab, given["--split"], device, need_text)
+    else:
+        batch, text = given_inputs(cfg, vocab, trained, given, device)
+    return Subject(run, cfg, vocab, kind, trained, fresh, batch, text)
+
+
+def build(cfg, vocab: Vocab, classes) -> nn.Module:
+    if classes is None:
+        return LanguageModel(len(vocab), cfg.model)
+    return SequenceClassifier(len(vocab), len(classes), cfg.model)
+
+
+def check_option_fits(run: Run, cfg, dataset, given: dict) -> None:
+    """--text on a language model or text classifier, --seq on DigitSum."""
+    for option in ("--text", "--seq"):
+        if option not in given:
+            continue
+        fits = dataset.predict_option == option or (
+            option == "--text" and dataset.predict_option == "--prefix"
+        )
+        if not fits:
+            use = "--text" if dataset.predict_option == "--prefix" else dataset.predict_option
+            raise RnnlabError(
+                f"{option} does not apply to {run.dir} ({cfg.data.dataset}): use {use}"
+            )
+
+
+def given_inputs(cfg, vocab: Vocab, trained: nn.Module, given: dict, device):
+    """The batch and text of `--text` or `--seq`: one sequence."""
+    option, value = next(iter(given.items()))
+    if isinstance(trained, LanguageModel):
+        tokens = split_prefix(value, cfg.data.token)
+        unknown = vocab.unknown(tokens)
+        if unknown:
+            shown = ", ".join(repr(t) for t in unknown[:5])
+            raise RnnlabError(f"--text has {cfg.data.token}s the model never saw: {shown}")
+        if len(tokens) < 2:
+            raise RnnlabError("--text needs at least two tokens (an input and its next token)")
+        ids = torch.as_tensor(vocab.encode(np.array(tokens)), device=device)  # (N,)
+        return lm_windows(ids, len(ids) - 1, 1), ids
+    tokens = input_tokens(cfg, value)
+    if option == "--seq" and cfg.data.length and len(tokens) != cfg.data.length:
+        raise RnnlabError(
+            f"--seq has {len(tokens)} digits; this model reads sequences of {cfg.data.length}"
+        )
+    ids = torch.as_tensor(vocab.encode(np.array(tokens)), device=device).view(1, -1)  # (1, T)
+    with torch.no_grad():
+        label = trained(ids, torch.tensor([ids.shape[1]], device=device)).argmax(-1)  # (1,)
+    return (ids, label), ids  # the loss of the model's own prediction
+
+
+def split_inputs(cfg, vocab: Vocab, split: str, device, need_text: bool):
+    """The gradient-flow batch and the text of a data split, read through the run's config."""
+    task = build_task(cfg, device)
+    data_vocab = task.vocab if hasattr(task, "vocab") else task.data.vocab
+    if data_vocab.idx_to_token != vocab.idx_to_token:
+        raise RnnlabError(
+            f"the {cfg.data.dataset} data now gives a different vocabulary than the run's "
+            f"vocab.json: use --text or --seq instead of --split"
+        )
+    batch = grad_flow_batch(task, split)
+    data = split_data(task, split)
+    if not need_text:
+        return batch, None
+    if isinstance(data, torch.Tensor):
+        return batch, data
+    return batch, classifier_batch(data, device, GATE_BATCH)[0]
