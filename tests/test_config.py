@@ -11,6 +11,7 @@ import yaml
 from rnnlab.config import Config, config_from_dict, dump_config, load_config
 from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
+from rnnlab.models import check_model
 
 
 def test_shipped_config_loads_with_its_values(tiny_config):
@@ -72,7 +73,7 @@ def test_dump_round_trips(tiny_config):
         ("optim: {lr: fast}\n", "'optim.lr' must be a number, got a string 'fast'"),
         (
             "model: {cell: gur}\n",
-            "'model.cell' must be one of rnn | gru | lstm, got 'gur'; did you mean 'gru'?",
+            "'model.cell' must be one of gru | lstm | mgu | rnn, got 'gur'; did you mean 'gru'?",
         ),
         ("model: {dropout: 1.0}\n", "'model.dropout' must be < 1, got 1.0"),
         ("model: {bidirectional: yes please}\n", "'model.bidirectional' must be true or false"),
@@ -95,7 +96,8 @@ def test_dump_round_trips(tiny_config):
 )
 def test_bad_config_is_one_clear_line(write_config, text, message):
     with pytest.raises(RnnlabError) as err:
-        check_config(load_config(write_config(text)))  # the schema, then the dataset's own keys
+        # the schema, then the dataset's own keys, then the cell's
+        check_model(check_config(load_config(write_config(text))).model)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 

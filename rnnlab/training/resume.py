@@ -18,6 +18,7 @@ from rnnlab.config.load import flatten_dotted
 from rnnlab.data import check_config
 from rnnlab.device import pick_device
 from rnnlab.errors import RnnlabError
+from rnnlab.models import check_model
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.progress import Reporter
@@ -39,6 +40,7 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
         )
     saved = load_config(run.config_path)
     cfg = check_config(load_config(run.config_path, overrides))
+    check_model(cfg.model)
     check_changes(saved, cfg)
     device = pick_device(cfg.device)
     ckpt = run.load_checkpoint("last", map_location=device)
