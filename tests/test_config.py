@@ -141,3 +141,18 @@ def test_config_errors_do_not_import_torch(write_config):
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cell_checks_do_not_import_torch(write_config):
+    path = write_config("model: {cell: mgu, impl: scratch, nonlinearity: relu}\n")
+    code = (
+        "import sys\n"
+        "from rnnlab.config import load_config\n"
+        "from rnnlab.errors import RnnlabError\n"
+        "from rnnlab.models import check_model\n"
+        f"try:\n    check_model(load_config({str(path)!r}).model)\n"
+        "except RnnlabError as err:\n    print(err)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert "'model.nonlinearity: relu' is for model.cell: rnn, got mgu" in out.stdout
