@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from rnnlab.errors import RnnlabError
+
 from .init import init_recurrent
 from .recurrent import RECURRENT, Recurrent
 
@@ -13,6 +15,10 @@ from .recurrent import RECURRENT, Recurrent
 class Builtin(Recurrent):
     def __init__(self, cfg, input_size: int):
         super().__init__(cfg, input_size)
+        if self.spec.torch_layer is None:
+            raise RnnlabError(
+                f"model.cell: {cfg.cell} has no torch.nn layer: set model.impl: scratch"
+            )
         extra = {"nonlinearity": cfg.nonlinearity} if "nonlinearity" in self.spec.options else {}
         self.layer = getattr(nn, self.spec.torch_layer)(
             input_size,

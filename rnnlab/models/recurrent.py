@@ -57,7 +57,7 @@ def build_recurrent(cfg, input_size: int) -> Recurrent:
 
     stack = RECURRENT.get(cfg.impl)(cfg, input_size)
     gate = CELLS.get(cfg.cell).forget_gate
-    if gate is not None and getattr(cfg, "forget_bias", 0.0):
+    if gate is not None and cfg.forget_bias:
         add_forget_bias(stack, cfg.forget_bias, cfg.hidden_size, gate)
     return stack
 

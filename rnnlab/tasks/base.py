@@ -61,6 +61,10 @@ class Task:
     reports_test: bool = False  # True: test the best checkpoint at the end (`test`)
     cfg: Any  # the run's Config
 
+    def __init__(self, cfg, device: torch.device, data: Any) -> None:
+        """The task over `data` (what its dataset's `load` returned) on `device`."""
+        self.cfg, self.device = cfg, device
+
     def artifacts(self) -> Artifacts:
         """The vocabulary (and classes) of this task's data."""
         raise NotImplementedError
