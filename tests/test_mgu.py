@@ -85,7 +85,9 @@ def test_autograd_gradients_match_finite_differences(layers, bidirectional):
         outputs, h_n = torch.func.functional_call(stack, values, (x, h0))
         return outputs, h_n
 
-    assert torch.autograd.gradcheck(run, (x, h0, *params), eps=1e-6, atol=1e-6)
+    # every entry of the Jacobian for one layer; for the deep stack, random projections of it
+    fast = layers > 1
+    assert torch.autograd.gradcheck(run, (x, h0, *params), eps=1e-6, atol=1e-6, fast_mode=fast)
 
 
 def test_config_checks_know_the_cell():
