@@ -242,6 +242,11 @@ CASES = [
     override(
         "residual-on-gru", "model.residual=true", "'model.residual: true' is nndl's residual SRN"
     ),
+    override(
+        "cell-without-a-torch-layer",
+        "model.cell=mgu",
+        "model.cell: mgu has no torch.nn layer: set model.impl: scratch",
+    ),
     override("text-without-path", "data.dataset=text", "dataset 'text' needs data.path"),
     override(
         "digitsum-without-length", "data.dataset=digitsum", "dataset 'digitsum' needs data.length"
