@@ -75,6 +75,7 @@ class Task:
         raise NotImplementedError
 
     def build_model(self) -> nn.Module:
+        """The model for this task's data, built as `predict` rebuilds it (`model_for`)."""
         return self.model_for(self.cfg, self.artifacts())
 
     @classmethod
