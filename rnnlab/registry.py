@@ -16,9 +16,15 @@ T = TypeVar("T")
 
 
 def suggest(name: str, candidates: list[str]) -> str:
-    """' (did you mean 'x'?)' for the candidate nearest to `name`, or ''."""
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    """' (did you mean 'x'?)' for the candidate nearest to `name`, or ''. Of equally near
+    candidates, one with the same letters (a transposition: 'gur' -> 'gru') wins."""
+
+    def nearness(candidate: str):
+        ratio = difflib.SequenceMatcher(None, candidate, name).ratio()
+        return ratio, sorted(candidate) == sorted(name), candidate
+
+    close = [c for c in candidates if nearness(c)[0] >= 0.5]
+    return f"; did you mean '{max(close, key=nearness)}'?" if close else ""
 
 
 class Registry(Generic[T]):

@@ -233,7 +233,7 @@ CASES = [
     override(
         "unknown-cell",
         "model.cell=gruu",
-        "'model.cell' must be one of rnn | gru | lstm, got 'gruu'; did you mean 'gru'?",
+        "'model.cell' must be one of gru | lstm | mgu | rnn, got 'gruu'; did you mean 'gru'?",
     ),
     override("unknown-optimizer", "optim.name=adamm", "got 'adamm'; did you mean 'adam'?"),
     override("unknown-impl", "model.impl=scrach", "got 'scrach'; did you mean 'scratch'?"),
@@ -241,6 +241,11 @@ CASES = [
     # --- options that do not go together ---
     override(
         "residual-on-gru", "model.residual=true", "'model.residual: true' is nndl's residual SRN"
+    ),
+    override(
+        "cell-without-a-torch-layer",
+        "model.cell=mgu",
+        "model.cell: mgu has no torch.nn layer: set model.impl: scratch",
     ),
     override("text-without-path", "data.dataset=text", "dataset 'text' needs data.path"),
     override(
@@ -932,7 +937,7 @@ def test_a_bidirectional_language_model_trains_with_a_warning(tmp_path):
 
 def test_a_unidirectional_language_model_and_a_bidirectional_classifier_have_no_warning():
     from rnnlab.config import load_config
-    from rnnlab.data import config_warnings
+    from rnnlab.tasks import config_warnings
 
     assert config_warnings(load_config(REPO / "configs" / "tiny.yaml")) == []
     assert config_warnings(load_config(REPO / "configs" / "tiny_imdb.yaml")) == []

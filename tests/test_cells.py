@@ -17,7 +17,7 @@ from rnnlab.cli import app
 from rnnlab.config import load_config
 from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
-from rnnlab.models import LanguageModel
+from rnnlab.models import LanguageModel, check_model
 from rnnlab.models.builtin import Builtin
 from rnnlab.models.compile import AUTO_MIN_STEPS_CPU, resolve_compile
 from rnnlab.models.scratch import Scratch, from_builtin_state_dict, to_builtin_state_dict
@@ -246,7 +246,7 @@ def test_state_dict_exchange_refuses_what_does_not_fit():
 )
 def test_config_refuses_options_the_model_does_not_have(tiny_config, override, message):
     with pytest.raises(RnnlabError, match=message):
-        load_config(tiny_config, override)
+        check_model(load_config(tiny_config, override).model)
 
 
 def test_compile_auto_stays_eager_for_short_cpu_runs_and_compiles_on_cuda():

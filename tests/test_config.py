@@ -11,6 +11,7 @@ import yaml
 from rnnlab.config import Config, config_from_dict, dump_config, load_config
 from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
+from rnnlab.models import check_model
 
 
 def test_shipped_config_loads_with_its_values(tiny_config):
@@ -72,7 +73,7 @@ def test_dump_round_trips(tiny_config):
         ("optim: {lr: fast}\n", "'optim.lr' must be a number, got a string 'fast'"),
         (
             "model: {cell: gur}\n",
-            "'model.cell' must be one of rnn | gru | lstm, got 'gur'; did you mean 'gru'?",
+            "'model.cell' must be one of gru | lstm | mgu | rnn, got 'gur'; did you mean 'gru'?",
         ),
         ("model: {dropout: 1.0}\n", "'model.dropout' must be < 1, got 1.0"),
         ("model: {bidirectional: yes please}\n", "'model.bidirectional' must be true or false"),
@@ -95,7 +96,8 @@ def test_dump_round_trips(tiny_config):
 )
 def test_bad_config_is_one_clear_line(write_config, text, message):
     with pytest.raises(RnnlabError) as err:
-        check_config(load_config(write_config(text)))  # the schema, then the dataset's own keys
+        # the schema, then the dataset's own keys, then the cell's
+        check_model(check_config(load_config(write_config(text))).model)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -139,3 +141,18 @@ def test_config_errors_do_not_import_torch(write_config):
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cell_checks_do_not_import_torch(write_config):
+    path = write_config("model: {cell: mgu, impl: scratch, nonlinearity: relu}\n")
+    code = (
+        "import sys\n"
+        "from rnnlab.config import load_config\n"
+        "from rnnlab.errors import RnnlabError\n"
+        "from rnnlab.models import check_model\n"
+        f"try:\n    check_model(load_config({str(path)!r}).model)\n"
+        "except RnnlabError as err:\n    print(err)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert "'model.nonlinearity: relu' is for model.cell: rnn, got mgu" in out.stdout

@@ -19,6 +19,7 @@ from rnnlab.config import load_config
 from rnnlab.data import DATASETS, check_config
 from rnnlab.data.digitsum import generate, parse_file
 from rnnlab.errors import RnnlabError
+from rnnlab.models import check_model
 
 runner = CliRunner()
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny_digitsum.yaml"
@@ -287,7 +288,7 @@ def test_forget_bias_shifts_only_the_lstm_forget_gates(write_config, impl):
 
 def test_forget_bias_needs_an_lstm(write_config):
     with pytest.raises(RnnlabError, match="'model.forget_bias' is for model.cell: lstm"):
-        load_config(write_config("model: {cell: gru, forget_bias: 1.0}\n"))
+        check_model(load_config(write_config("model: {cell: gru, forget_bias: 1.0}\n")).model)
 
 
 def test_a_digitsum_sweep_over_lengths_reports_test_accuracy(tmp_path, fresh_data_dir):

@@ -65,7 +65,8 @@ def train(
 
 def _train_or_resume(config, overrides: list[str], out, run_dir, resume, quiet: bool):
     from rnnlab.config import load_config
-    from rnnlab.data import check_config, config_warnings
+    from rnnlab.data import check_config
+    from rnnlab.models import check_model
     from rnnlab.runs.progress import Reporter
 
     reporter = Reporter(quiet=quiet)
@@ -84,9 +85,12 @@ def _train_or_resume(config, overrides: list[str], out, run_dir, resume, quiet: 
     if config is None:
         raise RnnlabError("give a config to train, or --resume RUN_DIR to continue a run")
     cfg = check_config(load_config(config, overrides))
+    check_model(cfg.model)
+    from rnnlab.tasks import config_warnings  # torch from here on: the config is good
+    from rnnlab.training.session import train as run_training
+
     for warning in config_warnings(cfg):
         typer.echo(f"warning: {warning}", err=True)
-    from rnnlab.training.session import train as run_training
 
     return run_training(cfg, out, reporter, run_dir)
 
@@ -134,14 +138,13 @@ def predict(
     from rnnlab.runs import newest_run
 
     run_dir = run or newest_run(Path("runs"))
-    _check_predict_task(run_dir, option)
-    from rnnlab.inference.predict import classify, continue_text
+    from rnnlab.inference.predict import check_option
+    from rnnlab.inference.predict import predict as run_predict
+    from rnnlab.tasks import Sampling
 
-    if option == "--prefix":
-        typer.echo(continue_text(run_dir, value, num_chars, checkpoint, temperature, top_k, seed))
-    else:
-        label, probability = classify(run_dir, value, checkpoint)
-        typer.echo(f"{label}\t{probability:.4f}")
+    check_option(run_dir, option)  # the run's task says which option feeds it
+    sampling = Sampling(num_chars, temperature, top_k, seed)
+    typer.echo(run_predict(run_dir, value, checkpoint, sampling))
 
 
 gen_data = typer.Typer(help="Generate synthetic data sets.", no_args_is_help=True)
@@ -184,21 +187,6 @@ def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint
         raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
     if not 0 <= seed < 2**63:
         raise RnnlabError(f"--seed must be >= 0 (and < 2**63), got {seed}")
-
-
-def _check_predict_task(run_dir: Path, option: str) -> None:
-    """The option must suit the run's task (read from its config, without torch)."""
-    from rnnlab.config import load_config
-    from rnnlab.data import DATASETS
-    from rnnlab.runs import Run
-
-    cfg = load_config(Run.open(run_dir).config_path)
-    dataset = DATASETS.get(cfg.data.dataset)
-    if option != dataset.predict_option:
-        kind = "a language model" if dataset.task == "lm" else f"a classifier ({cfg.data.dataset})"
-        raise RnnlabError(
-            f"{option} does not apply to {run_dir}: it is {kind}; use {dataset.predict_option}"
-        )
 
 
 app.command()(sweep)

@@ -209,21 +209,8 @@ def _check_cross_fields(cfg: Config) -> None:
 
 
 def _check_model(model) -> None:
-    """Options that only some cells or implementations have."""
-    if model.residual and (model.cell != "rnn" or model.impl != "scratch"):
-        raise RnnlabError(
-            "'model.residual: true' is nndl's residual SRN: it needs model.cell: rnn and "
-            f"model.impl: scratch, got cell {model.cell} with impl {model.impl}"
-        )
-    if model.nonlinearity != "tanh" and model.cell != "rnn":
-        raise RnnlabError(
-            f"'model.nonlinearity: {model.nonlinearity}' is for model.cell: rnn; "
-            f"the {model.cell} gates use sigmoid and tanh"
-        )
-    if model.forget_bias != 0 and model.cell != "lstm":
-        raise RnnlabError(
-            f"'model.forget_bias' is for model.cell: lstm (its forget gate), got {model.cell}"
-        )
+    """Options that only some implementations have. The cell and the options only some
+    cells have are checked against the cell registry (`rnnlab.models.check_model`)."""
     if model.compile is True and model.impl != "scratch":
         raise RnnlabError(
             "'model.compile: true' compiles rnnlab's scratch cells; builtin layers run "

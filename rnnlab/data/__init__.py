@@ -5,7 +5,7 @@ Importing this package registers every dataset and needs NumPy only, not torch.
 
 from . import csvdata, digitsum, imdb, text  # noqa: F401  (register every dataset)
 from .base import DATASETS, Corpus, Dataset, TextCorpus
-from .checks import check_config, config_warnings
+from .checks import check_config
 from .store import Resource, data_dir, fetch
 from .vocab import Vocab
 
@@ -17,7 +17,6 @@ __all__ = [
     "TextCorpus",
     "Vocab",
     "check_config",
-    "config_warnings",
     "data_dir",
     "fetch",
 ]

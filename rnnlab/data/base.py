@@ -1,8 +1,9 @@
 """The dataset base class and its registry.
 
-A dataset is registered by name (`@DATASETS.register("timemachine")`) and declares which
-task it feeds: `"lm"` (a token stream for a language model) or `"classify"` (sequences
-with one label each). Modules here use NumPy only; torch comes in at training time.
+A dataset is registered by name (`@DATASETS.register("timemachine")`) and says what it
+holds by its base class: `TextCorpus` (a token stream, for a language model) or
+`ClassifyDataset` (sequences with one label each, `labelled.py`); `rnnlab.tasks` picks
+the task from that class. Modules here use NumPy only; torch comes in at training time.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from .vocab import Vocab
 
 
 class Dataset:
-    """Base of every dataset. Subclasses set `task` and implement `load`."""
-
-    task = "lm"  # "lm" or "classify": which training task this data feeds
-    predict_option = "--prefix"  # what `rnnlab predict` takes for a model of this data
+    """Base of every dataset. Subclasses derive from TextCorpus or ClassifyDataset (what
+    their data is) and implement `load`."""
 
     @classmethod
     def check_config(cls, cfg) -> None:
@@ -45,7 +44,6 @@ class Corpus:
 class TextCorpus(Dataset):
     """A corpus read as one token stream; subclasses implement `read_tokens`."""
 
-    task = "lm"
     default_max_tokens: int | None = None  # used when data.max_tokens is null
 
     def read_tokens(self, cfg) -> np.ndarray:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from rnnlab.errors import RnnlabError
 
-from .base import DATASETS
+from .base import DATASETS, TextCorpus
 
 
 def check_config(cfg):
     """`cfg` once its dataset accepts it; RnnlabError naming the key otherwise."""
     DATASETS.get(cfg.data.dataset).check_config(cfg)
-    if DATASETS.get(cfg.data.dataset).task != "lm":
+    if not issubclass(DATASETS.get(cfg.data.dataset), TextCorpus):  # a classifier
         _check_lm_only(cfg)
     return cfg
 
@@ -30,15 +30,3 @@ def _check_lm_only(cfg) -> None:
             f"'model.{set_keys[0]}' is for language models; dataset '{cfg.data.dataset}' "
             "trains a classifier"
         )
-
-
-def config_warnings(cfg) -> list[str]:
-    """Configs that train but deserve a word: one line each, shown on stderr by `train`."""
-    warnings = []
-    if cfg.model.bidirectional and DATASETS.get(cfg.data.dataset).task == "lm":
-        warnings.append(
-            "model.bidirectional on a language model: its right-to-left direction sees the "
-            "future (the very token it predicts), so its perplexity flatters it and it cannot "
-            "generate forward (d2l 9.4.4; configs/bilstm_timemachine.yaml)"
-        )
-    return warnings

@@ -129,8 +129,6 @@ class DigitSum(ClassifyDataset):
     length is generated into rnnlab's data directory (seed 0, k 3 train / 1 dev and test,
     as `gen-data`'s defaults) on first use."""
 
-    predict_option = "--seq"
-
     @classmethod
     def check_config(cls, cfg) -> None:
         if cfg.data.length is None:

@@ -91,9 +91,6 @@ class Labelled:
 class ClassifyDataset(Dataset):
     """Base of the classification datasets: `load(cfg)` returns a `Labelled`."""
 
-    task = "classify"
-    predict_option = "--text"
-
     def load(self, cfg) -> Labelled:
         raise NotImplementedError
 

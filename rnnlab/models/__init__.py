@@ -1,8 +1,46 @@
-"""Models: recurrent stacks behind one contract (`recurrent.py`) and the heads around them."""
+"""Models: recurrent stacks behind one contract (`recurrent.py`) and the heads around them.
 
-from . import builtin, scratch  # noqa: F401  (register model.impl "builtin", "scratch")
-from .classifier import SequenceClassifier
-from .lm import LanguageModel
-from .recurrent import RECURRENT, Recurrent, detach_state
+Importing this package needs no torch: the cell registry (`cells.CELLS`) and
+`check_model`, which config checks use before training, are plain Python; the names
+below that hold tensors load their module on first use.
+"""
 
-__all__ = ["RECURRENT", "LanguageModel", "Recurrent", "SequenceClassifier", "detach_state"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from .cells import CELLS, CellSpec, check_model
+
+if TYPE_CHECKING:
+    from .classifier import SequenceClassifier
+    from .lm import LanguageModel
+    from .recurrent import RECURRENT, Recurrent, build_recurrent, detach_state
+
+_LAZY = {
+    "LanguageModel": "lm",
+    "SequenceClassifier": "classifier",
+    "RECURRENT": "recurrent",
+    "Recurrent": "recurrent",
+    "build_recurrent": "recurrent",
+    "detach_state": "recurrent",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+
+
+__all__ = [
+    "CELLS",
+    "RECURRENT",
+    "CellSpec",
+    "LanguageModel",
+    "Recurrent",
+    "SequenceClassifier",
+    "build_recurrent",
+    "check_model",
+    "detach_state",
+]

@@ -1,21 +1,26 @@
-"""`model.impl: builtin`: torch.nn.RNN / GRU / LSTM (cuDNN on CUDA, oneDNN for LSTM on CPU)."""
+"""`model.impl: builtin`: the torch.nn layer of the cell's spec (`CellSpec.torch_layer`:
+torch.nn.RNN / GRU / LSTM; cuDNN on CUDA, oneDNN for LSTM on CPU)."""
 
 from __future__ import annotations
 
 from torch import nn
 
+from rnnlab.errors import RnnlabError
+
 from .init import init_recurrent
 from .recurrent import RECURRENT, Recurrent
-
-LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 @RECURRENT.register("builtin")
 class Builtin(Recurrent):
     def __init__(self, cfg, input_size: int):
         super().__init__(cfg, input_size)
-        extra = {"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}
-        self.layer = LAYERS[cfg.cell](
+        if self.spec.torch_layer is None:
+            raise RnnlabError(
+                f"model.cell: {cfg.cell} has no torch.nn layer: set model.impl: scratch"
+            )
+        extra = {"nonlinearity": cfg.nonlinearity} if "nonlinearity" in self.spec.options else {}
+        self.layer = getattr(nn, self.spec.torch_layer)(
             input_size,
             cfg.hidden_size,
             num_layers=cfg.num_layers,

@@ -1,6 +1,6 @@
 """`model.compile`: run the scratch cells' time loops through torch.compile, or not.
 
-Compiling turns each cell's forward and backward loop (`cells.py`) into one graph whose
+Compiling turns each cell's forward and backward loop (`cells/`) into one graph whose
 elementwise work per step is one fused kernel. It pays in steady state (docs/cells.md),
 but the first call compiles for tens of seconds on a CPU, so:
 

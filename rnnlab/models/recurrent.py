@@ -6,8 +6,8 @@
                                        or (T, B) token ids standing for one-hot vectors
                                        of size D, where the class sets `accepts_ids`
     outputs: (T, B, H * directions)    the last layer's hidden state at every step
-    state:   (L * directions, B, H)    rnn and gru; for lstm the pair (h, c) of those;
-                                       None on input means zeros
+    state:   (L * directions, B, H)    or, for a cell with memory (lstm), the pair (h, c)
+                                       of those; None on input means zeros
 
 Implementations register under `model.impl` (`@RECURRENT.register("builtin")`) and are
 built from the `model` config section and the input size. Their parameters carry
@@ -22,6 +22,7 @@ from torch import nn
 
 from rnnlab.registry import Registry
 
+from .cells import CELLS
 from .init import init_uniform
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -35,6 +36,7 @@ class Recurrent(nn.Module):
     def __init__(self, cfg, input_size: int):
         super().__init__()
         self.cell = cfg.cell
+        self.spec = CELLS.get(cfg.cell)  # gates, memory, torch.nn layer, options
         self.input_size = input_size
         self.hidden_size = cfg.hidden_size
         self.num_layers = cfg.num_layers
@@ -52,22 +54,26 @@ RECURRENT: Registry[type[Recurrent]] = Registry("model.impl")
 
 
 def build_recurrent(cfg, input_size: int) -> Recurrent:
+    from . import builtin, scratch  # noqa: F401  (register model.impl "builtin", "scratch")
+
     stack = RECURRENT.get(cfg.impl)(cfg, input_size)
     if getattr(cfg, "init", None) == "uniform":  # model.init_range, builtin and scratch alike
         init_uniform(stack, cfg.init_range)
-    if cfg.cell == "lstm" and getattr(cfg, "forget_bias", 0.0):
-        add_forget_bias(stack, cfg.forget_bias, cfg.hidden_size)
+    gate = CELLS.get(cfg.cell).forget_gate
+    if gate is not None and cfg.forget_bias:
+        add_forget_bias(stack, cfg.forget_bias, cfg.hidden_size, gate)
     return stack
 
 
 @torch.no_grad()
-def add_forget_bias(stack: nn.Module, value: float, hidden_size: int) -> None:
-    """Add `value` to every LSTM forget gate's bias (rows H:2H of bias_hh, gate order i, f,
-    g, o as torch.nn's), so memory is kept by default at the start of training
-    (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1)."""
+def add_forget_bias(stack: nn.Module, value: float, hidden_size: int, gate: int = 1) -> None:
+    """Add `value` to every forget gate's bias (gate block `gate` of bias_hh: rows H:2H of
+    the LSTM's, gate order i, f, g, o as torch.nn's), so memory is kept by default at the
+    start of training (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1)."""
+    rows = slice(gate * hidden_size, (gate + 1) * hidden_size)
     for name, param in stack.named_parameters():
         if name.split(".")[-1].startswith("bias_hh"):
-            param[hidden_size : 2 * hidden_size] += value
+            param[rows] += value
 
 
 def detach_state(state: State | None) -> State | None:

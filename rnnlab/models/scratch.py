@@ -1,12 +1,13 @@
-"""`model.impl: scratch`: rnnlab's own recurrent stack, built from the cells of `cells.py`.
+"""`model.impl: scratch`: rnnlab's own recurrent stack, built from the cells of `cells/`.
 
 Deep (`model.num_layers`), bidirectional, dropout between layers, the same state shapes
 as torch.nn, and the same parameter names, shapes and gate order (`weight_ih_l0`,
 `weight_hh_l1_reverse`, ...), so a scratch model and a builtin one exchange state_dicts.
 
 Per layer and direction the input projections of all steps are one product before the
-loop (for one-hot input, a lookup of rows of W_ih); the loop and its backward are one
-autograd node (`Sequence`) running the cell's own backpropagation through time.
+loop (for one-hot input, a lookup of rows of W_ih). A fused cell's loop and backward are
+one autograd node (`Sequence`) running its own backpropagation through time; a step cell's
+loop is recorded by autograd, step by step (`cells/base.py`).
 """
 
 from __future__ import annotations
@@ -18,21 +19,31 @@ from torch.autograd.function import once_differentiable
 
 from rnnlab.errors import RnnlabError
 
-from .cells import GATES, after_and_before, make_cell
+from .cells import CELLS
+from .cells.base import after_and_before
 from .compile import use_compile_cache
 from .init import init_recurrent
 from .recurrent import RECURRENT, Recurrent
 
 
 class Kernels:
-    """A cell's forward and backward loops, eager or through torch.compile."""
+    """A cell's forward and (fused cells) backward loops, eager or through torch.compile."""
 
     def __init__(self, cell, compiled: bool):
-        self.forward, self.backward = cell.forward, cell.backward
+        self.fused = cell.fused
+        self.forward = cell.forward
+        self.backward = cell.backward if cell.fused else None
         if compiled:
             use_compile_cache()
             self.forward = torch.compile(cell.forward, dynamic=False)
-            self.backward = torch.compile(cell.backward, dynamic=False)
+            if cell.fused:
+                self.backward = torch.compile(cell.backward, dynamic=False)
+
+    def run(self, reverse: bool, gx, w_hh, b_hh, h0, c0):
+        """(hs (T+1, B, H),) or, with memory, (hs, last c (B, H)) for one direction."""
+        if self.fused:  # the cell's own BPTT, as one autograd node
+            return Sequence.apply(self, reverse, gx, w_hh, b_hh, h0, c0)
+        return self.forward(gx, w_hh, b_hh, h0, c0, reverse)  # autograd records each step
 
 
 class Sequence(torch.autograd.Function):
@@ -91,10 +102,10 @@ class Scratch(Recurrent):
 
     def __init__(self, cfg, input_size: int):
         super().__init__(cfg, input_size)
-        self.cell_fn = make_cell(cfg)
+        self.cell_fn = self.spec.load_equations()(cfg)
         self.dropout = cfg.dropout
         self.layer = Weights(
-            self.cell_fn.gates, input_size, self.hidden_size, self.num_layers, self.directions
+            self.spec.gates, input_size, self.hidden_size, self.num_layers, self.directions
         )
         init_recurrent(self.layer, cfg.init, self.hidden_size)
         self.eager = Kernels(self.cell_fn, compiled=False)
@@ -115,12 +126,12 @@ class Scratch(Recurrent):
             outputs = []
             for direction in range(self.directions):
                 w_ih, w_hh, b_ih, b_hh = self.layer.of(layer, direction)
-                if self.cell_fn.bias_in_gx:  # rnn, lstm: both biases go in before the loop
+                if self.cell_fn.bias_in_gx:  # e.g. rnn, lstm: both biases go in before the loop
                     b_ih, b_hh = b_ih + b_hh, None
                 gx = project(x, w_ih, b_ih)  # (T, B, G*H): all steps at once
                 k = layer * self.directions + direction
                 c_k = None if c0 is None else c0[k]
-                result = Sequence.apply(kernels, direction == 1, gx, w_hh, b_hh, h0[k], c_k)
+                result = kernels.run(direction == 1, gx, w_hh, b_hh, h0[k], c_k)
                 after, _ = after_and_before(result[0], reverse=direction == 1)  # (T, B, H)
                 outputs.append(after)
                 last_h.append(after[0] if direction == 1 else after[-1])
@@ -133,13 +144,14 @@ class Scratch(Recurrent):
         return x, (h_n, torch.stack(last_c)) if c0 is not None else h_n
 
     def initial_state(self, state, batch: int, device):
-        """(h0, c0) of shape (L * dirs, B, H); c0 is None but for the LSTM; zeros for None."""
+        """(h0, c0) of shape (L * dirs, B, H); c0 is None but for cells with memory (the
+        LSTM); zeros for None."""
         dtype = self.layer.weight_hh_l0.dtype
         shape = (self.num_layers * self.directions, batch, self.hidden_size)
         if state is None:
             h0 = torch.zeros(shape, dtype=dtype, device=device)
-            return h0, (torch.zeros_like(h0) if self.cell == "lstm" else None)
-        return state if self.cell == "lstm" else (state, None)
+            return h0, (torch.zeros_like(h0) if self.spec.memory else None)
+        return state if self.spec.memory else (state, None)
 
 
 def project(x: torch.Tensor, w_ih: torch.Tensor, b_ih: torch.Tensor) -> torch.Tensor:
@@ -156,9 +168,11 @@ def to_builtin_state_dict(state_dict: dict, model_cfg) -> dict:
 
     The names, shapes and gate order are torch.nn's already, so the mapping is the
     identity on names; this checks the recurrent weights fit and refuses the residual
-    SRN, which torch.nn has no layer for."""
+    SRN and cells torch.nn has no layer for."""
     if getattr(model_cfg, "residual", False):
         raise RnnlabError("a residual SRN (model.residual: true) has no builtin equivalent")
+    if CELLS.get(model_cfg.cell).torch_layer is None:
+        raise RnnlabError(f"model.cell: {model_cfg.cell} has no builtin equivalent")
     return _checked_copy(state_dict, model_cfg)
 
 
@@ -170,7 +184,7 @@ def from_builtin_state_dict(state_dict: dict, model_cfg) -> dict:
 def _checked_copy(state_dict: dict, model_cfg) -> dict:
     """A shallow copy of `state_dict` once every recurrent weight of `model_cfg` is found
     in it with torch.nn's shape: G * H gate rows."""
-    rows, hidden = GATES[model_cfg.cell] * model_cfg.hidden_size, model_cfg.hidden_size
+    rows, hidden = CELLS.get(model_cfg.cell).gates * model_cfg.hidden_size, model_cfg.hidden_size
     shapes = {
         "weight_ih": None,
         "weight_hh": (rows, hidden),

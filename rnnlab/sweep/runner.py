@@ -23,6 +23,7 @@ from rnnlab.config import config_from_dict, config_to_dict, dump_config, load_co
 from rnnlab.config.load import parse_overrides, set_dotted
 from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
+from rnnlab.models import check_model
 from rnnlab.runs import Run, new_folder
 from rnnlab.runs.fileio import write_atomic
 
@@ -56,6 +57,7 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
                executor: ExecutorSettings | None = None) -> Sweep:  # fmt: skip
     """Check every point's config, then create the sweep folder; nothing runs yet."""
     base = check_config(load_config(config, overrides))
+    check_model(base.model)
     grid = {**base.sweep.grid, **grid}
     if not grid:
         raise RnnlabError("nothing to sweep: give --grid KEY=V1,V2 or a sweep.grid in the config")
@@ -109,7 +111,7 @@ def check_points(base: dict, points: list[Point]) -> None:
         try:
             for key, value in parse_overrides(point.overrides()).items():
                 set_dotted(raw, key, value)
-            check_config(config_from_dict(raw))
+            check_model(check_config(config_from_dict(raw)).model)
         except RnnlabError as err:
             raise RnnlabError(f"sweep point {point.name}: {err}") from None
 

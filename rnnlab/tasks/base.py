@@ -1,18 +1,28 @@
-"""What the one training loop (`rnnlab.training.loop`) asks of a task.
+"""What the one training loop (`rnnlab.training.loop`) and `rnnlab predict` ask of a task.
 
 A task owns its data on the training device, builds its model, turns a batch into a
-loss, evaluates, and says which validation metric picks `best.pt`. Language modelling
-and sequence classification are the two tasks; a dataset's `task` attribute picks one.
-A task with a test split (`reports_test`) is tested once, with the best checkpoint.
+loss, evaluates, and says which validation metric picks `best.pt`. A task with a test
+split (`reports_test`) is tested once, with the best checkpoint.
+
+Tasks register in `TASKS` and declare the dataset base class they learn from (`serves`:
+`TextCorpus` for language modelling, `ClassifyDataset` for classification); `task_for`
+picks, for a dataset class, the task serving its nearest base. `predict` rebuilds a
+run's model with the same `model_for` as training, from what the run folder keeps
+(`Artifacts`), and the task reads the command line's input (`predict_option`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+from rnnlab.data.vocab import Vocab
+from rnnlab.errors import RnnlabError
+from rnnlab.registry import Registry
 
 
 class BatchResult(NamedTuple):
@@ -25,12 +35,72 @@ class BatchResult(NamedTuple):
     # device (e.g. {"train_acc": number correct}); the loop reports each as a mean per example
 
 
+@dataclass
+class Artifacts:
+    """What a model needs besides the config, kept in the run folder for `predict`."""
+
+    vocab: Vocab
+    classes: list[str] = field(default_factory=list)  # classifiers: class index -> name
+
+
+@dataclass
+class Sampling:
+    """`rnnlab predict` settings for a language model's generated text."""
+
+    num_tokens: int = 50
+    temperature: float = 0.0  # 0: greedy
+    top_k: int | None = None
+    seed: int = 0
+
+
 class Task:
+    serves: type  # the dataset base class this task learns from (e.g. TextCorpus)
+    predict_option: str  # what `rnnlab predict` takes for this task's models: "--prefix"
     key_metric: str  # the validation metric that decides best.pt, e.g. "val_ppl"
     higher_is_better: bool  # True for accuracy, False for perplexity and loss
     reports_test: bool = False  # True: test the best checkpoint at the end (`test`)
+    cfg: Any  # the run's Config
+
+    def __init__(self, cfg, device: torch.device, data: Any) -> None:
+        """The task over `data` (what its dataset's `load` returned) on `device`."""
+        self.cfg, self.device = cfg, device
+
+    def artifacts(self) -> Artifacts:
+        """The vocabulary (and classes) of this task's data."""
+        raise NotImplementedError
+
+    @classmethod
+    def model_for(cls, cfg, artifacts: Artifacts) -> nn.Module:
+        """The model of `cfg` for this task: the one builder, for training and `predict`."""
+        raise NotImplementedError
 
     def build_model(self) -> nn.Module:
+        """The model for this task's data, built as `predict` rebuilds it (`model_for`)."""
+        return self.model_for(self.cfg, self.artifacts())
+
+    @classmethod
+    def describe(cls, cfg) -> str:
+        """What a run of this task is, for messages: "a language model"."""
+        raise NotImplementedError
+
+    @classmethod
+    def config_warnings(cls, cfg) -> list[str]:
+        """Settings that train but deserve a word, one line each (`rnnlab train`)."""
+        return []
+
+    @classmethod
+    def load_artifacts(cls, run) -> Artifacts:
+        """What `save_artifacts` wrote, read back from the run folder."""
+        return Artifacts(Vocab.load(run.vocab_path))
+
+    @classmethod
+    def read_input(cls, cfg, artifacts: Artifacts, given: str) -> list[str]:
+        """The tokens of `predict_option`'s value; RnnlabError saying what is wrong."""
+        raise NotImplementedError
+
+    @classmethod
+    def predict(cls, cfg, artifacts: Artifacts, model: nn.Module, tokens, sampling) -> str:
+        """The line `rnnlab predict` prints for the input `tokens` (model in eval mode)."""
         raise NotImplementedError
 
     def save_artifacts(self, run) -> None:
@@ -89,3 +159,16 @@ class Task:
 
     def set_carried(self, carried) -> None:
         pass
+
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+
+def task_for(dataset: type) -> type[Task]:
+    """The registered task serving `dataset`'s nearest base class (its MRO, in order)."""
+    tasks = [TASKS.get(name) for name in TASKS.names()]
+    for base in dataset.__mro__:
+        for task in tasks:
+            if task.serves is base:
+                return task
+    raise RnnlabError(f"no task learns from dataset class {dataset.__name__}")

@@ -13,18 +13,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab.data.labelled import Labelled, Sequences
+from rnnlab.data.labelled import ClassifyDataset, Labelled, Sequences
+from rnnlab.data.textcls import tokenize
+from rnnlab.errors import RnnlabError
 from rnnlab.models import SequenceClassifier
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.plots import plot_curves
 
-from .base import BatchResult, Task
+from .base import TASKS, Artifacts, BatchResult, Task
 from .batches import eval_order, to_batch, train_order
 
 EVAL_BATCH_FACTOR = 4  # evaluation batches are this many times larger (no gradients kept)
 
 
+@TASKS.register("classify")
 class ClassifyTask(Task):
+    serves = ClassifyDataset
+    predict_option = "--text"
     key_metric = "dev_acc"
     higher_is_better = True
     reports_test = True
@@ -33,8 +38,12 @@ class ClassifyTask(Task):
         self.cfg, self.device, self.data = cfg, device, data
         self.rng = np.random.Generator(np.random.PCG64(cfg.seed))  # batch order, resumable
 
-    def build_model(self) -> SequenceClassifier:
-        return SequenceClassifier(len(self.data.vocab), len(self.data.classes), self.cfg.model)
+    def artifacts(self) -> Artifacts:
+        return Artifacts(self.data.vocab, self.data.classes)
+
+    @classmethod
+    def model_for(cls, cfg, artifacts: Artifacts) -> SequenceClassifier:
+        return SequenceClassifier(len(artifacts.vocab), len(artifacts.classes), cfg.model)
 
     def save_artifacts(self, run) -> None:
         self.data.vocab.save(run.vocab_path)
@@ -96,3 +105,40 @@ class ClassifyTask(Task):
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = json.loads(state["batch_rng"])
+
+    @classmethod
+    def describe(cls, cfg) -> str:
+        return f"a classifier ({cfg.data.dataset})"
+
+    @classmethod
+    def load_artifacts(cls, run) -> Artifacts:
+        path = run.labels_path
+        try:
+            classes = json.loads(path.read_text(encoding="utf-8"))["classes"]
+        except FileNotFoundError:
+            raise RnnlabError(f"{path} not found: is {run.dir} a classifier run?") from None
+        except (ValueError, KeyError, TypeError):
+            raise RnnlabError(f"{path} is not an rnnlab labels file") from None
+        return Artifacts(super().load_artifacts(run).vocab, [str(c) for c in classes])
+
+    @classmethod
+    def read_input(cls, cfg, artifacts: Artifacts, given: str) -> list[str]:
+        """The text's tokens, tokenised as the training texts were, cut to data.max_len."""
+        return cut(cfg, tokenize([given])[0])
+
+    @classmethod
+    @torch.no_grad()
+    def predict(cls, cfg, artifacts: Artifacts, model, tokens, sampling) -> str:
+        """The predicted label and its probability, separated by a tab."""
+        ids = torch.as_tensor(artifacts.vocab.encode(np.array(tokens))).view(1, -1)  # (1, T)
+        lengths = torch.tensor([ids.shape[1]], device=ids.device)  # (1,)
+        probs = torch.softmax(model(ids, lengths), -1)[0]  # (C,)
+        best = int(probs.argmax())
+        return f"{artifacts.classes[best]}\t{float(probs[best]):.4f}"
+
+
+def cut(cfg, tokens: list[str]) -> list[str]:
+    """`tokens`, at least one, cut to data.max_len."""
+    if not tokens:
+        raise RnnlabError("the input is empty: give at least one token to classify")
+    return tokens[: cfg.data.max_len] if cfg.data.max_len else tokens

@@ -7,16 +7,19 @@ import math
 import torch
 import torch.nn.functional as F
 
-from rnnlab.data.base import Corpus
+from rnnlab.data.base import Corpus, TextCorpus
 from rnnlab.data.sampling import make_sampler
 from rnnlab.models import LanguageModel, detach_state
 from rnnlab.runs.plots import plot_curves
-from rnnlab.tasks.generate import generate, join_tokens, split_prefix
+from rnnlab.tasks.generate import check_prefix, generate, join_tokens, split_prefix
 
-from .base import BatchResult, Task
+from .base import TASKS, Artifacts, BatchResult, Task
 
 
+@TASKS.register("language_model")
 class LanguageModelTask(Task):
+    serves = TextCorpus
+    predict_option = "--prefix"
     key_metric = "val_ppl"
     higher_is_better = False
 
@@ -28,8 +31,12 @@ class LanguageModelTask(Task):
         self.sampler = make_sampler(d.sampling, train, d.batch_size, d.num_steps, cfg.seed)
         self.state = None  # carried between batches by the sequential sampler
 
-    def build_model(self) -> LanguageModel:
-        return LanguageModel(len(self.vocab), self.cfg.model)
+    def artifacts(self) -> Artifacts:
+        return Artifacts(self.vocab)
+
+    @classmethod
+    def model_for(cls, cfg, artifacts: Artifacts) -> LanguageModel:
+        return LanguageModel(len(artifacts.vocab), cfg.model)
 
     def save_artifacts(self, run) -> None:
         self.vocab.save(run.vocab_path)
@@ -102,3 +109,31 @@ class LanguageModelTask(Task):
 
     def set_carried(self, carried) -> None:
         self.state = carried
+
+    @classmethod
+    def describe(cls, cfg) -> str:
+        return "a language model"
+
+    @classmethod
+    def config_warnings(cls, cfg) -> list[str]:
+        if not cfg.model.bidirectional:
+            return []
+        return [
+            "model.bidirectional on a language model: its right-to-left direction sees the "
+            "future (the very token it predicts), so its perplexity flatters it and it cannot "
+            "generate forward (d2l 9.4.4; configs/bilstm_timemachine.yaml)"
+        ]
+
+    @classmethod
+    def read_input(cls, cfg, artifacts: Artifacts, given: str) -> list[str]:
+        return check_prefix(given, artifacts.vocab, cfg.data.token)
+
+    @classmethod
+    def predict(cls, cfg, artifacts: Artifacts, model, tokens, sampling) -> str:
+        """The prefix followed by `sampling.num_tokens` generated tokens."""
+        generator = torch.Generator().manual_seed(sampling.seed)
+        out = generate(
+            model, artifacts.vocab, tokens, sampling.num_tokens, sampling.temperature,
+            sampling.top_k, generator,
+        )  # fmt: skip
+        return join_tokens(tokens + out, cfg.data.token)

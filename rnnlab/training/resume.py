@@ -19,6 +19,7 @@ from rnnlab.config.techniques import parse_duration
 from rnnlab.data import check_config
 from rnnlab.device import pick_device, set_deterministic
 from rnnlab.errors import RnnlabError
+from rnnlab.models import check_model
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.progress import Reporter
@@ -49,6 +50,7 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
         )
     saved = load_config(run.config_path)
     cfg = check_config(load_config(run.config_path, overrides))
+    check_model(cfg.model)
     check_changes(saved, cfg)
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)

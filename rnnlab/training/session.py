@@ -33,16 +33,8 @@ from rnnlab.training.checkpoint import TrainState
 from rnnlab.training.interrupt import Interrupted
 from rnnlab.training.loop import Session, fit
 from rnnlab.training.nanguard import Diverged
+from rnnlab.training.optim import build_optimizer
 from rnnlab.training.precision import Precision, check_precision
-
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-
-
-def build_optimizer(cfg, params) -> torch.optim.Optimizer:
-    kwargs = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
-    if cfg.name == "sgd":
-        kwargs["momentum"] = cfg.momentum
-    return OPTIMIZERS[cfg.name](params, **kwargs)
 
 
 def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:

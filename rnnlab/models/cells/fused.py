@@ -1,5 +1,6 @@
-"""The cells of `model.impl: scratch`: the textbook equations over one direction of one
-layer, forward and backward through time.
+"""The fast path of `model.impl: scratch`: rnn, gru and lstm with their forward and
+backward loops over one direction of one layer written out (backpropagation through time
+by hand, not by autograd).
 
 Each cell has torch.nn's weights and gate order, so state_dicts carry over unchanged:
 
@@ -33,45 +34,25 @@ from __future__ import annotations
 
 import torch
 
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # gate blocks in the rows of w_ih and w_hh
+from .base import (
+    FusedCell,
+    after_and_before,
+    in_time_order,
+    times,
+    weight_gradients,
+    with_start,
+)
 
 
-def times(T: int, reverse: bool) -> range:
-    """The order a direction visits the steps in."""
-    return range(T - 1, -1, -1) if reverse else range(T)
-
-
-def in_time_order(per_step: list[torch.Tensor], reverse: bool) -> torch.Tensor:
-    """Stack tensors collected while visiting the steps backward (`reverse`) or forward
-    into time order: (T, ...)."""
-    return torch.stack(per_step[::-1] if reverse else per_step)
-
-
-def with_start(start: torch.Tensor, per_step: list[torch.Tensor], reverse: bool):
-    """(T+1, ...) in time order, `start` (h0 or c0) at the end the direction starts from."""
-    return torch.stack(per_step[::-1] + [start] if reverse else [start] + per_step)
-
-
-def after_and_before(states: torch.Tensor, reverse: bool):
-    """Views of a (T+1, ...) sequence: the state after each step, and the one before it."""
-    return (states[:-1], states[1:]) if reverse else (states[1:], states[:-1])
-
-
-def weight_gradients(d_pre: torch.Tensor, h_prev: torch.Tensor):
-    """dL/dw_hh and dL/db_hh from every step's d(pre-activation) (T, B, G*H): one product."""
-    flat = d_pre.reshape(-1, d_pre.shape[-1])  # (T*B, G*H)
-    return flat.t() @ h_prev.reshape(flat.shape[0], -1), flat.sum(0)
-
-
-class RNN:
+class RNN(FusedCell):
     """Elman's simple recurrent network (d2l 8.4, nndl 6.1):
     h_t = tanh(W x_t + U h_{t-1} + b), or relu; nndl's residual SRN (6.5.2) adds h_{t-1}."""
 
-    gates = 1
     bias_in_gx = True
 
-    def __init__(self, nonlinearity: str = "tanh", residual: bool = False):
-        self.nonlinearity, self.residual = nonlinearity, residual
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.nonlinearity, self.residual = cfg.nonlinearity, cfg.residual
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
         act = torch.relu if self.nonlinearity == "relu" else torch.tanh
@@ -105,14 +86,13 @@ class RNN:
         return d_pre, weight_gradients(d_pre, h_prev)[0], None, dh, None
 
 
-class GRU:
+class GRU(FusedCell):
     """Gated recurrent unit (d2l 9.1, nndl 6.6.2), in PyTorch's form:
     r, z = sigmoid(W_r x + U_r h + b_r), sigmoid(W_z x + U_z h + b_z);
     h_tilde = tanh(W_h x + b_in + r * (U_h h + b_hn)); h = z * h + (1 - z) * h_tilde.
     d2l writes r * h inside the product; PyTorch and cuDNN apply r after it, which lets
     the three recurrent products fuse into one."""
 
-    gates = 3
     bias_in_gx = False
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
@@ -158,12 +138,11 @@ class GRU:
         return (d_gx, *weight_gradients(d_u, h_prev), dh, None)
 
 
-class LSTM:
+class LSTM(FusedCell):
     """Long short-term memory (d2l 9.2, nndl 6.6.1):
     i, f, o = sigmoid(W x + U h + b) per gate; c_tilde = tanh(W_c x + U_c h + b_c);
     c = f * c + i * c_tilde; h = o * tanh(c)."""
 
-    gates = 4
     bias_in_gx = True
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
@@ -215,9 +194,3 @@ class LSTM:
             d_pres.append(d_pre)
         d_pre = in_time_order(d_pres, not reverse)  # (T, B, 4H) = dL/dgx
         return d_pre, weight_gradients(d_pre, h_prev)[0], None, dh, dc
-
-
-def make_cell(cfg) -> RNN | GRU | LSTM:
-    if cfg.cell == "rnn":
-        return RNN(cfg.nonlinearity, cfg.residual)
-    return GRU() if cfg.cell == "gru" else LSTM()

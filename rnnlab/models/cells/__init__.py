@@ -1,0 +1,95 @@
+"""The cells `model.cell` names, as a registry of specs that needs no torch.
+
+A `CellSpec` says what the rest of rnnlab needs to know about a cell: its gate blocks
+(rows of W_ih and W_hh), whether its state has a memory cell c beside h, the torch.nn
+layer that holds the same weights (`model.impl: builtin`), the cell-specific model keys
+it accepts, and where its scratch equations are (`model.impl: scratch`). The config is
+checked against the spec (`check_model`) before torch is imported; the equations module
+is imported only when a scratch stack is built.
+
+A cell's equations are one of two kinds (docs/cells.md, "How to add a cell"):
+
+- a `StepCell` (`base.py`): the equations of one step, and nothing else; the stack runs
+  the loop and autograd does backpropagation through time. `mgu.py` is one.
+- a fused cell (`fused.py`: rnn, gru, lstm): forward and backward loops written out, the
+  fast path, checked against torch.nn in tests/test_cells.py.
+
+Adding a cell is its equations file and one `CELLS.register(...)` line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from rnnlab.errors import RnnlabError
+from rnnlab.registry import Registry, suggest
+
+# The cell-specific keys of the model section and the value that means "not used".
+OPTIONS = {"nonlinearity": "tanh", "residual": False, "forget_bias": 0.0}
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """What rnnlab needs to know about one cell, without importing torch."""
+
+    gates: int  # gate blocks G: W_ih is (G*H, D), W_hh (G*H, H), in the equations' order
+    equations: str  # "module:Class" under rnnlab.models.cells: the scratch equations
+    memory: bool = False  # the state is (h, c): a memory cell beside h (the LSTM)
+    torch_layer: str | None = None  # torch.nn layer with the same weights ("GRU"); None: none
+    options: tuple[str, ...] = ()  # cell-specific model keys it accepts (keys of OPTIONS)
+    forget_gate: int | None = None  # the gate block `model.forget_bias` shifts
+
+    def __post_init__(self):
+        unknown = set(self.options) - set(OPTIONS)
+        if unknown or ("forget_bias" in self.options) != (self.forget_gate is not None):
+            raise ValueError(f"bad cell spec options {self.options} / {self.forget_gate}")
+
+    def load_equations(self) -> type:
+        """The class of the scratch equations (imports torch)."""
+        module, name = self.equations.split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def register(name: str, spec: CellSpec) -> None:
+    CELLS.register(name)(spec)
+
+
+CELLS: Registry[CellSpec] = Registry("model.cell")
+
+# fmt: off
+register("rnn", CellSpec(1, "fused:RNN", torch_layer="RNN", options=("nonlinearity", "residual")))
+register("gru", CellSpec(3, "fused:GRU", torch_layer="GRU"))
+register("lstm", CellSpec(4, "fused:LSTM", memory=True, torch_layer="LSTM",
+                          options=("forget_bias",), forget_gate=1))
+register("mgu", CellSpec(2, "mgu:MGU"))
+# fmt: on
+
+
+def check_model(model: Any) -> None:
+    """The `model` section's cell exists, and it and `model.impl` accept the options set;
+    RnnlabError naming the key otherwise. No torch."""
+    if model.cell not in CELLS:
+        names = CELLS.names()
+        raise RnnlabError(
+            f"'model.cell' must be one of {' | '.join(names)}, got {model.cell!r}"
+            f"{suggest(model.cell, names)}"
+        )
+    spec = CELLS.get(model.cell)
+    if model.residual and ("residual" not in spec.options or model.impl != "scratch"):
+        raise RnnlabError(
+            "'model.residual: true' is nndl's residual SRN: it needs model.cell: rnn and "
+            f"model.impl: scratch, got cell {model.cell} with impl {model.impl}"
+        )
+    for key, unused in OPTIONS.items():
+        if getattr(model, key) != unused and key not in spec.options:
+            takers = [n for n in CELLS.names() if key in CELLS.get(n).options]
+            shown = f"{key}: {getattr(model, key)}" if key == "nonlinearity" else key
+            raise RnnlabError(
+                f"'model.{shown}' is for model.cell: {' or '.join(takers)}, got {model.cell}"
+            )
+    if model.impl == "builtin" and spec.torch_layer is None:
+        raise RnnlabError(
+            f"model.cell: {model.cell} has no torch.nn layer: set model.impl: scratch"
+        )
