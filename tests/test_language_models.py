@@ -1,0 +1,271 @@
+"""Language-model data and evaluation (issue 12): PTB and Tiny Shakespeare loaders, split
+folders, newlines and <eos>, vectorised vocabularies, held-out perplexity over every token,
+test perplexity of the best checkpoint, bits per character."""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+from rnnlab.config import load_config
+from rnnlab.data import DATASETS, Vocab, check_config
+from rnnlab.data.tokens import count, encode, tokenize
+from rnnlab.errors import RnnlabError
+from rnnlab.models import LanguageModel
+from rnnlab.tasks import build_task
+
+runner = CliRunner()
+
+
+def load_corpus(write_config, text: str):
+    cfg = check_config(load_config(write_config(text)))
+    return DATASETS.get(cfg.data.dataset)().load(cfg)
+
+
+def write_split_folder(folder: Path, names=("train.txt", "valid.txt", "test.txt")) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = {
+        "train": "the cat sat on the mat\nthe dog sat\n" * 30,
+        "valid": "the cat sat\nthe dog ran on the mat\n" * 4,
+        "test": "a dog sat on the cat\n" * 5,
+    }
+    for name in names:
+        split = next(s for s in lines if s in name.split("."))
+        (folder / name).write_text(lines[split], encoding="utf-8")
+    return folder
+
+
+# --- PTB and Tiny Shakespeare, from the shared copies ---
+
+
+def test_ptb_has_the_published_token_counts_and_vocabulary(write_config, shared_data):
+    corpus = load_corpus(write_config, "data: {dataset: ptb, token: word}\n")
+    sizes = {split: len(ids) for split, ids in corpus.splits.items()}
+    assert sizes == {"train": 929_589, "valid": 73_760, "test": 82_430}
+    vocab = corpus.vocab
+    assert len(vocab) == 10_000  # the text's own <unk>, no second one
+    assert vocab.idx_to_token.count("<unk>") == 1 and "<eos>" in vocab.token_to_idx
+    train = corpus.split("train")
+    assert vocab.decode(train[:3]) == ["aer", "banknote", "berlitz"]
+    eos = vocab.token_to_idx["<eos>"]
+    assert (train == eos).sum() == 42_068  # one per line of ptb.train.txt
+    assert vocab.decode(train[23:26]) == ["wachter", "<eos>", "pierre"]  # at a line end
+    with zipfile.ZipFile(shared_data / "ptb.zip") as archive:  # every held-out word is known:
+        valid_unk = archive.read("ptb/ptb.valid.txt").decode().split().count("<unk>")
+    assert (corpus.split("valid") == 0).sum() == valid_unk  # id 0 only where the text has <unk>
+
+
+def test_ptb_is_word_level(write_config):
+    with pytest.raises(RnnlabError, match="dataset 'ptb' is word level"):
+        check_config(load_config(write_config("data: {dataset: ptb}\n")))
+
+
+def test_shakespeare_is_split_as_nanogpt_splits_it(write_config, shared_data):
+    corpus = load_corpus(write_config, "data: {dataset: shakespeare}\n")
+    text = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    n = len(text)
+    assert len(corpus.split("train")) == int(n * 0.9) and len(corpus.split("valid")) == n - int(
+        n * 0.9
+    )
+    assert "".join(corpus.vocab.decode(corpus.split("valid")[:50])) == text[int(n * 0.9) :][:50]
+    assert "\n" in corpus.vocab.token_to_idx and len(corpus.vocab) == 66  # 65 characters, <unk>
+    assert set(corpus.splits) == {"train", "valid"}
+
+
+# --- newlines and <eos> ---
+
+
+def test_eos_ends_every_line_including_blank_and_last_ones(write_config, tmp_path):
+    (tmp_path / "c.txt").write_text("a b\nc\n\nd e", encoding="utf-8")
+    text = f"data: {{dataset: text, path: {tmp_path / 'c.txt'}, token: word, eos: true}}\n"
+    cfg = check_config(load_config(write_config(text)))
+    tokens = DATASETS.get("text")().read_tokens(cfg).strings()
+    assert tokens == ["a", "b", "<eos>", "c", "<eos>", "<eos>", "d", "e", "<eos>"]
+
+
+def test_text_keeps_newlines_as_tokens_unless_asked_for_spaces(write_config, tmp_path):
+    (tmp_path / "play.txt").write_text("ROMEO:\nAy me.\n" * 20, encoding="utf-8")
+    base = f"data: {{dataset: text, path: {tmp_path / 'play.txt'}"
+    kept = load_corpus(write_config, base + "}\n")
+    assert "".join(kept.vocab.decode(kept.split("train")[:14])) == "ROMEO:\nAy me.\n"
+    spaced = load_corpus(write_config, base + ", newlines: space}\n")
+    assert "\n" not in spaced.vocab.token_to_idx
+    assert "".join(spaced.vocab.decode(spaced.split("train")[:14])) == "ROMEO: Ay me. "
+    words = load_corpus(write_config, base + ", token: word}\n")
+    assert words.vocab.decode(words.split("train")[:5]) == ["ROMEO:", "\n", "Ay", "me.", "\n"]
+
+
+def test_time_machine_and_jay_chou_keep_d2l_preprocessing_by_default(write_config):
+    tm = load_corpus(write_config, "data: {dataset: timemachine, max_tokens: 10000}\n")
+    assert len(tm.vocab) == 28 and "\n" not in tm.vocab.token_to_idx
+    kept = load_corpus(write_config, "data: {dataset: timemachine, newlines: keep}\n")
+    assert "".join(kept.vocab.decode(kept.split("train")[:30])) == "the time machine by h g wells\n"
+    jc = load_corpus(write_config, "data: {dataset: jaychou}\n")
+    assert "\n" not in jc.vocab.token_to_idx
+    jc_kept = load_corpus(write_config, "data: {dataset: jaychou, newlines: keep}\n")
+    assert "\n" in jc_kept.vocab.token_to_idx
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("data: {token: char, eos: true}\n", "data.eos applies to word tokens"),
+        ("data: {token: word, eos: true, newlines: space}\n", "not with data.newlines: space"),
+    ],
+)
+def test_eos_config_mistakes(write_config, config, message):
+    with pytest.raises(RnnlabError, match=message):
+        check_config(load_config(write_config(config)))
+
+
+# --- split folders ---
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("train.txt", "valid.txt", "test.txt"),
+        ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"),
+        ("ptb.train.txt", "ptb.valid.txt"),
+    ],
+)
+def test_split_folder_reads_each_split_with_the_training_vocabulary(write_config, tmp_path, names):
+    folder = write_split_folder(tmp_path / "corpus", names)
+    corpus = load_corpus(
+        write_config, f"data: {{dataset: text, path: {folder}, token: word, eos: true}}\n"
+    )
+    assert (
+        set(corpus.splits) == {"train", "valid", "test"} if len(names) == 3 else {"train", "valid"}
+    )
+    assert len(corpus.split("train")) == 30 * 11
+    assert corpus.vocab.decode(corpus.split("valid")[4:10]) == [
+        "the",
+        "dog",
+        "<unk>",
+        "on",
+        "the",
+        "mat",
+    ]
+    assert "ran" not in corpus.vocab.token_to_idx  # held-out words stay out of the vocabulary
+
+
+def test_split_folder_mistakes(write_config, tmp_path):
+    folder = write_split_folder(tmp_path / "a", ("valid.txt", "test.txt"))
+    with pytest.raises(RnnlabError, match="has no train file"):
+        load_corpus(write_config, f"data: {{dataset: text, path: {folder}}}\n")
+    folder = write_split_folder(
+        tmp_path / "b", ("wiki.train.tokens", "wiki.train.raw", "valid.txt")
+    )
+    with pytest.raises(RnnlabError, match="several train files"):
+        load_corpus(write_config, f"data: {{dataset: text, path: {folder}}}\n")
+
+
+# --- vectorised vocabulary and encoding ---
+
+
+def test_vectorised_vocabulary_matches_a_plain_count():
+    text = "the cat sat\non the mat ünïcode 猫 the end\n" * 3 + "x" * 40 + " cat"
+    tokens = tokenize(text, "word")
+    words = text.split()
+    assert tokens.strings() == words
+    vocab = Vocab.build(np.array(words))
+    names, counts, firsts, inverse = count(tokens)
+    assert [names[i] for i in inverse] == words
+    assert dict(zip(names, counts.tolist())) == {w: words.count(w) for w in set(words)}
+    assert all(words.index(name) == first for name, first in zip(names, firsts.tolist()))
+    assert encode(tokens, vocab.token_to_idx).tolist() == vocab.encode(np.array(words)).tolist()
+    chars = tokenize(text, "char")
+    assert chars.strings() == list(text)
+
+
+# --- held-out evaluation ---
+
+
+def tiny_split_config(write_config, folder: Path, extra: str = "") -> Path:
+    return write_config(
+        f"""name: heldout
+data: {{dataset: text, path: {folder}, token: word, eos: true, batch_size: 4, num_steps: 5{extra}}}
+model: {{cell: lstm, hidden_size: 8, embedding: 8}}
+optim: {{name: adam, lr: 0.01}}
+train: {{epochs: 2, eval_every: 1, sample_len: 4, prefixes: ["the cat"]}}
+"""
+    )
+
+
+def hand_mean_loss(model, ids: np.ndarray, streams: int) -> float:
+    """The mean loss over every token of `ids` but the first, read as `streams` rows from
+    a zero state (the last row also reads the tokens left over), one whole row at a time."""
+    ids = torch.as_tensor(ids)
+    n = len(ids) - 1
+    length = n // streams
+    total = 0.0
+    with torch.no_grad():
+        for s in range(streams):
+            end = (s + 1) * length if s < streams - 1 else n
+            x, y = ids[s * length : end], ids[s * length + 1 : end + 1]
+            logits, _ = model(x.view(1, -1))  # (T, 1, V)
+            total += F.cross_entropy(logits[:, 0], y, reduction="sum").item()
+    return total / n
+
+
+@pytest.mark.parametrize("streams", [1, 3, 10])
+def test_held_out_loss_reads_every_token_as_streams(write_config, tmp_path, streams):
+    folder = write_split_folder(tmp_path / "corpus")
+    cfg = load_config(tiny_split_config(write_config, folder, f", eval_batch_size: {streams}"))
+    torch.manual_seed(0)
+    task = build_task(check_config(cfg), torch.device("cpu"))
+    model = task.build_model().eval()
+    valid = task.valid.numpy()
+    assert (len(valid) - 1) % streams != 0 or streams == 1  # some tokens are left over
+    expected = hand_mean_loss(model, valid, streams)
+    metrics = task.evaluate(model)
+    assert metrics["val_loss"] == pytest.approx(expected, rel=1e-5)
+    assert metrics["val_ppl"] == pytest.approx(math.exp(expected), rel=1e-5)
+    assert "val_bpc" not in metrics  # words
+
+
+def test_test_perplexity_of_the_best_checkpoint(write_config, tmp_path):
+    folder = write_split_folder(tmp_path / "corpus")
+    config = tiny_split_config(write_config, folder, ", eval_batch_size: 1")
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run = Path(result.output.strip().splitlines()[-1])
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["test"]) == {"loss", "ppl"}
+    assert f"test (best checkpoint): loss {summary['test']['loss']:.4g}" in result.output
+    cfg = load_config(run / "config.yaml")
+    vocab = Vocab.load(run / "vocab.json")
+    model = LanguageModel(len(vocab), cfg.model)
+    model.load_state_dict(torch.load(run / "checkpoints" / "best.pt", weights_only=True)["model"])
+    model.eval()
+    test_text = (folder / "test.txt").read_text().replace("\n", " <eos> ").split()
+    ids = torch.as_tensor([vocab.token_to_idx.get(t, 0) for t in test_text])
+    with torch.no_grad():
+        logits, _ = model(ids[:-1].view(1, -1))  # (T, 1, V): one stream, every token
+        mean = F.cross_entropy(logits[:, 0], ids[1:]).item()
+    assert summary["test"]["loss"] == pytest.approx(mean, rel=1e-5)
+    assert summary["test"]["ppl"] == pytest.approx(math.exp(mean), rel=1e-5)
+
+
+def test_character_models_report_bits_per_character(write_config, tmp_path):
+    folder = write_split_folder(tmp_path / "corpus")
+    text = tiny_split_config(write_config, folder).read_text()
+    chars = write_config(text.replace("token: word, eos: true", "token: char"), "char.yaml")
+    cfg = check_config(load_config(chars))
+    task = build_task(cfg, torch.device("cpu"))
+    model = task.build_model()
+    val = task.evaluate(model)
+    assert val["val_bpc"] == pytest.approx(val["val_loss"] / math.log(2))
+    test = task.test(model)
+    assert set(test) == {"loss", "ppl", "bpc"} and test["bpc"] == pytest.approx(
+        test["loss"] / math.log(2)
+    )
