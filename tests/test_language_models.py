@@ -269,3 +269,120 @@ def test_character_models_report_bits_per_character(write_config, tmp_path):
     assert set(test) == {"loss", "ppl", "bpc"} and test["bpc"] == pytest.approx(
         test["loss"] / math.log(2)
     )
+
+
+# --- generation ---
+
+
+def degenerate(sample: str, training_text: str, max_run: int = 4) -> str | None:
+    """Why a character sample is not sound, or None: an <unk> (never in training text), a
+    character repeated more than `max_run` times where the training text never does so,
+    or more than a tenth of its character pairs never seen in training."""
+    if "<unk>" in sample:
+        return "<unk> in the sample"
+    for ch in set(sample):
+        if ch * (max_run + 1) in sample and ch * (max_run + 1) not in training_text:
+            return f"{ch!r} repeated"
+    pairs = [sample[i : i + 2] for i in range(len(sample) - 1)]
+    unseen = [p for p in pairs if p not in training_text]
+    if len(unseen) > len(pairs) / 10:
+        return f"unseen pairs {unseen[:5]}"
+    return None
+
+
+def test_the_degeneracy_check_catches_the_reported_samples(shared_data):
+    text = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    assert degenerate("ROMEO:MNVVVVVVVV", text)  # issue 12, greedy from best.pt
+    assert degenerate("ROMEO:<unk>FQX<unk>VQq", text)  # issue 12, temperature 0.8
+    assert degenerate("ROMEO:Qxz jqXvbkzq Qzx", text)
+    assert degenerate("ROMEO: I will be so fair son of the state,", text) is None  # last.pt
+
+
+def test_restarts_zero_the_scheduled_streams_only(write_config):
+    cfg = check_config(
+        load_config(
+            write_config(
+                "data: {batch_size: 4, num_steps: 5, max_tokens: 4000, restart_every: 8}\n"
+                "model: {cell: lstm, hidden_size: 4}\n"
+            )
+        )
+    )
+    task = build_task(cfg, torch.device("cpu"))
+    task.epoch_batches()
+    state = (torch.ones(1, 4, 4), torch.ones(1, 4, 4))
+    zeroed = {}
+    for i in range(20):
+        h, _ = task.restart_streams(state)
+        zeroed[i] = [b for b in range(4) if h[0, b].abs().sum() == 0]
+    assert all(not zeroed[i] for i in range(8))  # epochs under N batches are unchanged
+    assert zeroed[8] == [0] and zeroed[10] == [1] and zeroed[12] == [2] and zeroed[14] == [3]
+    assert zeroed[16] == [0] and not zeroed[9]
+
+
+def shakespeare_run(tmp_path, shared_data) -> Path:
+    """A seconds-long character LSTM on the first 40,000 characters of Tiny Shakespeare,
+    sequential batches (78 a epoch: its streams restart every 8 batches)."""
+    text = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")[:40_000]
+    (tmp_path / "play.txt").write_text(text, encoding="utf-8")
+    config = tmp_path / "gen.yaml"
+    config.write_text(
+        f"""name: gen
+data: {{dataset: text, path: {tmp_path / "play.txt"}, valid_fraction: 0.05, batch_size: 16,
+       num_steps: 32, restart_every: 8}}
+model: {{cell: lstm, hidden_size: 64}}
+optim: {{name: adam, lr: 0.01}}
+train: {{epochs: 2, eval_every: 1, sample_every: 2, sample_len: 40, prefixes: ["ROMEO:"]}}
+""",
+        encoding="utf-8",
+    )
+    argv = ["train", str(config), "--out", str(tmp_path / "runs"), "--quiet"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    return Path(result.output.strip().splitlines()[-1])
+
+
+def test_samples_from_every_checkpoint_of_a_sequential_model_are_sound(tmp_path, shared_data):
+    text = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    run = shakespeare_run(tmp_path, shared_data)
+    for which in ("best", "last"):
+        for temperature in ("0", "0.8"):
+            argv = ["predict", "--run", str(run), "--prefix", "ROMEO:", "-n", "80"]
+            result = runner.invoke(
+                app, [*argv, "--checkpoint", which, "--temperature", temperature]
+            )
+            assert result.exit_code == 0, result.output
+            sample = result.output.rstrip("\n")
+            assert sample.startswith("ROMEO:") and len(sample) >= 80
+            assert degenerate(sample, text) is None, (which, temperature, sample)
+    assert "\n" in result.output.rstrip("\n")  # newlines are kept, and printed as newlines
+
+
+def word_run(tmp_path, write_config) -> Path:
+    folder = write_split_folder(tmp_path / "corpus")
+    config = tiny_split_config(write_config, folder)
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "runs"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return Path(result.output.strip().splitlines()[-1])
+
+
+def test_word_models_predict_words_and_stop_at_eos(tmp_path, write_config):
+    run = word_run(tmp_path, write_config)
+    argv = ["predict", "--run", str(run), "--prefix", "the  cat", "-n", "30"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    words = result.output.split()
+    assert words[:2] == ["the", "cat"] and len(words) == 32  # words joined by single spaces
+    assert result.output.startswith("the cat ")
+    stopped = runner.invoke(app, [*argv, "--stop-at-eos"])
+    assert stopped.exit_code == 0, stopped.output
+    assert "<eos>" in words and "<eos>" not in stopped.output.split()
+    assert stopped.output.split() == words[: words.index("<eos>")]
+
+
+def test_unknown_prefix_words_are_one_line_naming_them(tmp_path, write_config):
+    run = word_run(tmp_path, write_config)
+    argv = ["predict", "--run", str(run), "--prefix", "the zebra cat quagga zebra"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: the prefix has words not in the vocabulary: 'zebra', 'quagga'"]

@@ -44,6 +44,10 @@ class DataConfig:
     newlines: Optional[Literal["keep", "space"]] = None
     eos: Optional[bool] = None  # word tokens: <eos> at each line end; null: ptb yes, others no
     eval_batch_size: int = bounded(10, gt=0)  # language models: parallel streams to evaluate
+    # sequential sampling: each stream restarts from a zero state every N batches
+    # (staggered, from batch N of an epoch on) so the model keeps reading from the zero state
+    # that generation starts from; null: only at each epoch's start (d2l)
+    restart_every: Optional[int] = bounded(None, gt=0)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import torch
 from rnnlab.config import load_config
 from rnnlab.data import DATASETS
 from rnnlab.data.textcls import tokenize
+from rnnlab.data.tokens import EOS
 from rnnlab.data.vocab import Vocab
 from rnnlab.device import flush_denormals
 from rnnlab.errors import RnnlabError
@@ -48,13 +49,20 @@ def continue_text(
     temperature: float = 0.0,
     top_k: int | None = None,
     seed: int = 0,
+    stop_at_eos: bool = False,
 ) -> str:
-    """The prefix followed by `num_tokens` generated tokens."""
+    """The prefix followed by `num_tokens` generated tokens (characters, or words joined
+    by spaces), ending before the first <eos> with `stop_at_eos`."""
     device = torch.device("cpu")
     cfg, vocab, model = load_model(Run.open(run_dir), which, device)
     tokens = check_prefix(prefix, vocab, cfg.data.token)
+    if stop_at_eos and EOS not in vocab.token_to_idx:
+        raise RnnlabError(
+            f"--stop-at-eos: {run_dir} has no <eos> token (train on word tokens with data.eos: true)"
+        )
     generator = torch.Generator().manual_seed(seed)
-    out = generate(model, vocab, tokens, num_tokens, temperature, top_k, generator)
+    stop_at = EOS if stop_at_eos else None
+    out = generate(model, vocab, tokens, num_tokens, temperature, top_k, generator, stop_at)
     return join_tokens(tokens + out, cfg.data.token)
 
 

@@ -49,6 +49,7 @@ class LanguageModelTask(Task):
         X, Y = self.sampler.epoch()  # (num_batches, B, T) each
         if not skip:  # a resumed epoch goes on with the carried state (`set_carried`)
             self.state = None
+        self.batch_index = skip  # of the next batch in this epoch (data.restart_every)
         return zip(X[skip:], Y[skip:])
 
     def batches_per_epoch(self) -> int:
@@ -58,9 +59,29 @@ class LanguageModelTask(Task):
     def loss(self, model, batch):
         X, Y = batch  # (B, T) each
         state = detach_state(self.state) if self.sampler.continues_state else None
+        state = self.restart_streams(state)
         logits, self.state = model(X, state)  # (T, B, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.T.reshape(-1))
         return BatchResult(loss, Y.numel(), Y.numel())
+
+    def restart_streams(self, state):
+        """The carried state with the streams due to restart zeroed (data.restart_every = N):
+        from batch N of an epoch on, stream b restarts at batches i with (i - b N / B) % N
+        == 0, so each stream starts cold every N batches and some stream every N / B. A
+        model trained on carried state otherwise sees the zero state that generation and
+        evaluation start from once per epoch, and may forget how to read from it
+        (docs/language_models.md, "Generation"). Epochs under N batches are unchanged."""
+        i, self.batch_index = self.batch_index, self.batch_index + 1
+        every = self.cfg.data.restart_every
+        if state is None or every is None or i < every:
+            return state
+        B = self.cfg.data.batch_size
+        rows = [b for b in range(B) if (i - b * every // B) % every == 0]
+        if not rows:
+            return state
+        keep = torch.ones(B, device=self.device)
+        keep[rows] = 0.0
+        return scale_rows(state, keep)
 
     def train_metrics(self, mean_loss: float) -> dict:
         return {"train_loss": mean_loss, "train_ppl": math.exp(min(mean_loss, 700))}
@@ -149,3 +170,10 @@ def last_row(state):
     if isinstance(state, (tuple, list)):
         return type(state)(last_row(part) for part in state)
     return state[:, -1:]
+
+
+def scale_rows(state, keep: torch.Tensor):
+    """state (L, B, H) (or a tuple or list of such) with stream b multiplied by keep[b]."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(scale_rows(part, keep) for part in state)
+    return state * keep.view(1, -1, 1).to(state.dtype)  # (L, B, H)
