@@ -243,6 +243,35 @@ CASES = [
         "residual-on-gru", "model.residual=true", "'model.residual: true' is nndl's residual SRN"
     ),
     override("text-without-path", "data.dataset=text", "dataset 'text' needs data.path"),
+    # --- language-model data (issue 12) ---
+    override("ptb-char-level", "data.dataset=ptb", "dataset 'ptb' is word level"),
+    override("eos-on-characters", "data.eos=true", "data.eos applies to word tokens"),
+    override(
+        "eos-with-newlines-as-spaces",
+        "data.token=word",
+        "data.eos: true ends each line with <eos>: not with data.newlines: space",
+        "data.eos=true",
+        "data.newlines=space",
+    ),
+    override(
+        "newlines-unknown", "data.newlines=lines", "'data.newlines' must be keep | space or null"
+    ),
+    override("eval-batch-size-0", "data.eval_batch_size=0", "'data.eval_batch_size' must be > 0"),
+    override("restart-every-0", "data.restart_every=0", "'data.restart_every' must be > 0"),
+    train(
+        "split-folder-without-train",
+        LM.replace("dataset: timemachine", "dataset: text, path: {tmp}/corpus"),
+        "{tmp}/corpus has no train file",
+        files={"corpus/valid.txt": "a b c\n", "corpus/test.txt": "a b\n"},
+    ),
+    train(
+        "split-folder-two-train-files",
+        LM.replace("dataset: timemachine", "dataset: text, path: {tmp}/corpus"),
+        "has several train files (wiki.train.raw, wiki.train.tokens)",
+        files={
+            f"corpus/wiki.{s}": "a b c\n" for s in ("train.raw", "train.tokens", "valid.tokens")
+        },
+    ),
     override(
         "digitsum-without-length", "data.dataset=digitsum", "dataset 'digitsum' needs data.length"
     ),
@@ -454,6 +483,7 @@ CASES = [
         "time Ø",
     ),
     predict("prefix-empty", "the prefix is empty", "--prefix", ""),
+    predict("stop-at-eos-without-eos", "has no <eos> token", "--prefix", "time", "--stop-at-eos"),
     predict(
         "num-chars-negative",
         "--num-chars must be >= 0, got -1",
