@@ -52,41 +52,69 @@ class Tokens:
 def tokenize(text: str, token: str, keep_newlines: bool = False, eos: bool = False) -> Tokens:
     """The characters (`token="char"`) or the whitespace-separated words of `text`; with
     `keep_newlines` (or `eos`), each "\\n" is a word of its own (`<eos>` with `eos`)."""
-    if token == "word":
+    if token == "word" and not text.isascii():
         text = OTHER_SPACES.sub(" ", text)
     buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # (bytes,)
     if token == "char":
         starts = np.flatnonzero((buf & 0xC0) != 0x80)  # (n,) not a UTF-8 continuation byte
-        ends = np.append(starts[1:], len(buf))
+        lengths = np.diff(starts, append=len(buf))
     else:
-        newline = buf == NEWLINE if keep_newlines or eos else np.zeros(len(buf), dtype=bool)
-        space = (buf == 32) | ((buf >= 9) & (buf <= 13)) | ((buf >= 28) & (buf <= 31))
-        word = ~space & ~newline  # (bytes,) bytes inside a word
-        before = np.concatenate([[False], word[:-1]])  # the previous byte is in a word
-        after = np.concatenate([word[1:], [False]])  # the next one is
-        starts = np.flatnonzero(newline | (word & ~before))
-        ends = np.flatnonzero(newline | (word & ~after)) + 1
-    return Tokens(buf, starts.astype(np.int64), (ends - starts).astype(np.int64), eos)
+        starts, lengths = _word_spans(buf, keep_newlines or eos)
+    index = np.int32 if len(buf) < 2**31 else np.int64  # half the memory of int64 spans
+    return Tokens(buf, starts.astype(index), lengths.astype(index), eos)
+
+
+def _word_spans(buf: np.ndarray, keep_newlines: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths) of the words of UTF-8 bytes, a newline a word of its own when kept,
+    with a handful of byte-sized masks alive at once."""
+    kind = SPACE_KEEP[buf] if keep_newlines else SPACE[buf]  # (bytes,) 0 word, 1 space, 2 newline
+    word = kind == 0  # (bytes,)
+    start = np.empty_like(word)  # a word byte after a non-word byte
+    start[:1] = word[:1]
+    np.greater(word[1:], word[:-1], out=start[1:])
+    end = np.empty_like(word)  # a word byte before a non-word byte
+    end[-1:] = word[-1:]
+    np.greater(word[:-1], word[1:], out=end[:-1])
+    del word
+    if keep_newlines:
+        newline = kind == 2
+        start |= newline
+        end |= newline
+        del newline
+    del kind
+    starts = np.flatnonzero(start)
+    del start
+    return starts, np.flatnonzero(end) + 1 - starts
+
+
+def _byte_kinds(keep_newlines: bool) -> np.ndarray:
+    """Per byte value: 0 inside a word, 1 whitespace (str.split's ASCII set), 2 newline."""
+    kinds = np.zeros(256, dtype=np.int8)
+    kinds[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = 1
+    if keep_newlines:
+        kinds[NEWLINE] = 2
+    return kinds
+
+
+SPACE, SPACE_KEEP = _byte_kinds(False), _byte_kinds(True)
 
 
 def count(tokens: Tokens) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """(distinct tokens, counts, first positions, inverse): `inverse` (n,) maps each
     token to its entry of the distinct list, vectorised per token length."""
-    n = len(tokens)
-    inverse = np.empty(n, dtype=np.int64)
+    inverse = np.empty(len(tokens), dtype=np.int64)
     names, counts, firsts = [], [], []
-    order = np.argsort(tokens.lengths, kind="stable")  # (n,) by length, then position
-    bounds = np.flatnonzero(np.diff(tokens.lengths[order])) + 1
-    for group in np.split(order, bounds) if n else []:
-        width = int(tokens.lengths[group[0]])
+    for width in np.unique(tokens.lengths).tolist():  # a loop over lengths, not tokens
+        group = np.flatnonzero(tokens.lengths == width)  # (m,) in text order
         keys = _fixed_width(tokens.buf, tokens.starts[group], width)  # (m,) void
         uniq, first, inv, cnt = np.unique(
             keys, return_index=True, return_inverse=True, return_counts=True
         )
+        del keys
         inverse[group] = inv.reshape(-1) + len(names)
         names += [tokens._name(u.tobytes()) for u in uniq]
         counts.append(cnt)
-        firsts.append(group[first])  # positions: `group` is in text order within a length
+        firsts.append(group[first])  # positions of first appearances
     if not names:
         empty = np.zeros(0, dtype=np.int64)
         return [], empty, empty, inverse
@@ -97,7 +125,7 @@ def _fixed_width(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """The spans buf[s : s + width] as one fixed-width byte string each ((m,) void)."""
     out = np.empty((len(starts), width), dtype=np.uint8)  # (m, width)
     for j in range(width):  # a column per byte of the width, not a loop over tokens
-        out[:, j] = buf[starts + j]
+        out[:, j] = buf[starts + j if j else starts]
     return out.view(np.dtype((np.void, width))).reshape(-1)
 
 
