@@ -265,6 +265,12 @@ CASES = [
         files={"corpus/valid.txt": "a b c\n", "corpus/test.txt": "a b\n"},
     ),
     train(
+        "split-folder-valid-one-token",
+        TEXT.replace("{tmp}/corpus.txt", "{tmp}/corpus"),
+        "the valid text of {tmp}/corpus has 1 token(s); evaluating needs at least 2",
+        files={"corpus/train.txt": "a b c " * 200, "corpus/valid.txt": "a"},
+    ),
+    train(
         "split-folder-two-train-files",
         LM.replace("dataset: timemachine", "dataset: text, path: {tmp}/corpus"),
         "has several train files (wiki.train.raw, wiki.train.tokens)",

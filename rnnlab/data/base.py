@@ -105,11 +105,15 @@ class TextCorpus(Dataset):
         else:
             train, valid = split_tokens(self.read_tokens(cfg), max_tokens, cfg.data.valid_fraction)
             parts = {"train": train, "valid": valid}
+        source = cfg.data.path or f"the {cfg.data.dataset} text"
+        if len(parts["train"]) == 0:
+            raise RnnlabError(f"dataset '{cfg.data.dataset}' has no tokens: {source} is empty")
         for split, tokens in parts.items():
-            if len(tokens) == 0:
-                source = cfg.data.path or f"the {cfg.data.dataset} text"
-                what = "has no tokens" if split == "train" else f"has no {split} tokens"
-                raise RnnlabError(f"dataset '{cfg.data.dataset}' {what}: {source} is empty")
+            if split != "train" and len(tokens) < 2:  # a token to read and one to predict
+                raise RnnlabError(
+                    f"dataset '{cfg.data.dataset}': the {split} text of {source} has "
+                    f"{len(tokens)} token(s); evaluating needs at least 2"
+                )
         vocab, train_ids = vocab_and_ids(parts.pop("train"), cfg.data.min_freq)
         held_out = {split: encode(tokens, vocab.token_to_idx) for split, tokens in parts.items()}
         return Corpus(vocab, {"train": train_ids, **held_out})

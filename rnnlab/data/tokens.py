@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .vocab import Vocab
+
 EOS = "<eos>"
 NEWLINE = 10  # b"\n"
 # whitespace that str.split() splits on beyond ASCII: made a space before splitting words
@@ -138,8 +140,6 @@ def encode(tokens: Tokens, token_to_idx: dict[str, int], unk: int = 0) -> np.nda
 
 def vocab_and_ids(tokens: Tokens, min_freq: int = 0):
     """(the vocabulary of `tokens`, their ids (n,) int64) from one count."""
-    from .vocab import Vocab
-
     names, counts, firsts, inverse = count(tokens)
     vocab = Vocab.from_counts(names, counts, firsts, min_freq)
     lookup = np.array([vocab.token_to_idx.get(name, 0) for name in names], dtype=np.int64)
