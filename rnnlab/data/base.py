@@ -37,7 +37,7 @@ class Corpus:
     """A language-model corpus: a vocabulary and one id array per split."""
 
     vocab: Vocab
-    splits: dict[str, np.ndarray]  # "train", "valid" -> int64 token ids
+    splits: dict[str, np.ndarray]  # "train", "valid" (and "test") -> int64 token ids
 
     def split(self, name: str) -> np.ndarray:
         return self.splits[name]
@@ -119,9 +119,9 @@ class TextCorpus(Dataset):
         return Corpus(vocab, {"train": train_ids, **held_out})
 
 
-def split_tokens(tokens: np.ndarray, max_tokens: int | None, valid_fraction: float):
-    """(train, valid): the first `max_tokens` (all but the last `valid_fraction` without a
-    cap) for training; validation text follows the training text and never overlaps it."""
+def split_tokens(tokens, max_tokens: int | None, valid_fraction: float):
+    """(train, valid) of a token sequence (`Tokens` or an array): the first `max_tokens`
+    (all but the last `valid_fraction` without a cap) for training; validation text follows the training text and never overlaps it."""
     n = len(tokens)
     if max_tokens is not None and max_tokens < n:
         n_valid = max(2, int(round(max_tokens * valid_fraction)))

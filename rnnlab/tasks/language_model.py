@@ -38,6 +38,7 @@ class LanguageModelTask(Task):
         d = cfg.data
         self.sampler = make_sampler(d.sampling, train, d.batch_size, d.num_steps, cfg.seed)
         self.state = None  # carried between batches by the sequential sampler
+        self.batch_index = 0  # of the next batch in the epoch (data.restart_every)
 
     def build_model(self) -> LanguageModel:
         return LanguageModel(len(self.vocab), self.cfg.model)
@@ -49,7 +50,7 @@ class LanguageModelTask(Task):
         X, Y = self.sampler.epoch()  # (num_batches, B, T) each
         if not skip:  # a resumed epoch goes on with the carried state (`set_carried`)
             self.state = None
-        self.batch_index = skip  # of the next batch in this epoch (data.restart_every)
+        self.batch_index = skip
         return zip(X[skip:], Y[skip:])
 
     def batches_per_epoch(self) -> int:
