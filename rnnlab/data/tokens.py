@@ -7,7 +7,7 @@ an end-of-sentence token at each line end, as PTB and WikiText are counted). Cou
 encoding group the spans by length, view each group as fixed-width byte strings and call
 `np.unique(..., return_inverse=True)` on it: the work per token is NumPy's, the Python
 loops run over distinct lengths and distinct tokens only. Peak memory is a few bytes per
-byte of text plus a few int64 per token (docs/language_models.md, "Data").
+byte of text plus a few integers per token (docs/language_models.md, "Data").
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ class Tokens:
     """A token stream: `starts` and `lengths` (n,) index byte spans of `buf` (UTF-8)."""
 
     buf: np.ndarray  # (bytes,) uint8: the text
-    starts: np.ndarray  # (n,) int64: where each token begins in buf
-    lengths: np.ndarray  # (n,) int64: its length in bytes
+    starts: np.ndarray  # (n,) int32 (int64 past 2 GiB of text): where each token begins
+    lengths: np.ndarray  # (n,) same type: its length in bytes
     eos: bool = False  # a newline token is named <eos>
 
     def __len__(self) -> int:
