@@ -248,6 +248,41 @@ CASES = [
         "model.cell: mgu has no torch.nn layer: set model.impl: scratch",
     ),
     override("text-without-path", "data.dataset=text", "dataset 'text' needs data.path"),
+    # --- language-model data (issue 12) ---
+    override("ptb-char-level", "data.dataset=ptb", "dataset 'ptb' is word level"),
+    override("eos-on-characters", "data.eos=true", "data.eos applies to word tokens"),
+    override(
+        "eos-with-newlines-as-spaces",
+        "data.token=word",
+        "data.eos: true ends each line with <eos>: not with data.newlines: space",
+        "data.eos=true",
+        "data.newlines=space",
+    ),
+    override(
+        "newlines-unknown", "data.newlines=lines", "'data.newlines' must be keep | space or null"
+    ),
+    override("eval-batch-size-0", "data.eval_batch_size=0", "'data.eval_batch_size' must be > 0"),
+    override("restart-every-0", "data.restart_every=0", "'data.restart_every' must be > 0"),
+    train(
+        "split-folder-without-train",
+        LM.replace("dataset: timemachine", "dataset: text, path: {tmp}/corpus"),
+        "{tmp}/corpus has no train file",
+        files={"corpus/valid.txt": "a b c\n", "corpus/test.txt": "a b\n"},
+    ),
+    train(
+        "split-folder-valid-one-token",
+        TEXT.replace("{tmp}/corpus.txt", "{tmp}/corpus"),
+        "the valid text of {tmp}/corpus has 1 token(s); evaluating needs at least 2",
+        files={"corpus/train.txt": "a b c " * 200, "corpus/valid.txt": "a"},
+    ),
+    train(
+        "split-folder-two-train-files",
+        LM.replace("dataset: timemachine", "dataset: text, path: {tmp}/corpus"),
+        "has several train files (wiki.train.raw, wiki.train.tokens)",
+        files={
+            f"corpus/wiki.{s}": "a b c\n" for s in ("train.raw", "train.tokens", "valid.tokens")
+        },
+    ),
     override(
         "digitsum-without-length", "data.dataset=digitsum", "dataset 'digitsum' needs data.length"
     ),
@@ -312,7 +347,9 @@ CASES = [
         "data file not found: {tmp}/missing.txt",
     ),
     train("text-path-missing", TEXT, "data file not found: {tmp}/corpus.txt"),
-    train("text-path-a-folder", TEXT, "corpus.txt is a folder", files={"corpus.txt/a": "x"}),
+    train(  # a folder is a split folder now (issue 12): it needs its train file
+        "text-path-a-folder", TEXT, "corpus.txt has no train file", files={"corpus.txt/a": "x"}
+    ),
     train("csv-path-missing", CSV, "CSV data not found: {tmp}/reviews.csv"),
     override(
         "imdb-path-missing",
@@ -513,6 +550,7 @@ CASES = [
         "time Ø",
     ),
     predict("prefix-empty", "the prefix is empty", "--prefix", ""),
+    predict("stop-at-eos-without-eos", "has no <eos> token", "--prefix", "time", "--stop-at-eos"),
     predict(
         "num-chars-negative",
         "--num-chars must be >= 0, got -1",

@@ -124,9 +124,13 @@ def predict(
     ] = None,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
     seed: Annotated[int, typer.Option(help="Seed for sampling.")] = 0,
+    stop_at_eos: Annotated[
+        bool, typer.Option(help="Word models with <eos>: end the text at the first <eos>.")
+    ] = False,
 ) -> None:
-    """Continue a prefix with a language model, or label a text or digit sequence with a
-    classifier (prints the label and its probability)."""
+    """Continue a prefix with a language model (word models: words separated by spaces),
+    or label a text or digit sequence with a classifier (prints the label and its
+    probability)."""
     _check_predict_options(num_chars, temperature, top_k, checkpoint, seed)
     given = {"--prefix": prefix, "--text": text, "--seq": seq}
     given = {option: value for option, value in given.items() if value is not None}
@@ -143,7 +147,7 @@ def predict(
     from rnnlab.tasks import Sampling
 
     check_option(run_dir, option)  # the run's task says which option feeds it
-    sampling = Sampling(num_chars, temperature, top_k, seed)
+    sampling = Sampling(num_chars, temperature, top_k, seed, stop_at_eos)
     typer.echo(run_predict(run_dir, value, checkpoint, sampling))
 
 

@@ -82,11 +82,11 @@ def parse_unit(unit: str) -> tuple[int, int]:
 def check_unit_task(run_dir: Path, unit: str) -> None:
     """--unit needs a language model (read from the run's config, without torch)."""
     from rnnlab.config import load_config
-    from rnnlab.data import DATASETS
+    from rnnlab.data import DATASETS, TextCorpus
     from rnnlab.runs import Run
 
     cfg = load_config(Run.open(run_dir).config_path)
-    if DATASETS.get(cfg.data.dataset).task != "lm":
+    if not issubclass(DATASETS.get(cfg.data.dataset), TextCorpus):
         raise RnnlabError(
             f"--unit {unit} applies to language models (the units page); {run_dir} is a "
             f"classifier ({cfg.data.dataset})"

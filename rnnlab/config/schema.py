@@ -20,7 +20,8 @@ def bounded(default, **bounds):
 @dataclass
 class DataConfig:
     dataset: str = (
-        "timemachine"  # a registered dataset: timemachine, jaychou, text, digitsum, imdb, csv
+        "timemachine"  # a registered dataset: timemachine, jaychou, text, ptb, shakespeare,
+        # digitsum, imdb, csv
     )
     path: Optional[str] = (
         None  # a local file or folder instead of the download (relative: cwd, then data dir)
@@ -38,6 +39,16 @@ class DataConfig:
     max_len: Optional[int] = bounded(None, gt=0)  # classifiers: keep the first N tokens of a text
     text_column: str = "text"  # csv: the column holding the text
     label_column: str = "label"  # csv: the column holding the label
+    # language models: newlines as tokens (keep) or as spaces; null: the dataset's own
+    # (text, shakespeare, ptb: keep; jaychou: space; timemachine: d2l's, lines joined)
+    newlines: Optional[Literal["keep", "space"]] = None
+    eos: Optional[bool] = None  # word tokens: <eos> at each line end; null: ptb yes, others no
+    eval_batch_size: int = bounded(10, gt=0)  # language models: parallel streams to evaluate
+    # sequential sampling: each stream restarts from a zero state every N batches
+    # (staggered, from batch N of an epoch on) so the model keeps reading from the zero state
+    # that generation starts from (epochs under N batches, as d2l's, are unchanged); null:
+    # only at each epoch's start
+    restart_every: Optional[int] = bounded(64, gt=0)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Importing this package registers every dataset and needs NumPy only, not torch.
 """
 
-from . import csvdata, digitsum, imdb, text  # noqa: F401  (register every dataset)
+from . import corpora, csvdata, digitsum, imdb, text  # noqa: F401  (register every dataset)
 from .base import DATASETS, Corpus, Dataset, TextCorpus
 from .checks import check_config
 from .store import Resource, data_dir, fetch

@@ -1,5 +1,5 @@
 """Language-model corpora: The Time Machine (d2l), the Jay Chou lyrics (d2l-zh), and any
-local UTF-8 text file."""
+local UTF-8 text file or folder of split files."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import re
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 from rnnlab.errors import RnnlabError
 
-from .base import DATASETS, TextCorpus, tokenize
+from .base import DATASETS, TextCorpus
 from .store import Resource, fetch
+from .tokens import Tokens
 
 TIME_MACHINE = Resource(
     "timemachine.txt",
@@ -42,26 +41,32 @@ def read_text_file(path: Path) -> str:
 @DATASETS.register("timemachine")
 class TimeMachine(TextCorpus):
     """H. G. Wells, The Time Machine, preprocessed as in d2l section 8.2: on each line,
-    runs of non-letters become one space, then strip and lowercase; character tokens join
-    the lines with nothing between them (so a vocabulary of 26 letters, space, <unk>)."""
+    runs of non-letters become one space, then strip and lowercase. By default (d2l) the
+    lines are joined with nothing between them for character tokens (a vocabulary of 26
+    letters, space, <unk>) and split into words for word tokens; `data.newlines: keep`
+    joins them with newline tokens, `space` with spaces."""
 
-    def read_tokens(self, cfg) -> np.ndarray:
+    default_newlines = "d2l"
+
+    def read_tokens(self, cfg) -> Tokens:
         path = Path(cfg.data.path) if cfg.data.path else fetch(TIME_MACHINE)
         text = read_text_file(path)
         lines = [re.sub("[^A-Za-z]+", " ", line).strip().lower() for line in text.splitlines()]
-        return tokenize(
-            "".join(lines) if cfg.data.token == "char" else "\n".join(lines), cfg.data.token
-        )
+        d2l = "" if cfg.data.token == "char" else "\n"
+        joiner = {"keep": "\n", "space": " "}.get(self.newlines(cfg), d2l)
+        return self.tokenize(cfg, joiner.join(lines))
 
 
 @DATASETS.register("jaychou")
 class JayChou(TextCorpus):
-    """The Jay Chou lyrics of d2l-zh section 6.3: newlines become spaces, character tokens,
-    the first 10,000 characters for training unless data.max_tokens says otherwise."""
+    """The Jay Chou lyrics of d2l-zh section 6.3: newlines become spaces (d2l-zh's
+    preprocessing; `data.newlines: keep` keeps them), character tokens, the first 10,000
+    characters for training unless data.max_tokens says otherwise."""
 
     default_max_tokens = 10_000
+    default_newlines = "space"
 
-    def read_tokens(self, cfg) -> np.ndarray:
+    def read_tokens(self, cfg) -> Tokens:
         path = Path(cfg.data.path) if cfg.data.path else fetch(JAY_CHOU)
         try:
             with zipfile.ZipFile(path) as archive:
@@ -72,19 +77,62 @@ class JayChou(TextCorpus):
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise RnnlabError(f"{path}: jaychou_lyrics.txt is not UTF-8 text") from None
-        return tokenize(text.replace("\n", " ").replace("\r", " "), cfg.data.token)
+        if self.newlines(cfg) == "space":
+            return self.tokenize(cfg, text.replace("\n", " ").replace("\r", " "))
+        return self.tokenize(cfg, text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 @DATASETS.register("text")
 class LocalText(TextCorpus):
-    """Any UTF-8 text file (`data.path`), in any script: lines are joined with spaces and
-    characters kept as they are, so Chinese, accents and case all survive."""
+    """Any UTF-8 text (`data.path`), in any script, characters kept as they are (Chinese,
+    accents and case all survive) and newlines as tokens (`data.newlines: space` joins the
+    stripped lines with spaces instead). `data.path` is one file, whose last
+    `data.valid_fraction` is held out, or a folder of split files (`split_files`)."""
 
     @classmethod
     def check_config(cls, cfg) -> None:
         if not cfg.data.path:
-            raise RnnlabError("dataset 'text' needs data.path: the UTF-8 text file to train on")
+            raise RnnlabError(
+                "dataset 'text' needs data.path: the UTF-8 text file (or folder of "
+                "train/valid/test files) to train on"
+            )
+        super().check_config(cfg)
 
-    def read_tokens(self, cfg) -> np.ndarray:
-        text = read_text_file(Path(cfg.data.path))
-        return tokenize(" ".join(line.strip() for line in text.splitlines()), cfg.data.token)
+    def own_splits(self, cfg) -> tuple[str, ...]:
+        return SPLITS if Path(cfg.data.path).is_dir() else ()
+
+    def read_tokens(self, cfg) -> Tokens:
+        return self.tokenize(cfg, self.read(cfg, read_text_file(Path(cfg.data.path))))
+
+    def read_split(self, cfg, split: str) -> Tokens | None:
+        path = split_files(Path(cfg.data.path)).get(split)
+        return None if path is None else self.tokenize(cfg, self.read(cfg, read_text_file(path)))
+
+    def read(self, cfg, text: str) -> str:
+        if self.newlines(cfg) == "space":
+            return " ".join(line.strip() for line in text.splitlines())
+        return text
+
+
+SPLITS = ("train", "valid", "test")
+
+
+def split_files(folder: Path) -> dict[str, Path]:
+    """{split: file} in a folder of split files: a file belongs to a split when the split's
+    name is one of the dot-separated parts of its name (`train`, `train.txt`,
+    `wiki.train.tokens`, `ptb.train.txt`). A train and a valid file are required."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    found = {}
+    for split in SPLITS:
+        matches = [p for p in files if split in p.name.split(".")]
+        if len(matches) > 1:
+            names = ", ".join(p.name for p in matches)
+            raise RnnlabError(f"{folder} has several {split} files ({names}): keep one")
+        if matches:
+            found[split] = matches[0]
+        elif split != "test":
+            raise RnnlabError(
+                f"{folder} has no {split} file: a split folder needs {split}.txt (or a name "
+                f"like wiki.{split}.tokens), a valid one, and optionally a test one"
+            )
+    return found

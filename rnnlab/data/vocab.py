@@ -27,10 +27,18 @@ class Vocab:
     def build(cls, tokens: np.ndarray, min_freq: int = 0, reserved: list[str] = ()) -> Vocab:
         """The vocabulary of a token array (numpy strings), without Python loops over it."""
         uniq, first, counts = np.unique(tokens, return_index=True, return_counts=True)
-        order = np.lexsort((first, -counts))  # by count descending, then first appearance
-        kept = [str(t) for t in uniq[order][counts[order] >= max(min_freq, 1)]]
+        return cls.from_counts([str(t) for t in uniq], counts, first, min_freq, reserved)
+
+    @classmethod
+    def from_counts(
+        cls, names: list[str], counts, firsts, min_freq: int = 0, reserved: list[str] = ()
+    ) -> Vocab:
+        """The vocabulary of distinct tokens `names` with their counts and first positions:
+        by count descending, then first appearance; rarer than `min_freq` left out."""
+        order = np.lexsort((np.asarray(firsts), -np.asarray(counts)))
+        kept = order[np.asarray(counts)[order] >= max(min_freq, 1)]
         head = [UNK] + [t for t in reserved if t != UNK]
-        return cls(head + [t for t in kept if t not in head])
+        return cls(head + [t for t in (names[i] for i in kept) if t not in head])
 
     def __len__(self) -> int:
         return len(self.idx_to_token)

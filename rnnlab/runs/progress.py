@@ -67,8 +67,12 @@ class Reporter:
             self.progress.update(self.bar, completed=epochs_done)
 
     def samples(self, epoch: int, texts: list[str]) -> None:
+        """Each sample quoted on its own line; a newline in a sample breaks the line there
+        (indented under the sample), as the text would print."""
         for text in texts:
-            self.message(f"  [{epoch}] {text!r}")
+            lead = f"  [{epoch}] "
+            lines = [repr(line)[1:-1] for line in text.split("\n")]  # escapes, not quotes
+            self.message(lead + "'" + ("\n" + " " * (len(lead) + 1)).join(lines) + "'")
 
     def stop(self) -> None:
         if self.progress is not None:

@@ -51,6 +51,7 @@ class Sampling:
     temperature: float = 0.0  # 0: greedy
     top_k: int | None = None
     seed: int = 0
+    stop_at_eos: bool = False  # word models: end before the first <eos>
 
 
 class Task:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from rnnlab.data.vocab import Vocab
@@ -13,7 +15,11 @@ def split_prefix(prefix: str, token: str) -> list[str]:
 
 
 def join_tokens(tokens: list[str], token: str) -> str:
-    return "".join(tokens) if token == "char" else " ".join(tokens)
+    """Text from tokens: characters as they are, words joined by spaces; a newline token
+    (`data.newlines: keep`) breaks the line instead of standing between spaces."""
+    if token == "char":
+        return "".join(tokens)
+    return re.sub(" ?\n ?", "\n", " ".join(tokens))
 
 
 def check_prefix(prefix: str, vocab: Vocab, token: str) -> list[str]:
@@ -40,16 +46,21 @@ def generate(
     temperature: float = 0.0,
     top_k: int | None = None,
     generator: torch.Generator | None = None,
+    stop_at: str | None = None,
 ) -> list[str]:
-    """`num_tokens` tokens after `prefix`: greedy when temperature is 0, else sampled."""
+    """`num_tokens` tokens after `prefix`: greedy when temperature is 0, else sampled;
+    ending before the first `stop_at` token (e.g. "<eos>") when one is given."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     ids = torch.as_tensor(vocab.encode(prefix), device=device).view(1, -1)  # (1, P)
     logits, state = model(ids, None)  # (P, 1, V): the prefix warms the state up
+    stop_id = vocab.token_to_idx[stop_at] if stop_at is not None else None
     picked = []
     for _ in range(num_tokens):
         next_id = pick(logits[-1, 0], temperature, top_k, generator)  # (1,)
+        if stop_id is not None and int(next_id) == stop_id:
+            break
         picked.append(next_id)
         logits, state = model(next_id.view(1, 1), state)  # (1, 1, V)
     model.train(was_training)

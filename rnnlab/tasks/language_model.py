@@ -1,4 +1,12 @@
-"""Language modelling (d2l chapter 8): predict each next token of a corpus."""
+"""Language modelling (d2l chapter 8): predict each next token of a corpus.
+
+Validation and test read their held-out text as `data.eval_batch_size` parallel streams
+(pytorch/examples' `eval_batch_size`, default 10) carrying the state from one chunk of
+`data.num_steps` tokens to the next, and score every token but the first: the standard
+held-out perplexity, not an estimate. Character models also report bits per character
+(bpc = loss / ln 2). A corpus with a test split (ptb, a split folder) is tested once,
+with the best checkpoint: summary.json's `test` holds `loss`, `ppl` (and `bpc`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,8 @@ import torch.nn.functional as F
 
 from rnnlab.data.base import Corpus, TextCorpus
 from rnnlab.data.sampling import make_sampler
+from rnnlab.data.tokens import EOS
+from rnnlab.errors import RnnlabError
 from rnnlab.models import LanguageModel, detach_state
 from rnnlab.runs.plots import plot_curves
 from rnnlab.tasks.generate import check_prefix, generate, join_tokens, split_prefix
@@ -27,9 +37,13 @@ class LanguageModelTask(Task):
         self.cfg, self.device, self.vocab = cfg, device, corpus.vocab
         train = torch.as_tensor(corpus.split("train"), device=device)  # (N,)
         self.valid = torch.as_tensor(corpus.split("valid"), device=device)  # (M,)
+        self.reports_test = "test" in corpus.splits
+        if self.reports_test:
+            self.test_ids = torch.as_tensor(corpus.split("test"), device=device)  # (K,)
         d = cfg.data
         self.sampler = make_sampler(d.sampling, train, d.batch_size, d.num_steps, cfg.seed)
         self.state = None  # carried between batches by the sequential sampler
+        self.batch_index = 0  # of the next batch in the epoch (data.restart_every)
 
     def artifacts(self) -> Artifacts:
         return Artifacts(self.vocab)
@@ -45,6 +59,7 @@ class LanguageModelTask(Task):
         X, Y = self.sampler.epoch()  # (num_batches, B, T) each
         if not skip:  # a resumed epoch goes on with the carried state (`set_carried`)
             self.state = None
+        self.batch_index = skip
         return zip(X[skip:], Y[skip:])
 
     def batches_per_epoch(self) -> int:
@@ -54,29 +69,76 @@ class LanguageModelTask(Task):
     def loss(self, model, batch):
         X, Y = batch  # (B, T) each
         state = detach_state(self.state) if self.sampler.continues_state else None
+        state = self.restart_streams(state)
         loss, self.state = model.loss(X, Y, state)  # mean over B * T predictions
         return BatchResult(loss, Y.numel(), Y.numel())
+
+    def restart_streams(self, state):
+        """The carried state with the streams due to restart zeroed (data.restart_every = N):
+        from batch N of an epoch on, stream b restarts at batches i with (i - b N / B) % N
+        == 0, so each stream starts cold every N batches and some stream every N / B. A
+        model trained on carried state otherwise sees the zero state that generation and
+        evaluation start from once per epoch, and may forget how to read from it
+        (docs/language_models.md, "Generation"). Epochs under N batches are unchanged."""
+        i, self.batch_index = self.batch_index, self.batch_index + 1
+        every = self.cfg.data.restart_every
+        if state is None or every is None or i < every:
+            return state
+        B = self.cfg.data.batch_size
+        rows = [b for b in range(B) if (i - b * every // B) % every == 0]
+        if not rows:
+            return state
+        keep = torch.ones(B, device=self.device)
+        keep[rows] = 0.0
+        return scale_rows(state, keep)
 
     def train_metrics(self, mean_loss: float) -> dict:
         return {"train_loss": mean_loss, "train_ppl": math.exp(min(mean_loss, 700))}
 
-    @torch.no_grad()
     def evaluate(self, model) -> dict:
-        """Perplexity on the validation text, read as parallel streams carrying the state."""
+        """Validation loss and perplexity (and bpc for characters) over every token."""
+        return self.held_out_metrics(self.mean_loss(model, self.valid), "val_")
+
+    def test(self, model) -> dict:
+        """The same figures on the test split: summary.json's test.loss, test.ppl (test.bpc)."""
+        return self.held_out_metrics(self.mean_loss(model, self.test_ids), "")
+
+    def held_out_metrics(self, mean: float, prefix: str) -> dict:
+        metrics = {f"{prefix}loss": mean, f"{prefix}ppl": math.exp(min(mean, 700))}
+        if self.cfg.data.token == "char":
+            metrics[f"{prefix}bpc"] = mean / math.log(2)
+        return metrics
+
+    @torch.no_grad()
+    def mean_loss(self, model, ids: torch.Tensor) -> float:
+        """The mean next-token loss over a held-out text `ids` (M,): every token after the
+        first is predicted once, reading S = data.eval_batch_size streams that carry the
+        state over chunks of data.num_steps; the M - 1 - S * L tokens left over continue
+        the last stream, whose text they follow."""
+        was_training = model.training
         model.eval()
+        n = len(ids) - 1  # predictions
+        streams = max(1, min(self.cfg.data.eval_batch_size, n))
+        length = n // streams
+        X = ids[: streams * length].view(streams, length)  # (S, L)
+        Y = ids[1 : streams * length + 1].view(streams, length)  # (S, L)
+        total, state = self.stream_loss(model, X, Y, None)
+        if n > streams * length:  # the rest follows the last stream's text
+            rest_x = ids[streams * length : n].view(1, -1)  # (1, R)
+            rest_y = ids[streams * length + 1 : n + 1].view(1, -1)  # (1, R)
+            total = total + self.stream_loss(model, rest_x, rest_y, last_row(state))[0]
+        model.train(was_training)
+        return total.item() / n
+
+    def stream_loss(self, model, X: torch.Tensor, Y: torch.Tensor, state):
+        """(summed loss, final state) of reading the rows of X (S, L) as streams."""
+        total = torch.zeros((), device=self.device)
         T = self.cfg.data.num_steps
-        streams = max(1, min(self.cfg.data.batch_size, (len(self.valid) - 1) // T))
-        length = (len(self.valid) - 1) // streams
-        X = self.valid[: streams * length].view(streams, length)  # (S, L)
-        Y = self.valid[1 : streams * length + 1].view(streams, length)
-        total, state = torch.zeros((), device=self.device), None
-        for t in range(0, length, T):
+        for t in range(0, X.shape[1], T):
             logits, state = model(X[:, t : t + T], state)  # (T, S, V)
-            y = Y[:, t : t + T].T.reshape(-1)
+            y = Y[:, t : t + T].T.reshape(-1)  # (T * S,) time-major as the logits
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y, reduction="sum")
-        model.train()
-        mean = total.item() / Y.numel()
-        return {"val_loss": mean, "val_ppl": math.exp(min(mean, 700))}
+        return total, state
 
     def samples(self, model) -> list[str]:
         token, n = self.cfg.data.token, self.cfg.train.sample_len
@@ -132,8 +194,29 @@ class LanguageModelTask(Task):
     def predict(cls, cfg, artifacts: Artifacts, model, tokens, sampling) -> str:
         """The prefix followed by `sampling.num_tokens` generated tokens."""
         generator = torch.Generator().manual_seed(sampling.seed)
+        stop_at = EOS if sampling.stop_at_eos else None
+        if stop_at and EOS not in artifacts.vocab.token_to_idx:
+            raise RnnlabError(
+                "--stop-at-eos: this run has no <eos> token (train on word tokens with "
+                "data.eos: true)"
+            )
         out = generate(
             model, artifacts.vocab, tokens, sampling.num_tokens, sampling.temperature,
-            sampling.top_k, generator,
+            sampling.top_k, generator, stop_at,
         )  # fmt: skip
         return join_tokens(tokens + out, cfg.data.token)
+
+
+def last_row(state):
+    """The last stream's part of a recurrent state: (L, S, H) -> (L, 1, H), also inside
+    the (h, c) pair of an LSTM (or any tuple or list of such tensors)."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(last_row(part) for part in state)
+    return state[:, -1:]
+
+
+def scale_rows(state, keep: torch.Tensor):
+    """state (L, B, H) (or a tuple or list of such) with stream b multiplied by keep[b]."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(scale_rows(part, keep) for part in state)
+    return state * keep.view(1, -1, 1).to(state.dtype)  # (L, B, H)

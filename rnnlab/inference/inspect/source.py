@@ -14,13 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.data import DATASETS
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
-from rnnlab.inference.predict import input_tokens, load_classes, load_model
-from rnnlab.models import LanguageModel, SequenceClassifier
+from rnnlab.inference.predict import load_model
+from rnnlab.models import LanguageModel
 from rnnlab.runs import Run
-from rnnlab.tasks import build_task
+from rnnlab.tasks import LanguageModelTask, build_task, task_of
 from rnnlab.tasks.generate import split_prefix
 from rnnlab.tasks.heldout import classifier_batch, grad_flow_batch, lm_windows, split_data
 
@@ -53,45 +52,38 @@ def open_subject(run_dir, checkpoint: str, given: dict, device, need_text: bool)
     from rnnlab.config import load_config
 
     cfg = load_config(run.config_path)
-    dataset = DATASETS.get(cfg.data.dataset)
-    kind = "lm" if dataset.task == "lm" else "classifier"
-    check_option_fits(run, cfg, dataset, given)
-    classes = load_classes(run) if kind == "classifier" else None
-    cfg, vocab, trained = load_model(run, checkpoint, device, classes)
+    task = task_of(cfg)
+    kind = "lm" if issubclass(task, LanguageModelTask) else "classifier"
+    check_option_fits(run, cfg, task.predict_option, given)
+    cfg, task, artifacts, trained = load_model(run, checkpoint, device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # the same first draw as `rnnlab train` makes
-        fresh = build(cfg, vocab, classes).to(device).eval()
+        fresh = task.model_for(cfg, artifacts).to(device).eval()  # as training builds it
+    vocab = artifacts.vocab
     if "--split" in given:
         batch, text = split_inputs(cfg, vocab, given["--split"], device, need_text)
     else:
-        batch, text = given_inputs(cfg, vocab, trained, given, device)
+        batch, text = given_inputs(cfg, task, artifacts, trained, given, device)
     return Subject(run, cfg, vocab, kind, trained, fresh, batch, text)
 
 
-def build(cfg, vocab: Vocab, classes) -> nn.Module:
-    if classes is None:
-        return LanguageModel(len(vocab), cfg.model)
-    return SequenceClassifier(len(vocab), len(classes), cfg.model)
-
-
-def check_option_fits(run: Run, cfg, dataset, given: dict) -> None:
+def check_option_fits(run: Run, cfg, predict_option: str, given: dict) -> None:
     """--text on a language model or text classifier, --seq on DigitSum."""
     for option in ("--text", "--seq"):
         if option not in given:
             continue
-        fits = dataset.predict_option == option or (
-            option == "--text" and dataset.predict_option == "--prefix"
-        )
+        fits = predict_option == option or (option == "--text" and predict_option == "--prefix")
         if not fits:
-            use = "--text" if dataset.predict_option == "--prefix" else dataset.predict_option
+            use = "--text" if predict_option == "--prefix" else predict_option
             raise RnnlabError(
                 f"{option} does not apply to {run.dir} ({cfg.data.dataset}): use {use}"
             )
 
 
-def given_inputs(cfg, vocab: Vocab, trained: nn.Module, given: dict, device):
+def given_inputs(cfg, task, artifacts, trained: nn.Module, given: dict, device):
     """The batch and text of `--text` or `--seq`: one sequence."""
     option, value = next(iter(given.items()))
+    vocab = artifacts.vocab
     if isinstance(trained, LanguageModel):
         tokens = split_prefix(value, cfg.data.token)
         unknown = vocab.unknown(tokens)
@@ -102,7 +94,9 @@ def given_inputs(cfg, vocab: Vocab, trained: nn.Module, given: dict, device):
             raise RnnlabError("--text needs at least two tokens (an input and its next token)")
         ids = torch.as_tensor(vocab.encode(np.array(tokens)), device=device)  # (N,)
         return lm_windows(ids, len(ids) - 1, 1), ids
-    tokens = input_tokens(cfg, value)
+    tokens = task.read_input(cfg, artifacts, value)  # as `rnnlab predict` reads it
+    if not tokens:
+        raise RnnlabError("the input is empty: give at least one token")
     if option == "--seq" and cfg.data.length and len(tokens) != cfg.data.length:
         raise RnnlabError(
             f"--seq has {len(tokens)} digits; this model reads sequences of {cfg.data.length}"

@@ -1,0 +1,60 @@
+"""Peak memory of building a word-level corpus (PTB's training text): rnnlab's byte-span
+tokens (`rnnlab.data.tokens`) against a NumPy string array of the words (the former
+`np.array(text.split())` path), measured with tracemalloc (NumPy reports its buffers to it),
+as multiples of the encoded corpus (int64 ids).
+
+    RNNLAB_DATA_DIR=../shared/data python scripts/lm_data_memory.py
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+import zipfile
+
+import numpy as np
+
+from rnnlab.data.store import data_dir
+from rnnlab.data.tokens import tokenize, vocab_and_ids
+from rnnlab.data.vocab import Vocab
+
+
+def read_train() -> str:
+    with zipfile.ZipFile(data_dir() / "ptb.zip") as archive:
+        return archive.read("ptb/ptb.train.txt").decode("utf-8")
+
+
+def spans(text: str) -> np.ndarray:
+    vocab, ids = vocab_and_ids(tokenize(text, "word", eos=True))
+    return ids
+
+
+def string_array(text: str) -> np.ndarray:
+    words = np.array(text.replace("\n", " <eos> ").split(), dtype=str)
+    return Vocab.build(words).encode(words)
+
+
+def measure(build, text: str) -> tuple[np.ndarray, int, float]:
+    tracemalloc.start()
+    started = time.perf_counter()
+    ids = build(text)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return ids, peak, seconds
+
+
+def main() -> None:
+    text = read_train()
+    print(f"ptb.train.txt: {len(text.encode()):,} bytes of text")
+    for name, build in (("byte spans (rnnlab)", spans), ("string array", string_array)):
+        ids, peak, seconds = measure(build, text)
+        encoded = ids.nbytes
+        print(
+            f"{name:20s} tokens {len(ids):,}  encoded {encoded / 2**20:.1f} MiB  "
+            f"peak {peak / 2**20:.1f} MiB = {peak / encoded:.1f}x encoded  {seconds:.2f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
