@@ -46,9 +46,9 @@ class DataConfig:
     eval_batch_size: int = bounded(10, gt=0)  # language models: parallel streams to evaluate
     # sequential sampling: each stream restarts from a zero state every N batches
     # (staggered, from batch N of an epoch on) so the model keeps reading from the zero state
-    # that generation starts from (epochs under N batches, as d2l's, are unchanged); null:
-    # only at each epoch's start
-    restart_every: Optional[int] = bounded(64, gt=0)
+    # that generation starts from (docs/language_models.md, "Generation"); null (the
+    # default, d2l's and Zaremba's): only at each epoch's start
+    restart_every: Optional[int] = bounded(None, gt=0)
 
 
 @dataclass
