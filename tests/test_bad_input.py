@@ -657,6 +657,21 @@ CASES = [
         setup=run_config_not_utf8,
     ),
     case("compare-no-runs", ["compare", "{tmp}", "--out", "{out}/c.png"], "no runs found in {tmp}"),
+    # --- tools (issue 15): config, runs, export, search ---
+    case("config-show-missing", ["config", "show", "{tmp}/nope.yaml"], "config file not found"),
+    case(
+        "config-show-bad-override",
+        ["config", "show", "{tmp}/config.yaml", "model.hiden_size=3"],
+        "unknown override key 'model.hiden_size'; did you mean 'model.hidden_size'?",
+        files={"config.yaml": LM},
+    ),
+    case(
+        "config-show-bad-range",
+        ["config", "show", "{tmp}/config.yaml", "data.batch_size=0"],
+        "'data.batch_size' must be > 0, got 0",
+        files={"config.yaml": LM},
+    ),
+    # @tools-cases (more rows go here)
 ]
 
 SUBPROCESS = {

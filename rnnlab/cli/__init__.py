@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
+from rnnlab.cli.config import config_app
 from rnnlab.cli.sweep import compare, sweep
 from rnnlab.errors import RnnlabError
 
@@ -202,6 +203,7 @@ def _check_predict_task(run_dir: Path, option: str) -> None:
 
 app.command()(sweep)
 app.command()(compare)
+app.add_typer(config_app, name="config")
 
 
 def main() -> None:

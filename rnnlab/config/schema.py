@@ -83,6 +83,7 @@ class TrainConfig:
     sample_every: int = bounded(50, gt=0)  # print greedy text every N epochs
     prefixes: list[str] = bounded(["time traveller", "traveller"])  # prompts for samples
     sample_len: int = bounded(50, ge=0)  # tokens generated per sample
+    tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard/ (extra)
 
 
 @dataclass
@@ -91,6 +92,11 @@ class SweepConfig:
     seeds: list[int] = bounded([])  # each grid point once per seed; empty = the config's seed
     metric: Optional[str] = None  # results column to plot; null = test_acc, else best_val_ppl
     workers: int = bounded(1, gt=0)  # runs at once, torch threads divided between them
+    # KEY: {log_uniform|uniform: [low, high]} | {int: [low, high]} | {choice: [values]}
+    space: dict[str, dict[str, Any]] = bounded({})
+    search: Literal["grid", "random", "optuna"] = "grid"  # grid: sweep.grid; else sample space
+    trials: int = bounded(20, gt=0)  # runs a random or optuna search samples
+    pruner: Literal["median", "hyperband", "asha", "none"] = "median"  # optuna: stops poor runs
 
 
 @dataclass
