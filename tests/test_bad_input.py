@@ -671,6 +671,7 @@ CASES = [
         "'data.batch_size' must be > 0, got 0",
         files={"config.yaml": LM},
     ),
+    case("runs-missing-folder", ["runs", "{tmp}/nothing"], "{tmp}/nothing is not a folder of runs"),
     # @tools-cases (more rows go here)
 ]
 

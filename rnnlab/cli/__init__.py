@@ -16,6 +16,7 @@ import typer
 
 from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
 from rnnlab.cli.config import config_app
+from rnnlab.cli.runs import runs
 from rnnlab.cli.sweep import compare, sweep
 from rnnlab.errors import RnnlabError
 
@@ -204,6 +205,7 @@ def _check_predict_task(run_dir: Path, option: str) -> None:
 app.command()(sweep)
 app.command()(compare)
 app.add_typer(config_app, name="config")
+app.command()(runs)
 
 
 def main() -> None:
