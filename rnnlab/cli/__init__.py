@@ -49,6 +49,9 @@ def train(
         typer.Option(help="Run folder to continue from its last.pt (train.epochs=N extends it)."),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="Print only the run folder at the end.")] = False,
+    tensorboard: Annotated[
+        bool, typer.Option(help="Also write TensorBoard event files (train.tensorboard=true).")
+    ] = False,
 ) -> None:
     """Train a model from a config, or continue a stopped run (--resume); prints the run
     folder when done. Ctrl-C or SIGTERM saves last.pt after the current step (exit 130/143)."""
@@ -56,7 +59,10 @@ def train(
 
     try:
         with sigterm_interrupts():
-            run = _train_or_resume(config, overrides or [], out, run_dir, resume, quiet)
+            extra = ["train.tensorboard=true"] if tensorboard else []
+            run = _train_or_resume(
+                config, [*(overrides or []), *extra], out, run_dir, resume, quiet
+            )
     except (Interrupted, KeyboardInterrupt) as err:  # one line, no traceback
         stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
         typer.echo(stop.message(), err=True)

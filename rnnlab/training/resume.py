@@ -26,7 +26,8 @@ from rnnlab.training.checkpoint import FORMAT, restore
 from rnnlab.training.session import build_session, run_to_end
 
 # keys an override may change on resume: the length of training, the device, the samples
-RESUMABLE = ("train.epochs", "device", "train.sample_every", "train.sample_len", "train.prefixes")
+RESUMABLE = ("train.epochs", "device", "train.sample_every", "train.sample_len", "train.prefixes",
+             "train.tensorboard")  # fmt: skip
 
 
 def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
