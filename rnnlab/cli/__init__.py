@@ -16,6 +16,7 @@ import typer
 
 from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
 from rnnlab.cli.config import config_app
+from rnnlab.cli.export import export
 from rnnlab.cli.runs import runs
 from rnnlab.cli.sweep import compare, sweep
 from rnnlab.errors import RnnlabError
@@ -212,6 +213,7 @@ app.command()(sweep)
 app.command()(compare)
 app.add_typer(config_app, name="config")
 app.command()(runs)
+app.command()(export)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Callbacks that extend the training loop (`base.py` says how); importing this package
 registers every one of them."""
 
-from . import tensorboard  # noqa: F401  (train.tensorboard)
 from .base import CALLBACKS, Callback, make_callbacks
+from .pruning import optuna_pruning  # noqa: F401  (a trial of rnnlab sweep --search optuna)
+from .tensorboard import tensorboard  # noqa: F401  (train.tensorboard)
 
 __all__ = ["CALLBACKS", "Callback", "make_callbacks"]
