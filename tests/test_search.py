@@ -29,7 +29,11 @@ runner = CliRunner()
 
 def test_space_options_and_yaml_give_the_same_space():
     given = parse_space_options(
-        ["optim.lr=log_uniform:1e-4,1e-1", "model.hidden_size=choice:8,16", "model.num_layers=int:1,3"]
+        [
+            "optim.lr=log_uniform:1e-4,1e-1",
+            "model.hidden_size=choice:8,16",
+            "model.num_layers=int:1,3",
+        ]
     )
     assert given == {"optim.lr": {"log_uniform": [1e-4, 0.1]},
                      "model.hidden_size": {"choice": [8, 16]},
@@ -107,7 +111,9 @@ def test_optuna_search_prunes_and_resumes_after_sigint(tmp_path):
             "--trials", "6", "--workers", "2", "--space", "optim.lr=choice:0.01,1e-30",
             "train.epochs=1", "--out", str(tmp_path)]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     found = lambda: list(tmp_path.glob("*/results.csv"))  # noqa: E731
     wait_for(lambda: found() and len(rows(found()[0].parent)) >= 2, 400, "the first two trials")
     sweep = found()[0].parent
@@ -133,9 +139,11 @@ def test_optuna_search_prunes_and_resumes_after_sigint(tmp_path):
     assert summary["status"] == "pruned" and summary["pruned_at_step"] > 0
     study = optuna.load_study(study_name="rnnlab", storage=f"sqlite:///{sweep / 'study.db'}")
     states = [t.state for t in study.trials if not t.user_attrs.get("redone")]
-    assert states.count(optuna.trial.TrialState.COMPLETE) + states.count(
-        optuna.trial.TrialState.PRUNED
-    ) == 6
+    assert (
+        states.count(optuna.trial.TrialState.COMPLETE)
+        + states.count(optuna.trial.TrialState.PRUNED)
+        == 6
+    )
     best = max(float(r["best_dev_acc"]) for r in final if r["status"] == "finished")
     assert study.best_value == pytest.approx(best)
     # the stopped trials' folders were set aside, and compare reads the sweep
