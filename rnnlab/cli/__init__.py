@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
+from rnnlab.cli.complete import complete_config, complete_run
 from rnnlab.cli.config import config_app
 from rnnlab.cli.export import export
 from rnnlab.cli.runs import runs
@@ -25,7 +26,7 @@ app = typer.Typer(
     cls=OneLineUsageErrors,
     help="rnnlab: train, sample and compare recurrent neural networks from YAML configs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # rnnlab --install-completion (completers: rnnlab/cli/complete.py)
     pretty_exceptions_enable=False,
 )
 
@@ -35,7 +36,10 @@ app = typer.Typer(
 def train(
     config: Annotated[
         Optional[Path],
-        typer.Argument(help="YAML config, e.g. configs/gru_timemachine.yaml (not with --resume)."),
+        typer.Argument(
+            help="YAML config, e.g. configs/gru_timemachine.yaml (not with --resume).",
+            autocompletion=complete_config,
+        ),
     ] = None,
     overrides: Annotated[
         Optional[list[str]],
@@ -47,7 +51,10 @@ def train(
     ] = None,
     resume: Annotated[
         Optional[Path],
-        typer.Option(help="Run folder to continue from its last.pt (train.epochs=N extends it)."),
+        typer.Option(
+            help="Run folder to continue from its last.pt (train.epochs=N extends it).",
+            autocompletion=complete_run,
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="Print only the run folder at the end.")] = False,
     tensorboard: Annotated[
@@ -114,7 +121,10 @@ def predict(
         Optional[str], typer.Option(help="DigitSum classifiers: digits, e.g. '3 5 0 0 0'.")
     ] = None,
     run: Annotated[
-        Optional[Path], typer.Option(help="Run folder; default: the newest under runs/.")
+        Optional[Path],
+        typer.Option(
+            help="Run folder; default: the newest under runs/.", autocompletion=complete_run
+        ),
     ] = None,
     num_chars: Annotated[
         int,

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from rnnlab.cli.boundary import user_errors
+from rnnlab.cli.complete import complete_config
 
 config_app = typer.Typer(
     help="Show a resolved config, or every config key with its default and meaning.",
@@ -21,7 +22,10 @@ config_app = typer.Typer(
 @config_app.command("show")
 @user_errors
 def show(
-    config: Annotated[Path, typer.Argument(help="YAML config, e.g. configs/tiny.yaml.")],
+    config: Annotated[
+        Path,
+        typer.Argument(help="YAML config, e.g. configs/tiny.yaml.", autocompletion=complete_config),
+    ],
     overrides: Annotated[
         Optional[list[str]], typer.Argument(help="KEY=VALUE overrides, as for rnnlab train.")
     ] = None,

@@ -9,11 +9,12 @@ from typing import Annotated, Optional
 import typer
 
 from rnnlab.cli.boundary import user_errors
+from rnnlab.cli.complete import complete_run
 
 
 @user_errors
 def export(
-    run: Annotated[Path, typer.Argument(help="Run folder to export.")],
+    run: Annotated[Path, typer.Argument(help="Run folder to export.", autocompletion=complete_run)],
     format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")],
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
     out: Annotated[

@@ -10,13 +10,17 @@ from typing import Annotated
 import typer
 
 from rnnlab.cli.boundary import user_errors
+from rnnlab.cli.complete import complete_run
 from rnnlab.cli.config import print_table
 
 
 @user_errors
 def runs(
     folder: Annotated[
-        Path, typer.Argument(help="A folder of run folders, or a sweep folder.")
+        Path,
+        typer.Argument(
+            help="A folder of run folders, or a sweep folder.", autocompletion=complete_run
+        ),
     ] = Path("runs"),
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list, for scripts.")] = False,
 ) -> None:

@@ -10,13 +10,17 @@ from typing import Annotated, Optional
 import typer
 
 from rnnlab.cli.boundary import user_errors
+from rnnlab.cli.complete import complete_config, complete_run
 from rnnlab.errors import RnnlabError
 
 
 @user_errors
 def sweep(
     config: Annotated[
-        Optional[Path], typer.Argument(help="Base YAML config (not needed with --resume).")
+        Optional[Path],
+        typer.Argument(
+            help="Base YAML config (not needed with --resume).", autocompletion=complete_config
+        ),
     ] = None,
     overrides: Annotated[
         Optional[list[str]], typer.Argument(help="KEY=VALUE overrides applied to every run.")
@@ -36,7 +40,11 @@ def sweep(
         typer.Option(help="Parent of the sweep folder (with ray: absolute, shared by the nodes)."),
     ] = Path("runs/sweeps"),
     resume: Annotated[
-        Optional[Path], typer.Option(help="Sweep folder to finish: redo failed/interrupted runs.")
+        Optional[Path],
+        typer.Option(
+            help="Sweep folder to finish: redo failed/interrupted runs.",
+            autocompletion=complete_run,
+        ),
     ] = None,
     metric: Annotated[
         Optional[str],
@@ -117,7 +125,10 @@ def sweep(
 
 @user_errors
 def compare(
-    paths: Annotated[list[Path], typer.Argument(help="Run folders, sweep folders or runs/.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Run folders, sweep folders or runs/.", autocompletion=complete_run),
+    ],
     metric: Annotated[
         Optional[str], typer.Option(help="metrics.csv column to compare (default: val metric).")
     ] = None,
