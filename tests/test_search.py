@@ -162,3 +162,30 @@ def test_without_optuna_the_search_names_the_extra(tmp_path, monkeypatch):
         "error: --search optuna needs Optuna, which is not installed: pip install 'rnnlab[optuna]'"
     )
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning", log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.mark.ray
+def test_an_optuna_search_on_ray_shares_the_study(ray_address, tmp_path):
+    """Runs started by Ray workers report to the same study file: every trial has its
+    evaluations in the study, and results.csv has every trial."""
+    argv = ["sweep", DIGITSUM, "--search", "optuna", "--trials", "3", "--executor", "ray",
+            "--space", "model.hidden_size=choice:4,8", "train.epochs=1", "sweep.workers=2",
+            "--out", str(tmp_path)]  # fmt: skip
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    sweep = Path(result.stdout.strip().splitlines()[-1])
+    assert len(rows(sweep)) == 3 and "ray: 1 node(s), 2 CPUs" in result.output
+    study = optuna.load_study(study_name="rnnlab", storage=f"sqlite:///{sweep / 'study.db'}")
+    assert len(study.trials) == 3
+    assert all(t.intermediate_values for t in study.trials)  # reported from the Ray runs
+    assert all(
+        "ray worker pid" in (sweep / "logs" / f"{r['run']}.log").read_text() for r in rows(sweep)
+    )
