@@ -111,7 +111,7 @@ def plan_search(config: Path, overrides: list[str], kind: str | None, space: dic
     )
     if kind == "optuna":
         import_optuna()
-    trials = trials or base.sweep.trials
+    trials = trials if trials is not None else base.sweep.trials
     if trials < 1:
         raise RnnlabError(f"--trials must be >= 1, got {trials}")
     metric, direction = objective(base, metric or base.sweep.metric)
