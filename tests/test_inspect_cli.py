@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from rnnlab.cli import app
 from rnnlab.config import load_config
-from rnnlab.inference.predict import load_classes, load_model
+from rnnlab.inference.predict import load_model
 from rnnlab.models.probe import grad_flow, probe
 from rnnlab.runs import Run
 from rnnlab.tasks import build_task
@@ -136,7 +136,7 @@ def test_log_grad_flow_records_the_curve_of_each_evaluation(cls_run):
     assert (cls_run / "plots" / "grad_flow.png").read_bytes()[:4] == b"\x89PNG"
     run = Run.open(cls_run)
     cfg = load_config(run.config_path)
-    _, _, model = load_model(run, "last", torch.device("cpu"), load_classes(run))
+    _, _, _, model = load_model(run, "last", torch.device("cpu"))
     expected = grad_flow(
         probe(model, cfg.model), *grad_flow_batch(build_task(cfg, torch.device("cpu")))
     )

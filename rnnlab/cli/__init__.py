@@ -15,7 +15,11 @@ from typing import Annotated, Optional
 import typer
 
 from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
+from rnnlab.cli.complete import complete_config, complete_run
+from rnnlab.cli.config import config_app
+from rnnlab.cli.export import export
 from rnnlab.cli.inspect import inspect
+from rnnlab.cli.runs import runs
 from rnnlab.cli.sweep import compare, sweep
 from rnnlab.errors import RnnlabError
 
@@ -23,7 +27,7 @@ app = typer.Typer(
     cls=OneLineUsageErrors,
     help="rnnlab: train, sample and compare recurrent neural networks from YAML configs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # rnnlab --install-completion (completers: rnnlab/cli/complete.py)
     pretty_exceptions_enable=False,
 )
 
@@ -33,7 +37,10 @@ app = typer.Typer(
 def train(
     config: Annotated[
         Optional[Path],
-        typer.Argument(help="YAML config, e.g. configs/gru_timemachine.yaml (not with --resume)."),
+        typer.Argument(
+            help="YAML config, e.g. configs/gru_timemachine.yaml (not with --resume).",
+            autocompletion=complete_config,
+        ),
     ] = None,
     overrides: Annotated[
         Optional[list[str]],
@@ -45,9 +52,15 @@ def train(
     ] = None,
     resume: Annotated[
         Optional[Path],
-        typer.Option(help="Run folder to continue from its last.pt (train.epochs=N extends it)."),
+        typer.Option(
+            help="Run folder to continue from its last.pt (train.epochs=N extends it).",
+            autocompletion=complete_run,
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="Print only the run folder at the end.")] = False,
+    tensorboard: Annotated[
+        bool, typer.Option(help="Also write TensorBoard event files (train.tensorboard=true).")
+    ] = False,
 ) -> None:
     """Train a model from a config, or continue a stopped run (--resume); prints the run
     folder when done. Ctrl-C or SIGTERM saves last.pt after the current step (exit 130/143)."""
@@ -55,7 +68,10 @@ def train(
 
     try:
         with sigterm_interrupts():
-            run = _train_or_resume(config, overrides or [], out, run_dir, resume, quiet)
+            extra = ["train.tensorboard=true"] if tensorboard else []
+            run = _train_or_resume(
+                config, [*(overrides or []), *extra], out, run_dir, resume, quiet
+            )
     except (Interrupted, KeyboardInterrupt) as err:  # one line, no traceback
         stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
         typer.echo(stop.message(), err=True)
@@ -110,7 +126,10 @@ def predict(
         Optional[str], typer.Option(help="DigitSum classifiers: digits, e.g. '3 5 0 0 0'.")
     ] = None,
     run: Annotated[
-        Optional[Path], typer.Option(help="Run folder; default: the newest under runs/.")
+        Optional[Path],
+        typer.Option(
+            help="Run folder; default: the newest under runs/.", autocompletion=complete_run
+        ),
     ] = None,
     num_chars: Annotated[
         int,
@@ -196,6 +215,9 @@ def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint
 app.command()(sweep)
 app.command()(compare)
 app.command()(inspect)
+app.add_typer(config_app, name="config")
+app.command()(runs)
+app.command()(export)
 
 
 def main() -> None:

@@ -10,13 +10,17 @@ from typing import Annotated, Optional
 import typer
 
 from rnnlab.cli.boundary import user_errors
+from rnnlab.cli.complete import complete_config, complete_run
 from rnnlab.errors import RnnlabError
 
 
 @user_errors
 def sweep(
     config: Annotated[
-        Optional[Path], typer.Argument(help="Base YAML config (not needed with --resume).")
+        Optional[Path],
+        typer.Argument(
+            help="Base YAML config (not needed with --resume).", autocompletion=complete_config
+        ),
     ] = None,
     overrides: Annotated[
         Optional[list[str]], typer.Argument(help="KEY=VALUE overrides applied to every run.")
@@ -36,7 +40,11 @@ def sweep(
         typer.Option(help="Parent of the sweep folder (with ray: absolute, shared by the nodes)."),
     ] = Path("runs/sweeps"),
     resume: Annotated[
-        Optional[Path], typer.Option(help="Sweep folder to finish: redo failed/interrupted runs.")
+        Optional[Path],
+        typer.Option(
+            help="Sweep folder to finish: redo failed/interrupted runs.",
+            autocompletion=complete_run,
+        ),
     ] = None,
     metric: Annotated[
         Optional[str],
@@ -58,14 +66,48 @@ def sweep(
     max_retries: Annotated[
         Optional[int], typer.Option(help="Ray: reruns of a run whose worker died (default 3).")
     ] = None,
+    search: Annotated[
+        Optional[str],
+        typer.Option(
+            help="random or optuna: sample sweep.space instead of a grid (docs/tools.md)."
+        ),
+    ] = None,
+    trials: Annotated[
+        Optional[int], typer.Option(help="Search: runs to sample (default sweep.trials, 20).")
+    ] = None,
+    space: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Search: KEY=KIND:V1,V2 (log_uniform, uniform, int, choice); repeat."),
+    ] = None,
 ) -> None:
-    """Run a grid of configs (and seeds) as ordinary runs; gather results.csv and plots."""
+    """Run a grid of configs (and seeds) as ordinary runs, or a random or Optuna search
+    (--search, with pruning); gather results.csv and plots."""
     from rnnlab.sweep import parse_grid_options, parse_seeds, plan_sweep, reopen_sweep
 
     if workers is not None and workers < 1:
         raise RnnlabError(f"--workers must be >= 1, got {workers}")
     given = {"name": executor, "address": address, "gpus_per_run": gpus_per_run,
              "cpus_per_run": cpus_per_run, "max_retries": max_retries}  # fmt: skip
+    searching = search is not None or trials is not None or bool(space)
+    if resume is not None and searching:
+        raise RnnlabError("--resume takes the sweep folder only: its search is saved")
+    if resume is not None and _is_search(resume):
+        from rnnlab.sweep.search import reopen_search
+
+        plan = reopen_search(resume, workers)
+        plan.executor = choose_executor(plan.executor, given, workers is not None, resume)
+        return _run_search(plan)
+    if config is not None and (searching or _config_searches(config, overrides or [])):
+        if grid or seeds:
+            raise RnnlabError(
+                "--grid and --seeds are for grid sweeps; a search samples sweep.space"
+            )
+        from rnnlab.sweep.search import parse_space_options, plan_search
+
+        settings = choose_executor(None, given, workers is not None, out)
+        plan = plan_search(config, overrides or [], search, parse_space_options(space or []),
+                           trials, workers, metric, out, settings)  # fmt: skip
+        return _run_search(plan)
     if resume is not None:
         if config is not None or grid or seeds:
             raise RnnlabError("--resume takes the sweep folder only: its grid and seeds are saved")
@@ -83,7 +125,10 @@ def sweep(
 
 @user_errors
 def compare(
-    paths: Annotated[list[Path], typer.Argument(help="Run folders, sweep folders or runs/.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Run folders, sweep folders or runs/.", autocompletion=complete_run),
+    ],
     metric: Annotated[
         Optional[str], typer.Option(help="metrics.csv column to compare (default: val metric).")
     ] = None,
@@ -130,6 +175,38 @@ def _run_sweep(plan) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
     try:
         counts = run_sweep(plan, SweepReporter(), gpus=0 if on_ray else _gpu_count())
+    except KeyboardInterrupt:
+        typer.echo(f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
+    typer.echo(str(plan.dir))
+    if counts.get("failed"):
+        raise typer.Exit(1)
+
+
+def _is_search(sweep_dir: Path) -> bool:
+    from rnnlab.sweep.search import is_search
+
+    return is_search(sweep_dir)
+
+
+def _config_searches(config: Path, overrides: list[str]) -> bool:
+    """Whether the config asks for a search (sweep.search: random or optuna)."""
+    from rnnlab.config import load_config
+
+    return load_config(config, overrides).sweep.search != "grid"
+
+
+def _run_search(plan) -> None:
+    from rnnlab.runs.progress import SweepReporter
+    from rnnlab.sweep.search import run_search
+
+    on_ray = plan.executor.name == "ray"
+    typer.echo(f"sweep: {plan.dir} ({plan.trials} trials, {plan.kind} search, "
+               f"{plan.workers} at once, {plan.direction} {plan.metric})")  # fmt: skip
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
+    try:
+        counts = run_search(plan, SweepReporter(), gpus=0 if on_ray else _gpu_count())
     except KeyboardInterrupt:
         typer.echo(f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True)
         raise typer.Exit(130) from None

@@ -123,6 +123,7 @@ class TrainConfig:
     early_stop: Optional[int] = bounded(None, gt=0)  # stop after N evaluations not improving
     time_limit: Union[str, float, None] = None  # wall-clock budget "90s", "10m", "2h", "1h30m"
     log_grad_flow: bool = False  # ||dL/dh_t|| by distance at each evaluation -> grad_flow.csv
+    tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard/ (extra)
 
 
 @dataclass
@@ -131,6 +132,11 @@ class SweepConfig:
     seeds: list[int] = bounded([])  # each grid point once per seed; empty = the config's seed
     metric: Optional[str] = None  # results column to plot; null = test_acc, else best_val_ppl
     workers: int = bounded(1, gt=0)  # runs at once, torch threads divided between them
+    # KEY: {log_uniform|uniform: [low, high]} | {int: [low, high]} | {choice: [values]}
+    space: dict[str, dict[str, Any]] = bounded({})
+    search: Literal["grid", "random", "optuna"] = "grid"  # grid: sweep.grid; else sample space
+    trials: int = bounded(20, gt=0)  # runs a random or optuna search samples
+    pruner: Literal["median", "hyperband", "asha", "none"] = "median"  # optuna: stops poor runs
 
 
 @dataclass

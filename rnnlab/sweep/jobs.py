@@ -9,7 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -24,6 +24,7 @@ class Job:
     run_dir: Path
     log: Path
     attempts: Optional[Path] = None  # where a dead attempt's run folder is set aside
+    env: dict = field(default_factory=dict)  # extra environment of the run (a search's trial)
 
 
 @dataclass

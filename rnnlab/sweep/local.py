@@ -61,6 +61,7 @@ class LocalExecutor:
         if self._stopping:
             return Outcome("interrupted", "the sweep was stopped before this run started", 0.0)
         env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        env.update(job.env)
         if self.gpus:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
         job.log.parent.mkdir(parents=True, exist_ok=True)

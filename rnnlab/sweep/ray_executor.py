@@ -195,7 +195,7 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "rnnlab.sweep.child", str(os.getpid()), *train_args(job)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=child_env(threads, gpus), start_new_session=True,
+                env={**child_env(threads, gpus), **job.env}, start_new_session=True,
             )  # fmt: skip
             log.write(f"== run pid {proc.pid}\n")
             log.flush()

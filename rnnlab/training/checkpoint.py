@@ -43,6 +43,7 @@ class TrainState:
     window: dict | None = None  # a resumed run's training sums since the last row
     callbacks: dict = field(default_factory=dict)  # each callback's state, by name
     stop_reason: str | None = None  # why a callback ended training early (summary.json)
+    test: dict | None = None  # the best checkpoint's test metrics, once tested (callbacks)
 
 
 def payload(cfg, task, model, optimizer, state: TrainState, window, callbacks: dict) -> dict:

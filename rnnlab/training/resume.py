@@ -37,6 +37,7 @@ RESUMABLE = (
     "train.sample_len",
     "train.prefixes",
     "train.checkpoint_every",
+    "train.tensorboard",
 )
 
 

@@ -90,6 +90,7 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
         with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
             fit(s, reporter, state)
             test = test_best(s.run, s.task, s.model) if s.task.reports_test else None
+            state.test = test
     except Diverged as err:
         if state.rows:
             s.run.write_metrics(state.rows)

@@ -8,5 +8,7 @@ from . import (  # noqa: F401  (register the callbacks)
     time_limit,
 )
 from .base import CALLBACKS, Callback, make_callbacks
+from .pruning import optuna_pruning  # noqa: F401  (a trial of rnnlab sweep --search optuna)
+from .tensorboard import tensorboard  # noqa: F401  (train.tensorboard)
 
 __all__ = ["CALLBACKS", "Callback", "make_callbacks"]

@@ -1,0 +1,30 @@
+"""`rnnlab export RUN --format onnx|torchscript`: a trained model as a file that runs
+without rnnlab (docs/export.md). Torch is imported only when the command runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rnnlab.cli.boundary import user_errors
+from rnnlab.cli.complete import complete_run
+
+
+@user_errors
+def export(
+    run: Annotated[Path, typer.Argument(help="Run folder to export.", autocompletion=complete_run)],
+    format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")],
+    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
+    out: Annotated[
+        Optional[Path], typer.Option(help="The model file (default: RUN/export/model.onnx|.pt).")
+    ] = None,
+) -> None:
+    """Export a language model as a step function (ids and state in, logits and state out)
+    or a classifier (ids and lengths in, probabilities out); vocab.json, labels.json and
+    <file>.json (its inputs and outputs) go beside the file. Prints the file and how closely it matches PyTorch."""
+    from rnnlab.inference.export import export_run
+
+    done = export_run(run, checkpoint, format, out)
+    typer.echo(f"{done.path}  (max |diff| from PyTorch: {done.max_diff:.2g})")

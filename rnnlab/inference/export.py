@@ -1,0 +1,233 @@
+"""`rnnlab export RUN --format onnx|torchscript`: a trained model as a file that runs
+without rnnlab (onnxruntime, or `torch.jit.load`), with its vocabulary beside it.
+
+- A language model becomes a step function, so generation can run anywhere:
+  `ids (B, T) int64, h (L * dirs, B, H) [, c (L * dirs, B, H) for the LSTM]
+  -> logits (B, T, V), h_out [, c_out]`; zeros for h (and c) start a sequence.
+- A classifier becomes `ids (B, T) int64 right-padded, lengths (B,) int64
+  -> probs (B, C)` (softmax over the classes of labels.json).
+
+Scratch-cell models (`model.impl: scratch`) are exported through the builtin model with
+the same weights (`to_builtin_state_dict`: the names and gate order are torch.nn's), since
+their autograd-function loops cannot be traced; the residual SRN has no builtin
+equivalent and is refused. Beside the model file go vocab.json, labels.json
+(classifiers) and `<file>.json`, e.g. model.onnx.json (what the inputs and outputs are,
+the state's shape, char or word tokens).
+
+After writing, the file is run (onnxruntime, or the loaded TorchScript module) on inputs
+the export did not see, of another batch size and length, and compared with the PyTorch
+model; the largest difference is reported, and a file that disagrees is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.config import load_config
+from rnnlab.errors import RnnlabError
+from rnnlab.models import LanguageModel, SequenceClassifier
+from rnnlab.models.scratch import Scratch, to_builtin_state_dict
+from rnnlab.runs import Run
+from rnnlab.runs.fileio import write_atomic
+
+from .predict import load_model
+
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+INSTALL = "pip install 'rnnlab[export]'"
+TOLERANCE = 1e-4  # the largest |difference| from PyTorch an exported file may show
+
+
+class LMStep(nn.Module):
+    """A language model as a step function: ids (B, T), state in; logits (B, T, V), state out."""
+
+    def __init__(self, lm: LanguageModel, lstm: bool):
+        super().__init__()
+        self.lm, self.lstm = lm, lstm
+
+    def forward(self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None = None):
+        logits, state = self.lm(ids, (h, c) if self.lstm else h)  # (T, B, V)
+        logits = logits.transpose(0, 1)  # (B, T, V)
+        return (logits, *state) if self.lstm else (logits, state)
+
+
+class ClassifierProbs(nn.Module):
+    """A classifier as ids (B, T) right-padded, lengths (B,) -> class probabilities (B, C)."""
+
+    def __init__(self, classifier: SequenceClassifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.classifier(ids, lengths), -1)  # (B, C)
+
+
+@dataclass
+class Exported:
+    path: Path
+    max_diff: float  # the largest |exported - PyTorch| on the check inputs
+
+
+def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exported:
+    """Export the run's `which` checkpoint (best, last) as `fmt`, to `out` (default:
+    RUN/export/model.onnx or model.pt); write vocab.json, labels.json and <file>.json beside."""
+    if fmt not in FORMATS:
+        raise RnnlabError(f"--format must be onnx or torchscript, got {fmt!r}")
+    if which not in ("best", "last"):
+        raise RnnlabError(f"--checkpoint must be best or last, got {which!r}")
+    if fmt == "onnx":
+        import_onnx()
+    run = Run.open(run_dir)
+    cfg = load_config(run.config_path)
+    _, _, artifacts, model = load_model(run, which, torch.device("cpu"))
+    vocab, classes = artifacts.vocab, (artifacts.classes or None)
+    model = builtin_equivalent(model, cfg.model, len(vocab), classes)
+    wrapper = LMStep(model, cfg.model.cell == "lstm") if classes is None else ClassifierProbs(model)
+    out = Path(out) if out else run.dir / "export" / f"model{FORMATS[fmt]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    signature = describe(wrapper, cfg.model)
+    example, check = inputs(wrapper, len(vocab), 1, 3), inputs(wrapper, len(vocab), 3, 7)
+    if fmt == "onnx":
+        to_onnx(wrapper, example, signature, out)
+        max_diff = compare(wrapper, check, onnx_runner(out, signature))
+    else:
+        to_torchscript(wrapper, example, out)
+        max_diff = compare(wrapper, check, torchscript_runner(out))
+    if not max_diff <= TOLERANCE:
+        raise RnnlabError(f"{out} does not match the PyTorch model (max |diff| {max_diff:.3g})")
+    shutil.copyfile(run.vocab_path, out.parent / "vocab.json")
+    if classes is not None:
+        shutil.copyfile(run.labels_path, out.parent / "labels.json")
+    meta = {"format": fmt, "file": out.name, "run": str(run.dir), "checkpoint": which,
+            "token": cfg.data.token, **signature}  # fmt: skip
+    write_atomic(out.parent / f"{out.name}.json", json.dumps(meta, indent=2) + "\n")
+    return Exported(out, max_diff)
+
+
+def import_onnx():
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime
+    except ImportError:
+        raise RnnlabError(
+            f"--format onnx needs onnx and onnxruntime, which are not installed: {INSTALL}"
+        ) from None
+    return onnxruntime
+
+
+def builtin_equivalent(model: nn.Module, model_cfg, vocab_size: int, classes) -> nn.Module:
+    """`model` itself if builtin; else the builtin model holding the scratch one's weights."""
+    if model_cfg.impl == "builtin":
+        return model
+    if model_cfg.residual:
+        raise RnnlabError(
+            "a residual SRN (model.residual: true) cannot be exported: torch.nn has no "
+            "layer with its equation, and its scratch loop cannot be traced"
+        )
+    builtin_cfg = dataclasses.replace(model_cfg, impl="builtin", compile=False)
+    if classes is None:
+        twin = LanguageModel(vocab_size, builtin_cfg)
+    else:
+        twin = SequenceClassifier(vocab_size, len(classes), builtin_cfg)
+    twin.load_state_dict(builtin_state_dict(model, model_cfg))
+    return twin.eval()
+
+
+def builtin_state_dict(model: nn.Module, model_cfg) -> dict:
+    """The model's state_dict with every scratch stack's weights passed through
+    `to_builtin_state_dict` (a bidirectional classifier has one stack per layer and
+    direction, each a one-layer, one-direction stack)."""
+    state = model.state_dict()
+    for path, stack in model.named_modules():
+        if isinstance(stack, Scratch):
+            shape = dataclasses.replace(model_cfg, num_layers=stack.num_layers,
+                                        bidirectional=stack.directions == 2)  # fmt: skip
+            own = {k.removeprefix(f"{path}."): v for k, v in state.items()
+                   if k.startswith(f"{path}.")}  # fmt: skip
+            state.update({f"{path}.{k}": v for k, v in to_builtin_state_dict(own, shape).items()})
+    return state
+
+
+def describe(wrapper: nn.Module, model_cfg) -> dict:
+    """<file>.json's account of the inputs and outputs."""
+    if isinstance(wrapper, ClassifierProbs):
+        return {"kind": "classifier", "inputs": ["ids", "lengths"], "outputs": ["probs"]}
+    states = ["h", "c"] if wrapper.lstm else ["h"]
+    directions = 2 if model_cfg.bidirectional else 1
+    return {
+        "kind": "language_model",
+        "inputs": ["ids", *states],
+        "outputs": ["logits", *(f"{s}_out" for s in states)],
+        "state_shape": [model_cfg.num_layers * directions, "batch", model_cfg.hidden_size],
+    }
+
+
+def inputs(wrapper: nn.Module, vocab_size: int, batch: int, steps: int) -> tuple:
+    """Inputs of the wrapper's signature: random ids and states (seeded), varied lengths."""
+    g = torch.Generator().manual_seed(batch * 100 + steps)
+    ids = torch.randint(0, vocab_size, (batch, steps), generator=g)  # (B, T)
+    if isinstance(wrapper, ClassifierProbs):
+        lengths = torch.randint(1, steps + 1, (batch,), generator=g)  # (B,)
+        lengths[0] = steps
+        return ids, lengths
+    lm = wrapper.lm
+    shape = (lm.rnn.num_layers * lm.rnn.directions, batch, lm.rnn.hidden_size)  # (L*D, B, H)
+    states = [torch.randn(shape, generator=g) for _ in range(2 if wrapper.lstm else 1)]
+    return (ids, *states)
+
+
+def to_onnx(wrapper: nn.Module, example: tuple, signature: dict, out: Path) -> None:
+    """The TorchScript-based exporter: torch.nn's RNN layers become ONNX RNN/GRU/LSTM ops
+    and batch and time stay dynamic (the dynamo exporter takes ~30 s a model here)."""
+    batch_first = {"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "probs": {0: "batch"},
+                   "logits": {0: "batch", 1: "time"}}  # fmt: skip
+    axes = {n: batch_first.get(n, {1: "batch"}) for n in signature["inputs"] + signature["outputs"]}
+    tmp = out.with_name(f".{out.name}.tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
+        torch.onnx.export(wrapper, example, str(tmp), input_names=signature["inputs"],
+                          output_names=signature["outputs"], dynamic_axes=axes,
+                          dynamo=False)  # fmt: skip
+    tmp.replace(out)
+
+
+def to_torchscript(wrapper: nn.Module, example: tuple, out: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(wrapper, example)
+        tmp = out.with_name(f".{out.name}.tmp")
+        torch.jit.save(traced, str(tmp))
+    tmp.replace(out)
+
+
+def onnx_runner(path: Path, signature: dict):
+    session = import_onnx().InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = signature["inputs"]
+    return lambda *args: session.run(None, {n: a.numpy() for n, a in zip(names, args)})
+
+
+def torchscript_runner(path: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated, and still loads
+        module = torch.jit.load(str(path))
+    return lambda *args: [t.numpy() for t in _as_tuple(module(*args))]
+
+
+@torch.no_grad()
+def compare(wrapper: nn.Module, args: tuple, run) -> float:
+    """max |exported - PyTorch| over every output, on `args`."""
+    expected = [t.numpy() for t in _as_tuple(wrapper(*args))]
+    got = run(*args)
+    return max(float(np.abs(np.asarray(g) - e).max()) for g, e in zip(got, expected))
+
+
+def _as_tuple(outputs) -> tuple:
+    return outputs if isinstance(outputs, (tuple, list)) else (outputs,)

@@ -1,0 +1,127 @@
+"""The Optuna side of `rnnlab sweep --search optuna` (`search.py` plans it): the study in
+the sweep folder's SQLite file, asked for a round of trials at a time (as many as run at
+once), told each run's outcome; the runs report their evaluations to their trials and
+prune themselves (rnnlab/training/callbacks/pruning.py), told which trial they are in
+their environment. Stopped trials are redone on --resume; finished ones never."""
+
+from __future__ import annotations
+
+import math
+
+from .executors import make_executor
+from .jobs import Job, Outcome, set_aside
+from .runner import _row, _write
+from .search import Search, Trial, import_optuna, tried_values
+from .space import check_space, to_optuna
+
+STUDY_NAME = "rnnlab"
+# the environment that makes a run a trial: read by rnnlab/training/callbacks/pruning.py
+STORAGE_ENV, STUDY_ENV, TRIAL_ENV = (
+    "RNNLAB_OPTUNA_STORAGE",
+    "RNNLAB_OPTUNA_STUDY",
+    "RNNLAB_OPTUNA_TRIAL",
+)
+PRUNER_ENV = "RNNLAB_OPTUNA_PRUNER"
+
+
+def open_study(search: Search):
+    optuna = import_optuna()
+    storage = optuna.storages.RDBStorage(
+        search.storage, engine_kwargs={"connect_args": {"timeout": 60}}
+    )
+    return optuna.create_study(
+        storage=storage, study_name=STUDY_NAME, direction=search.direction,
+        sampler=optuna.samplers.TPESampler(seed=search.seed), load_if_exists=True,
+    )  # fmt: skip
+
+
+def pruner_spec(search: Search) -> str:
+    """What each run builds its pruner from (the runs prune, not the sweep): the median
+    pruner starts once max(2, min(5, trials // 10)) trials have finished."""
+    if search.pruner == "median":
+        return f"median:{max(2, min(5, search.trials // 10))}"
+    return search.pruner
+
+
+def run_study(search: Search, reporter, gpus: int) -> dict[str, int]:
+    optuna = import_optuna()
+    states = optuna.trial.TrialState
+    study = open_study(search)
+    redo_stopped(study, search)
+    distributions = to_optuna(check_space(search.space))
+    rows = {t.number: _row(search, _trial_point(t, search.seed)) for t in counted(study)}
+    executor = make_executor(search.executor, search.workers, gpus)
+    reporter.start(search.trials, done=len(rows))
+    asked: dict[str, object] = {}
+
+    def on_done(job: Job, outcome: Outcome) -> None:
+        trial = asked[job.name]
+        row = rows[trial.number] = _row(search, _trial_point(trial, search.seed), outcome)
+        value = row.get(search.metric)
+        if row["status"] == "pruned":
+            study.tell(trial.number, state=states.PRUNED)
+        elif (
+            row["status"] == "finished" and isinstance(value, (int, float)) and math.isfinite(value)
+        ):
+            study.tell(trial.number, value)
+        elif row["status"] != "interrupted":  # interrupted: left running, redone on --resume
+            study.tell(trial.number, state=states.FAIL)
+        _write_rows(search, rows)
+        reporter.run_done(row, search.metric)
+
+    try:
+        while len(counted(study)) < search.trials:
+            at_once = min(search.workers, search.trials - len(counted(study)))
+            batch = [study.ask(distributions) for _ in range(at_once)]
+            asked.update({_trial_point(t, search.seed).name: t for t in batch})
+            executor.run([_job(search, t) for t in batch], on_done)
+    finally:
+        reporter.stop()
+        if rows:
+            _write_rows(search, rows)
+    counts: dict[str, int] = {}
+    for row in rows.values():
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
+
+
+def counted(study) -> list:
+    """The trials that count towards --trials: done (complete, pruned, failed), not those
+    set aside to be redone; in order."""
+    import optuna
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+            optuna.trial.TrialState.FAIL)  # fmt: skip
+    return [
+        t for t in study.get_trials(deepcopy=False, states=done) if not t.user_attrs.get("redone")
+    ]
+
+
+def redo_stopped(study, search: Search) -> None:
+    """Trials left running by an interrupted sweep: set their run folders aside, mark them
+    failed (and redone), and queue their values to be asked again."""
+    import optuna
+
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        set_aside(search.run_dir(_trial_point(trial, search.seed)), search.dir / "attempts")
+        study._storage.set_trial_user_attr(trial._trial_id, "redone", True)
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(trial.params, skip_if_exists=False)
+
+
+def _trial_point(trial, seed: int) -> Trial:
+    return Trial(tuple(trial.params.items()), seed, trial.number)
+
+
+def _job(search: Search, trial) -> Job:
+    point = _trial_point(trial, search.seed)
+    env = {STORAGE_ENV: search.storage, STUDY_ENV: STUDY_NAME, TRIAL_ENV: str(trial._trial_id),
+           PRUNER_ENV: pruner_spec(search)}  # fmt: skip
+    return Job(point.name, search.base_path, point.overrides(), search.run_dir(point),
+               search.dir / "logs" / f"{point.name}.log", search.dir / "attempts", env)  # fmt: skip
+
+
+def _write_rows(search: Search, rows: dict) -> None:
+    ordered = [rows[k] for k in sorted(rows)]
+    search.grid = tried_values(ordered, search.space)
+    _write(search, ordered)
