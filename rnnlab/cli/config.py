@@ -34,8 +34,11 @@ def show(
     overrides applied, checked as `rnnlab train` checks it."""
     from rnnlab.config import dump_config, load_config
     from rnnlab.data import check_config
+    from rnnlab.models import check_model
 
-    typer.echo(dump_config(check_config(load_config(config, overrides or []))), nl=False)
+    cfg = check_config(load_config(config, overrides or []))
+    check_model(cfg.model)
+    typer.echo(dump_config(cfg), nl=False)
 
 
 @config_app.command("keys")
