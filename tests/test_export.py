@@ -53,7 +53,7 @@ def make_run(path: Path, model: ModelConfig, classifier: bool) -> Path:
 def reference(path: Path, classifier: bool):
     """The run's own PyTorch model (scratch cells stay scratch) as a function of numpy."""
     run = Run(path)
-    _, _, model = load_model(run, "best", torch.device("cpu"), CLASSES if classifier else None)
+    _, _, _, model = load_model(run, "best", torch.device("cpu"))  # labels.json: a classifier
 
     @torch.no_grad()
     def run_model(*args):

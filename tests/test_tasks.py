@@ -23,7 +23,8 @@ from rnnlab.training.optim import OPTIMIZERS, build_optimizer
 
 def test_every_registered_dataset_has_a_task_by_its_class():
     expected = {"timemachine": LanguageModelTask, "jaychou": LanguageModelTask,
-                "text": LanguageModelTask, "imdb": ClassifyTask, "csv": ClassifyTask,
+                "text": LanguageModelTask, "ptb": LanguageModelTask,
+                "shakespeare": LanguageModelTask, "imdb": ClassifyTask, "csv": ClassifyTask,
                 "digitsum": DigitSumTask}  # fmt: skip
     assert {name: task_for(DATASETS.get(name)) for name in DATASETS.names()} == expected
 

@@ -53,7 +53,9 @@ def test_keys_cover_every_schema_field_with_a_meaning():
     assert batch.meaning == "sequences per minibatch"
     # a comment block above the field, not beside it
     assert keys["train.on_nan"].meaning.startswith("a nan or inf loss: stop")
-    assert keys["model.cell"].type == "rnn | gru | lstm"
+    assert keys["model.cell"].type == "str"  # a registered cell, checked against the registry
+    assert "mgu" in keys["model.cell"].meaning
+    assert keys["train.precision"].type == "32 | bf16 | 16-mixed"
     assert keys["optim.clip"].type == "float | null"
 
 
