@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.errors import RnnlabError
+from rnnlab.runs.fileio import read_input
 
 from .base import DATASETS
 from .labelled import ClassifyDataset, Labelled
@@ -24,12 +25,7 @@ from .textcls import build_labelled, cached, read_utf8, settings_key, source_key
 
 def read_rows(path: Path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
     """(texts, labels as strings) of one CSV file."""
-    try:
-        text = read_utf8(path.read_bytes(), str(path))
-    except FileNotFoundError:
-        raise RnnlabError(f"CSV file not found: {path}") from None
-    except IsADirectoryError:
-        raise RnnlabError(f"{path} is a folder, not a CSV file") from None
+    text = read_utf8(read_input(path, "CSV file"), str(path))
     reader = csv.reader(
         io.StringIO(text.removeprefix("\ufeff"), newline="")
     )  # quoted newlines kept

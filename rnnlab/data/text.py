@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.errors import RnnlabError
+from rnnlab.runs.fileio import read_input
 
 from .base import DATASETS, TextCorpus, tokenize
 from .store import Resource, fetch
+from .textcls import read_utf8
 
 TIME_MACHINE = Resource(
     "timemachine.txt",
@@ -27,16 +29,7 @@ JAY_CHOU = Resource(
 
 
 def read_text_file(path: Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RnnlabError(f"data file not found: {path}") from None
-    except IsADirectoryError:
-        raise RnnlabError(f"{path} is a folder, not a text file") from None
-    except UnicodeDecodeError as err:
-        raise RnnlabError(
-            f"{path} is not UTF-8 text (byte {err.start} cannot be decoded)"
-        ) from None
+    return read_utf8(read_input(path, "data file"), str(path))
 
 
 @DATASETS.register("timemachine")
