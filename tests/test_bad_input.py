@@ -777,27 +777,6 @@ def test_bad_input_from_a_real_process(tmp_path, request, argv, files, expected,
     bad.check(result.returncode, result.stdout, result.stderr)
 
 
-def test_the_table_is_big_and_its_ids_unique():
-    ids = [c.id for c in CASES]
-    assert len(ids) >= 45 and len(set(ids)) == len(ids)
-    assert SUBPROCESS <= set(ids)
-
-
-def test_compare_reads_past_a_corrupt_summary_and_metrics(tmp_path, lm_run):
-    """Not bad input to refuse: a run's summary.json or metrics.csv may be cut short or
-    hand-edited; compare shows what it can read."""
-    for name, file, text in [
-        ("a", "summary.json", "[1, 2]"),
-        ("b", "metrics.csv", "\x00x\n1,2,3\n"),
-    ]:
-        shutil.copytree(lm_run, tmp_path / name)
-        (tmp_path / name / file).write_text(text)
-    argv = ["compare", str(lm_run), str(tmp_path / "a"), str(tmp_path / "b")]
-    result = runner.invoke(app, [*argv, "--out", str(tmp_path / "c.png")])
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
-
-
 def test_a_bidirectional_language_model_trains_with_a_warning(tmp_path):
     """Allowed (d2l 9.4.4 trains one to show why it fails), with one warning line."""
     argv = [

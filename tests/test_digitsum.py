@@ -242,15 +242,6 @@ def test_predict_refuses_the_wrong_option_for_the_task(digitsum_run, args, messa
     assert result.output.strip().count("\n") == 0
 
 
-def test_language_model_runs_refuse_text_and_seq(tmp_path, tiny_config):
-    result = runner.invoke(
-        app, ["train", str(tiny_config), "--out", str(tmp_path), "train.epochs=1"]
-    )
-    run = result.output.strip().splitlines()[-1]
-    result = runner.invoke(app, ["predict", "--run", run, "--text", "a film"])
-    assert result.exit_code == 2 and "it is a language model; use --prefix" in result.output
-
-
 def test_gen_data_and_its_errors_do_not_import_torch(tmp_path):
     import subprocess
     import sys
@@ -267,29 +258,6 @@ def test_gen_data_and_its_errors_do_not_import_torch(tmp_path):
     assert (tmp_path / "4" / "test.txt").is_file()
 
 
-@pytest.mark.parametrize("impl", ["builtin", "scratch"])
-def test_forget_bias_shifts_only_the_lstm_forget_gates(write_config, impl):
-    from rnnlab.models.recurrent import build_recurrent
-
-    def stack(forget_bias):
-        torch.manual_seed(0)
-        text = f"model: {{cell: lstm, impl: {impl}, num_layers: 2, bidirectional: true, hidden_size: 4, forget_bias: {forget_bias}}}\n"
-        return build_recurrent(load_config(write_config(text)).model, 3).state_dict()
-
-    plain, shifted = stack(0.0), stack(1.5)
-    for name, value in plain.items():
-        diff = shifted[name] - value
-        expected = torch.zeros_like(value)
-        if "bias_hh" in name:
-            expected[4:8] = 1.5  # gate order i, f, g, o
-        assert torch.allclose(diff, expected), name
-
-
-def test_forget_bias_needs_an_lstm(write_config):
-    with pytest.raises(RnnlabError, match="'model.forget_bias' is for model.cell: lstm"):
-        load_config(write_config("model: {cell: gru, forget_bias: 1.0}\n"))
-
-
 def test_a_digitsum_sweep_over_lengths_reports_test_accuracy(tmp_path, fresh_data_dir):
     args = ["sweep", str(TINY), "train.epochs=1", "--grid", "data.length=4,6"]
     result = runner.invoke(app, [*args, "--grid", "model.cell=rnn,lstm", "--out", str(tmp_path)])
@@ -299,12 +267,3 @@ def test_a_digitsum_sweep_over_lengths_reports_test_accuracy(tmp_path, fresh_dat
     assert len(rows) == 4 and all(r["status"] == "finished" for r in rows)
     assert all(0 <= float(r["test_acc"]) <= 1 and float(r["best_dev_acc"]) >= 0 for r in rows)
     assert (sweep / "plots" / "test_acc.png").is_file()  # test accuracy against length
-
-
-def test_denormals_are_flushed_only_while_training(tiny_config, tmp_path):
-    from rnnlab.device import flushing_denormals
-
-    assert not flushing_denormals()
-    result = runner.invoke(app, ["train", str(TINY), "--out", str(tmp_path), "train.epochs=1"])
-    assert result.exit_code == 0, result.output
-    assert not flushing_denormals()  # the process-wide setting is given back
