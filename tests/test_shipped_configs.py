@@ -11,8 +11,9 @@ import yaml
 from rnnlab.config import load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
-REPORTED = CONFIG_DIR / "reported.yaml"  # the textbooks' figures, not a training config
-CONFIGS = sorted(p for p in CONFIG_DIR.glob("*.yaml") if p != REPORTED)
+REPORTED = CONFIG_DIR / "reported.yaml"
+# (reported*.yaml hold the textbooks' figures, not configs)
+CONFIGS = sorted(p for p in CONFIG_DIR.glob("*.yaml") if not p.name.startswith("reported"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -27,6 +28,6 @@ def test_shipped_config_loads_and_has_a_header(path):
 def test_reported_figures_are_for_shipped_configs():
     reported = yaml.safe_load(REPORTED.read_text(encoding="utf-8"))
     assert set(reported) <= {p.stem for p in CONFIGS}, set(reported) - {p.stem for p in CONFIGS}
-    for name, entry in reported.items():
-        assert set(entry) == {"source", "reported"}, name
-        assert all(isinstance(v, str) and v for v in entry.values()), name
+    for name, entry in reported.items():  # (more keys may follow, e.g. figures by epoch)
+        assert isinstance(entry["source"], str) and entry["source"], name
+        assert isinstance(entry["reported"], str) and entry["reported"], name
