@@ -85,7 +85,9 @@ def tar_members(path: Path, split: str) -> list[tuple[str, str, bytes]]:
             for info in archive:
                 match = MEMBER.search(info.name)
                 if info.isfile() and match and match[1] == split and "/." not in info.name:
-                    found.append((match[2], info.name, archive.extractfile(info).read()))
+                    member = archive.extractfile(info)  # None only for what is not a file
+                    if member is not None:
+                        found.append((match[2], info.name, member.read()))
     except (tarfile.TarError, OSError, EOFError) as err:
         raise RnnlabError(f"{path} is not a readable tar archive ({err})") from None
     return found

@@ -16,6 +16,7 @@ import os
 import re
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,10 @@ def load_cached(path: Path) -> Labelled | None:
 
 def save_cached(path: Path, data: Labelled) -> bool:
     """Write the cache; False (and nothing written) when the data directory is read-only."""
-    arrays = {"vocab": np.array(data.vocab.idx_to_token), "classes": np.array(data.classes)}
+    arrays: dict[str, Any] = {
+        "vocab": np.array(data.vocab.idx_to_token),
+        "classes": np.array(data.classes),
+    }
     for s, seqs in data.splits.items():
         ids = seqs.ids.astype(np.int32)  # half the size on disk; int64 again in batches
         arrays.update({f"{s}_ids": ids, f"{s}_offsets": seqs.offsets, f"{s}_labels": seqs.labels})

@@ -29,10 +29,13 @@ AUTO_MIN_STEPS_CPU = 20_000
 def compile_cache_dir() -> Path:
     """`$RNNLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/rnnlab`, else `~/.cache/rnnlab`; plus
     `torch-compile`."""
-    root = os.environ.get("RNNLAB_CACHE_DIR")
-    if not root:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnlab"
-    return Path(root).expanduser() / "torch-compile"
+    given = os.environ.get("RNNLAB_CACHE_DIR")
+    root = (
+        Path(given)
+        if given
+        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnlab"
+    )
+    return root.expanduser() / "torch-compile"
 
 
 def use_compile_cache() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from rnnlab.data.vocab import Vocab
@@ -45,7 +46,7 @@ def generate(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    ids = torch.as_tensor(vocab.encode(prefix), device=device).view(1, -1)  # (1, P)
+    ids = torch.as_tensor(vocab.encode(np.asarray(prefix)), device=device).view(1, -1)  # (1, P)
     logits, state = model(ids, None)  # (P, 1, V): the prefix warms the state up
     picked = []
     for _ in range(num_tokens):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
@@ -87,7 +88,7 @@ def restore(ckpt: dict, task, model, optimizer) -> TrainState:
 
 
 def rng_states(device: torch.device) -> dict:
-    legacy = np.random.get_state()
+    legacy = cast(tuple, np.random.get_state(legacy=True))  # (name, keys, pos, gauss...)
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
