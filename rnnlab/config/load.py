@@ -10,6 +10,7 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -22,7 +23,7 @@ from rnnlab.registry import suggest
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     """The checked Config of a YAML file with command-line overrides applied."""
     raw = read_yaml(Path(path))
     for key, value in parse_overrides(overrides).items():
@@ -49,7 +50,7 @@ def read_yaml(path: Path) -> dict:
     return raw
 
 
-def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
     """`["model.hidden_size=128"]` -> `{"model.hidden_size": 128}` (values as YAML scalars)."""
     parsed: dict[str, Any] = {}
     for item in overrides:
@@ -130,7 +131,7 @@ def dump_config(cfg: Config) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, allow_unicode=True)
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
+def _build(cls: Any, raw: Any, prefix: str) -> Any:  # cls: a dataclass of the schema
     where = prefix.rstrip(".") or "config"
     if not isinstance(raw, dict):
         raise RnnlabError(f"'{where}' must be a mapping of keys, got {_kind(raw)}")
