@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.registry import Registry
 
@@ -24,8 +25,12 @@ class Dataset:
     predict_option = "--prefix"  # what `rnnlab predict` takes for a model of this data
 
     @classmethod
-    def check_config(cls, cfg) -> None:
+    def check_config(cls, cfg: Config) -> None:
         """Fail early, before any data is read, on config values this dataset cannot use."""
+
+    def load(self, cfg: Config):
+        """The data for `cfg`: a `Corpus` ("lm") or a `Labelled` ("classify")."""
+        raise NotImplementedError
 
 
 DATASETS: Registry[type[Dataset]] = Registry("dataset")
@@ -48,11 +53,11 @@ class TextCorpus(Dataset):
     task = "lm"
     default_max_tokens: int | None = None  # used when data.max_tokens is null
 
-    def read_tokens(self, cfg) -> np.ndarray:
+    def read_tokens(self, cfg: Config) -> np.ndarray:
         """Every token of the text in order, as a NumPy string array."""
         raise NotImplementedError
 
-    def load(self, cfg) -> Corpus:
+    def load(self, cfg: Config) -> Corpus:
         tokens = self.read_tokens(cfg)
         if tokens.size == 0:
             source = cfg.data.path or f"the {cfg.data.dataset} text"

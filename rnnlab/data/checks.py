@@ -4,16 +4,18 @@ itself (keys, types, ranges) is checked by `rnnlab.config`; this is the layer ab
 
 from __future__ import annotations
 
+from rnnlab.config import Config
+
 from .base import DATASETS
 
 
-def check_config(cfg):
+def check_config(cfg: Config):
     """`cfg` once its dataset accepts it; RnnlabError naming the key otherwise."""
     DATASETS.get(cfg.data.dataset).check_config(cfg)
     return cfg
 
 
-def config_warnings(cfg) -> list[str]:
+def config_warnings(cfg: Config) -> list[str]:
     """Configs that train but deserve a word: one line each, shown on stderr by `train`."""
     warnings = []
     if cfg.model.bidirectional and DATASETS.get(cfg.data.dataset).task == "lm":

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import read_input
 
@@ -54,13 +55,14 @@ def read_rows(path: Path, text_column: str, label_column: str) -> tuple[list[str
 @DATASETS.register("csv")
 class CsvText(ClassifyDataset):
     @classmethod
-    def check_config(cls, cfg) -> None:
+    def check_config(cls, cfg: Config) -> None:
         if not cfg.data.path:
             raise RnnlabError(
                 "dataset 'csv' needs data.path: a CSV file or a folder with train.csv"
             )
 
-    def load(self, cfg) -> Labelled:
+    def load(self, cfg: Config) -> Labelled:
+        assert cfg.data.path is not None  # check_config refused a config without it
         path = resolve_data_path(cfg.data.path)
         if path.is_dir():
             files = {s: path / f"{s}.csv" for s in ("train", "dev", "test")}
@@ -75,7 +77,7 @@ class CsvText(ClassifyDataset):
         key = {**source_key(path), **settings_key(cfg), "columns": [d.text_column, d.label_column]}
         return cached("csv", key, lambda: self.build(files, cfg))
 
-    def build(self, files: dict[str, Path], cfg) -> Labelled:
+    def build(self, files: dict[str, Path], cfg: Config) -> Labelled:
         rows = {
             s: read_rows(f, cfg.data.text_column, cfg.data.label_column) for s, f in files.items()
         }

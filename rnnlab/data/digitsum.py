@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import read_input, write_atomic
 
@@ -127,12 +128,13 @@ class DigitSum(ClassifyDataset):
     predict_option = "--seq"
 
     @classmethod
-    def check_config(cls, cfg) -> None:
+    def check_config(cls, cfg: Config) -> None:
         if cfg.data.length is None:
             raise RnnlabError("dataset 'digitsum' needs data.length: the sequence length (e.g. 10)")
 
-    def load(self, cfg) -> Labelled:
+    def load(self, cfg: Config) -> Labelled:
         length = cfg.data.length
+        assert length is not None  # check_config refused a config without it
         if cfg.data.path:
             folder = resolve_data_path(cfg.data.path) / str(length)
             if not folder.is_dir():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 
 from .base import DATASETS
@@ -36,7 +37,7 @@ CLASSES = ["neg", "pos"]
 MEMBER = re.compile(r"(?:^|/)(train|test)/(pos|neg)/[^/]+\.txt$")
 
 
-def source(cfg) -> Path:
+def source(cfg: Config) -> Path:
     """The folder or archive to read: data.path, else data_dir/aclImdb, else the download."""
     if cfg.data.path:
         path = resolve_data_path(cfg.data.path)
@@ -110,7 +111,7 @@ def zip_members(path: Path, split: str) -> list[tuple[str, str, bytes]]:
 class IMDB_(ClassifyDataset):
     """IMDB sentiment: train and test splits from the data, dev held out from train."""
 
-    def load(self, cfg) -> Labelled:
+    def load(self, cfg: Config) -> Labelled:
         path = source(cfg)
 
         def build() -> Labelled:

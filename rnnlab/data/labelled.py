@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 
 from .base import Dataset
@@ -94,7 +95,7 @@ class ClassifyDataset(Dataset):
     task = "classify"
     predict_option = "--text"
 
-    def load(self, cfg) -> Labelled:
+    def load(self, cfg: Config) -> Labelled:
         raise NotImplementedError
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import read_input
 
@@ -38,7 +39,7 @@ class TimeMachine(TextCorpus):
     runs of non-letters become one space, then strip and lowercase; character tokens join
     the lines with nothing between them (so a vocabulary of 26 letters, space, <unk>)."""
 
-    def read_tokens(self, cfg) -> np.ndarray:
+    def read_tokens(self, cfg: Config) -> np.ndarray:
         path = Path(cfg.data.path) if cfg.data.path else fetch(TIME_MACHINE)
         text = read_text_file(path)
         lines = [re.sub("[^A-Za-z]+", " ", line).strip().lower() for line in text.splitlines()]
@@ -54,7 +55,7 @@ class JayChou(TextCorpus):
 
     default_max_tokens = 10_000
 
-    def read_tokens(self, cfg) -> np.ndarray:
+    def read_tokens(self, cfg: Config) -> np.ndarray:
         path = Path(cfg.data.path) if cfg.data.path else fetch(JAY_CHOU)
         try:
             with zipfile.ZipFile(path) as archive:
@@ -74,10 +75,11 @@ class LocalText(TextCorpus):
     characters kept as they are, so Chinese, accents and case all survive."""
 
     @classmethod
-    def check_config(cls, cfg) -> None:
+    def check_config(cls, cfg: Config) -> None:
         if not cfg.data.path:
             raise RnnlabError("dataset 'text' needs data.path: the UTF-8 text file to train on")
 
-    def read_tokens(self, cfg) -> np.ndarray:
+    def read_tokens(self, cfg: Config) -> np.ndarray:
+        assert cfg.data.path is not None  # check_config refused a config without it
         text = read_text_file(Path(cfg.data.path))
         return tokenize(" ".join(line.strip() for line in text.splitlines()), cfg.data.token)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnlab.config import load_config
+from rnnlab.config import Config, load_config
 from rnnlab.data import DATASETS
 from rnnlab.data.textcls import tokenize
 from rnnlab.data.vocab import Vocab
@@ -24,6 +24,7 @@ def load_model(run: Run, which: str, device: torch.device, classes: list[str] | 
     language model, or a classifier over `classes`."""
     cfg = load_config(run.config_path)
     vocab = Vocab.load(run.vocab_path)
+    model: torch.nn.Module
     if classes is None:
         model = LanguageModel(len(vocab), cfg.model)
     else:
@@ -68,7 +69,7 @@ def load_classes(run: Run) -> list[str]:
     return [str(c) for c in classes]
 
 
-def input_tokens(cfg, given: str) -> list[str]:
+def input_tokens(cfg: Config, given: str) -> list[str]:
     """The tokens of `--seq` (digits separated by spaces) or `--text` (tokenised as the
     training texts were), cut to data.max_len."""
     if DATASETS.get(cfg.data.dataset).predict_option == "--seq":

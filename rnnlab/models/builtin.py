@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from rnnlab.config.schema import ModelConfig
+
 from .init import init_recurrent
 from .recurrent import RECURRENT, Recurrent
 
@@ -12,19 +14,19 @@ LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 @RECURRENT.register("builtin")
 class Builtin(Recurrent):
-    def __init__(self, cfg, input_size: int):
-        super().__init__(cfg, input_size)
-        extra = {"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}
-        self.layer = LAYERS[cfg.cell](
+    def __init__(self, model_cfg: ModelConfig, input_size: int):
+        super().__init__(model_cfg, input_size)
+        extra = {"nonlinearity": model_cfg.nonlinearity} if model_cfg.cell == "rnn" else {}
+        self.layer = LAYERS[model_cfg.cell](
             input_size,
-            cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
-            bidirectional=cfg.bidirectional,
+            model_cfg.hidden_size,
+            num_layers=model_cfg.num_layers,
+            dropout=model_cfg.dropout if model_cfg.num_layers > 1 else 0.0,
+            bidirectional=model_cfg.bidirectional,
             **extra,
         )
-        if cfg.init != "default":  # torch.nn has drawn its default already
-            init_recurrent(self.layer, cfg.init, cfg.hidden_size)
+        if model_cfg.init != "default":  # torch.nn has drawn its default already
+            init_recurrent(self.layer, model_cfg.init, model_cfg.hidden_size)
 
     def forward(self, inputs, state=None):
         return self.layer(inputs, state)  # (T, B, H * directions), state

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import torch
 
+from rnnlab.config.schema import ModelConfig
+
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # gate blocks in the rows of w_ih and w_hh
 
 
@@ -217,7 +219,7 @@ class LSTM:
         return d_pre, weight_gradients(d_pre, h_prev)[0], None, dh, dc
 
 
-def make_cell(cfg) -> RNN | GRU | LSTM:
-    if cfg.cell == "rnn":
-        return RNN(cfg.nonlinearity, cfg.residual)
-    return GRU() if cfg.cell == "gru" else LSTM()
+def make_cell(model_cfg: ModelConfig) -> RNN | GRU | LSTM:
+    if model_cfg.cell == "rnn":
+        return RNN(model_cfg.nonlinearity, model_cfg.residual)
+    return GRU() if model_cfg.cell == "gru" else LSTM()

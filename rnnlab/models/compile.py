@@ -19,6 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
+from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
 
 # Steps a CPU run needs before `auto` compiles: about 60 s of compiling (no cache) repaid
@@ -49,7 +50,9 @@ def has_cpp_compiler() -> bool:
     return any(shutil.which(name) for name in ("c++", "g++", "clang++"))
 
 
-def resolve_compile(model_cfg, device_type: str, planned_steps: int | None) -> tuple[bool, str]:
+def resolve_compile(
+    model_cfg: ModelConfig, device_type: str, planned_steps: int | None
+) -> tuple[bool, str]:
     """(compile or not, why) for a run's `model` section on a device type ("cpu", "cuda")."""
     setting = model_cfg.compile
     if model_cfg.impl != "scratch":

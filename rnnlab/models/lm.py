@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlab.config.schema import ModelConfig
+
 from .recurrent import State, build_recurrent
 
 
@@ -33,11 +35,11 @@ def make_input(embedding, vocab_size: int) -> tuple[nn.Module, int]:
 
 
 class LanguageModel(nn.Module):
-    def __init__(self, vocab_size: int, cfg):
+    def __init__(self, vocab_size: int, model_cfg: ModelConfig):
         super().__init__()
-        self.embed, input_size = make_input(cfg.embedding, vocab_size)
-        self.rnn = build_recurrent(cfg, input_size)
-        self.ids_in = cfg.embedding == "one_hot" and self.rnn.accepts_ids
+        self.embed, input_size = make_input(model_cfg.embedding, vocab_size)
+        self.rnn = build_recurrent(model_cfg, input_size)
+        self.ids_in = model_cfg.embedding == "one_hot" and self.rnn.accepts_ids
         self.head = nn.Linear(self.rnn.output_size, vocab_size)
 
     def forward(self, tokens: torch.Tensor, state: State | None = None):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rnnlab.config.schema import ModelConfig
 from rnnlab.registry import Registry
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -30,13 +31,13 @@ class Recurrent(nn.Module):
 
     accepts_ids = False  # True: one-hot input may come as (T, B) ids (a row lookup)
 
-    def __init__(self, cfg, input_size: int):
+    def __init__(self, model_cfg: ModelConfig, input_size: int):
         super().__init__()
-        self.cell = cfg.cell
+        self.cell = model_cfg.cell
         self.input_size = input_size
-        self.hidden_size = cfg.hidden_size
-        self.num_layers = cfg.num_layers
-        self.directions = 2 if cfg.bidirectional else 1
+        self.hidden_size = model_cfg.hidden_size
+        self.num_layers = model_cfg.num_layers
+        self.directions = 2 if model_cfg.bidirectional else 1
 
     @property
     def output_size(self) -> int:
@@ -49,10 +50,10 @@ class Recurrent(nn.Module):
 RECURRENT: Registry[type[Recurrent]] = Registry("model.impl")
 
 
-def build_recurrent(cfg, input_size: int) -> Recurrent:
-    stack = RECURRENT.get(cfg.impl)(cfg, input_size)
-    if cfg.cell == "lstm" and getattr(cfg, "forget_bias", 0.0):
-        add_forget_bias(stack, cfg.forget_bias, cfg.hidden_size)
+def build_recurrent(model_cfg: ModelConfig, input_size: int) -> Recurrent:
+    stack = RECURRENT.get(model_cfg.impl)(model_cfg, input_size)
+    if model_cfg.cell == "lstm" and model_cfg.forget_bias:
+        add_forget_bias(stack, model_cfg.forget_bias, model_cfg.hidden_size)
     return stack
 
 
@@ -71,5 +72,6 @@ def detach_state(state: State | None) -> State | None:
     if state is None:
         return None
     if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
+        h, c = state
+        return h.detach(), c.detach()
     return state.detach()

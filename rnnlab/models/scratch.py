@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
 
 from .cells import GATES, after_and_before, make_cell
@@ -89,14 +90,14 @@ class Weights(nn.Module):
 class Scratch(Recurrent):
     accepts_ids = True  # one-hot input may come as token ids: a row lookup, not a product
 
-    def __init__(self, cfg, input_size: int):
-        super().__init__(cfg, input_size)
-        self.cell_fn = make_cell(cfg)
-        self.dropout = cfg.dropout
+    def __init__(self, model_cfg: ModelConfig, input_size: int):
+        super().__init__(model_cfg, input_size)
+        self.cell_fn = make_cell(model_cfg)
+        self.dropout = model_cfg.dropout
         self.layer = Weights(
             self.cell_fn.gates, input_size, self.hidden_size, self.num_layers, self.directions
         )
-        init_recurrent(self.layer, cfg.init, self.hidden_size)
+        init_recurrent(self.layer, model_cfg.init, self.hidden_size)
         self.eager = Kernels(self.cell_fn, compiled=False)
         self.kernels = self.eager
 
@@ -134,7 +135,7 @@ class Scratch(Recurrent):
 
     def initial_state(self, state, batch: int, device):
         """(h0, c0) of shape (L * dirs, B, H); c0 is None but for the LSTM; zeros for None."""
-        dtype = self.layer.weight_hh_l0.dtype
+        dtype = next(self.layer.parameters()).dtype  # the weights'
         shape = (self.num_layers * self.directions, batch, self.hidden_size)
         if state is None:
             h0 = torch.zeros(shape, dtype=dtype, device=device)
@@ -151,7 +152,7 @@ def project(x: torch.Tensor, w_ih: torch.Tensor, b_ih: torch.Tensor) -> torch.Te
     return torch.addmm(b_ih, x.reshape(T * B, D), w_ih.t()).view(T, B, -1)
 
 
-def to_builtin_state_dict(state_dict: dict, model_cfg) -> dict:
+def to_builtin_state_dict(state_dict: dict, model_cfg: ModelConfig) -> dict:
     """A scratch model's state_dict for the same model with `model.impl: builtin`.
 
     The names, shapes and gate order are torch.nn's already, so the mapping is the
@@ -162,12 +163,12 @@ def to_builtin_state_dict(state_dict: dict, model_cfg) -> dict:
     return _checked_copy(state_dict, model_cfg)
 
 
-def from_builtin_state_dict(state_dict: dict, model_cfg) -> dict:
+def from_builtin_state_dict(state_dict: dict, model_cfg: ModelConfig) -> dict:
     """A builtin model's state_dict for the same model with `model.impl: scratch`."""
     return _checked_copy(state_dict, model_cfg)
 
 
-def _checked_copy(state_dict: dict, model_cfg) -> dict:
+def _checked_copy(state_dict: dict, model_cfg: ModelConfig) -> dict:
     """A shallow copy of `state_dict` once every recurrent weight of `model_cfg` is found
     in it with torch.nn's shape: G * H gate rows."""
     rows, hidden = GATES[model_cfg.cell] * model_cfg.hidden_size, model_cfg.hidden_size

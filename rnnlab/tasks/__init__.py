@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from rnnlab.config import Config
 from rnnlab.data import DATASETS
 
 from .base import BatchResult, Task
@@ -11,7 +12,7 @@ from .classify import ClassifyTask
 from .language_model import LanguageModelTask
 
 
-def build_task(cfg, device: torch.device) -> Task:
+def build_task(cfg: Config, device: torch.device) -> Task:
     dataset = DATASETS.get(cfg.data.dataset)()
     if dataset.task == "lm":
         return LanguageModelTask(cfg, device, dataset.load(cfg))

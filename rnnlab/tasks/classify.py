@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnnlab.config import Config
 from rnnlab.data.labelled import Labelled, Sequences
 from rnnlab.models import SequenceClassifier
 from rnnlab.runs.fileio import write_atomic
@@ -29,7 +30,7 @@ class ClassifyTask(Task):
     higher_is_better = True
     reports_test = True
 
-    def __init__(self, cfg, device: torch.device, data: Labelled):
+    def __init__(self, cfg: Config, device: torch.device, data: Labelled):
         self.cfg, self.device, self.data = cfg, device, data
         self.rng = np.random.Generator(np.random.PCG64(cfg.seed))  # batch order, resumable
 

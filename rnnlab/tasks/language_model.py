@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from rnnlab.config import Config
 from rnnlab.data.base import Corpus
 from rnnlab.data.sampling import make_sampler
 from rnnlab.models import LanguageModel, detach_state
@@ -20,7 +21,7 @@ class LanguageModelTask(Task):
     key_metric = "val_ppl"
     higher_is_better = False
 
-    def __init__(self, cfg, device: torch.device, corpus: Corpus):
+    def __init__(self, cfg: Config, device: torch.device, corpus: Corpus):
         self.cfg, self.device, self.vocab = cfg, device, corpus.vocab
         train = torch.as_tensor(corpus.split("train"), device=device)  # (N,)
         self.valid = torch.as_tensor(corpus.split("valid"), device=device)  # (M,)

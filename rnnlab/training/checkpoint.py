@@ -23,7 +23,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from rnnlab.config import config_to_dict
+from rnnlab.config import Config, config_to_dict
 
 FORMAT = "rnnlab-checkpoint/2"
 
@@ -46,7 +46,9 @@ class TrainState:
     stop_reason: str | None = None  # why a callback ended training early (summary.json)
 
 
-def payload(cfg, task, model, optimizer, state: TrainState, window, callbacks: dict) -> dict:
+def payload(
+    cfg: Config, task, model, optimizer, state: TrainState, window, callbacks: dict
+) -> dict:
     """The checkpoint dict for the loop's current position."""
     device = next(model.parameters()).device
     return {

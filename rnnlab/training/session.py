@@ -15,6 +15,7 @@ from torch import nn
 
 import rnnlab
 from rnnlab.config import Config, dump_config
+from rnnlab.config.schema import OptimConfig
 from rnnlab.device import describe, fits_in_memory, flush_denormals, pick_device
 from rnnlab.models.compile import resolve_compile, set_compiled
 from rnnlab.runs import Run
@@ -30,11 +31,11 @@ from rnnlab.training.nanguard import Diverged
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
-def build_optimizer(cfg, params) -> torch.optim.Optimizer:
-    kwargs = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
-    if cfg.name == "sgd":
-        kwargs["momentum"] = cfg.momentum
-    return OPTIMIZERS[cfg.name](params, **kwargs)
+def build_optimizer(optim_cfg: OptimConfig, params) -> torch.optim.Optimizer:
+    kwargs = {"lr": optim_cfg.lr, "weight_decay": optim_cfg.weight_decay}
+    if optim_cfg.name == "sgd":
+        kwargs["momentum"] = optim_cfg.momentum
+    return OPTIMIZERS[optim_cfg.name](params, **kwargs)
 
 
 def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
@@ -72,6 +73,8 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
     """Fit, test the best checkpoint and write summary.json; on a signal or a diverged loss,
     record the run's status (interrupted, diverged) before passing the exception on."""
     started = time.time()
+    run = s.run
+    assert run is not None, "a session runs in its run folder (set by train or resume)"
 
     def record(status: str, test: dict | None = None, **extra) -> None:
         for callback in s.callbacks:
@@ -80,26 +83,26 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
         done = summary(s, state, wall_s, test, status)
         for callback in s.callbacks:
             done.update(callback.summary())
-        s.run.write_summary({**done, **extra, "compiled": s.compiled})
+        run.write_summary({**done, **extra, "compiled": s.compiled})
 
     try:
         with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
             fit(s, reporter, state)
-            test = test_best(s.run, s.task, s.model) if s.task.reports_test else None
+            test = test_best(run, s.task, s.model) if s.task.reports_test else None
     except Diverged as err:
         if state.rows:
-            s.run.write_metrics(state.rows)
+            run.write_metrics(state.rows)
         record("diverged", reason=str(err), diverged_at={"epoch": err.epoch, "step": err.step})
         raise
     except (Interrupted, KeyboardInterrupt) as err:
         record("interrupted", at={"epoch": state.epoch + bool(state.batch), "step": state.step})
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         where = err.where if isinstance(err, Interrupted) else f"at step {state.step}"
-        raise Interrupted(signum, s.run.dir, where) from None
+        raise Interrupted(signum, run.dir, where) from None
     if test:
         reporter.message("test (best checkpoint): " + format_row(test))
     record("finished", test)
-    return s.run
+    return run
 
 
 def test_best(run: Run, task: Task, model: nn.Module) -> dict:
