@@ -761,7 +761,8 @@ def test_bad_input_is_one_line_and_exit_2(
     bad.check(result.exit_code, result.stdout, result.stderr)
 
 
-SUBPROCESS_CASES = [c for c in CASES if c.id in SUBPROCESS]
+BY_ID = {c.id: c for c in CASES}
+SUBPROCESS_CASES = [BY_ID[name] for name in sorted(SUBPROCESS)]  # a KeyError names a typo
 
 
 @pytest.mark.parametrize("argv, files, expected, setup", SUBPROCESS_CASES)
