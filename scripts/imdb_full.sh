@@ -18,22 +18,23 @@ if [[ $# -gt 0 && "$1" != *=* ]]; then
 fi
 run=$(python -m rnnlab train configs/imdb_bilstm.yaml "${args[@]}" "$@" --out runs/imdb_full --quiet)
 python - "$run" <<'PY'
-import csv, json, statistics, sys
-from pathlib import Path
+import statistics, sys
 
-run = Path(sys.argv[1])
-summary = json.loads((run / "summary.json").read_text())
-rows = list(csv.DictReader(open(run / "metrics.csv")))
-epoch_s = [float(r["train_s"]) for r in rows]
-print(f"run: {run}")
+from rnnlab.runs import Run
+
+run = Run(sys.argv[1])
+summary, rows = run.read_summary(), run.read_metrics()
+key = summary["key_metric"]  # dev_acc: the metric that picked best.pt
+print(f"run: {run.dir}")
 print(f"examples: {summary['examples']}")
 for r in rows:
     print(
-        f"epoch {r['epoch']}: train_acc {float(r['train_acc']):.4f}  dev_acc {float(r['dev_acc']):.4f}"
-        f"  {float(r['train_s']):.0f} s  {float(r['tokens_per_s']) / 1000:.1f}k tokens/s"
+        f"epoch {r['epoch']}: train_acc {r['train_acc']:.4f}  {key} {r[key]:.4f}"
+        f"  {r['train_s']:.0f} s  {r['tokens_per_s'] / 1000:.1f}k tokens/s"
     )
 best = summary["best"]
-print(f"best epoch {best['epoch']} of {summary['epochs']} (dev_acc {best['dev_acc']:.4f})")
+print(f"best epoch {best['epoch']} of {summary['epochs']} ({key} {best[key]:.4f})")
 print(f"test accuracy {summary['test']['test_acc']:.4f} on {summary['examples']['test']} reviews")
-print(f"time per epoch (training only, median): {statistics.median(epoch_s):.0f} s; wall {summary['wall_s'] / 60:.1f} min; {summary['device']}")
+epoch_s = statistics.median(r["train_s"] for r in rows)
+print(f"time per epoch (training only, median): {epoch_s:.0f} s; wall {summary['wall_s'] / 60:.1f} min; {summary['device']}")
 PY

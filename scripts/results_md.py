@@ -6,42 +6,38 @@ the textbook reported beside what our run measured, the wall time, and small plo
 
 RUNS_DIR holds times.tsv and meta.tsv (written by reproduce.sh) and one folder per
 experiment: a run folder (summary.json, metrics.csv, samples.txt) or a sweep folder
-(results.csv). Plots go to img/results/ beside the Markdown file, at most ~80 KB each.
+(results.csv), read through rnnlab.runs. What the textbooks reported comes from
+configs/reported.yaml. Plots go to img/results/ beside the Markdown file, at most ~80 KB
+each.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import shutil
+import sys
 from pathlib import Path
 
-# What each textbook section reported (from the configs' headers), by config name.
-BOOK = {
-    "rnn_timemachine": ("d2l 8.5, RNN from scratch (512)", "train ppl ~1.0 (seq.), 67k tok/s GPU"),
-    "gru_scratch_timemachine": ("d2l 9.1.2, GRU from scratch", "train ppl ~1.1, 20k tok/s GPU"),
-    "gru_timemachine": ("d2l 9.1.3, nn.GRU", "train ppl 1.0-1.1, 300k tok/s GPU"),
-    "lstm_scratch_timemachine": ("d2l 9.2.2, LSTM from scratch", "train ppl ~1.1, <20k tok/s GPU"),
-    "lstm_timemachine": ("d2l 9.2.3, nn.LSTM", "train ppl ~1.0, 280k tok/s GPU"),
-    "deep_lstm_timemachine": ("d2l 9.3, 2-layer nn.LSTM", "train ppl ~1.0, 190k tok/s GPU"),
-    "bilstm_timemachine": ("d2l 9.4.4, 2-layer BiLSTM", "train ppl ~1.1, gibberish samples"),
-    "rnn_jaychou": ("d2l-zh 6.4, RNN from scratch", "train ppl falls toward 1 (250 epochs)"),
-    "gru_jaychou": ("d2l-zh 6.7, GRU from scratch", "train ppl toward 1 (port: 1.43 at 160)"),
-    "lstm_jaychou": ("d2l-zh 6.8, LSTM from scratch", "train ppl falls toward 1 (160 epochs)"),
-    "digitsum_srn": ("nndl 6.1, SRN", "test acc falls as length grows"),
-    "digitsum_srn_residual": ("nndl 6.5, residual SRN", "holds up better than the SRN"),
-    "digitsum_lstm": ("nndl 6.3, LSTM", "test acc stays high at every length"),
-    "digitsum_gru": ("d2l 9.1 / nndl 6.3, GRU", "(not in nndl) expected like the LSTM"),
-    "srn_explosion": ("nndl 6.2.2, no clipping", "norms jump by orders of magnitude"),
-    "srn_clip": ("nndl 6.2.3, clipping at 5", "norms stay bounded, it trains"),
-    "imdb_bilstm": ("d2l 16.2, 2-layer BiLSTM", "test acc 0.85-0.86 (5 epochs, GloVe)"),
-}
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's rnnlab
+from rnnlab.runs import Run  # noqa: E402
+from rnnlab.runs.tables import read_csv  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+REPORTED = REPO / "configs" / "reported.yaml"  # config name -> source, reported
 LM_GROUPS = {
     "The Time Machine, character language models (d2l 8.5, 9.1-9.4)": "timemachine",
     "Jay Chou lyrics, character language models (d2l-zh 6.4, 6.7, 6.8)": "jaychou",
 }
 MAX_PNG = 80_000
+
+
+def read_reported(path: Path) -> dict[str, tuple[str, str]]:
+    """configs/reported.yaml: {config name: (textbook section, what it reported)}."""
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {name: (e["source"], e["reported"]) for name, e in entries.items()}
 
 
 def read_tsv(path: Path) -> list[dict]:
@@ -53,11 +49,11 @@ def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def sample(run: Path) -> str:
+def sample(run: Run) -> str:
     """The first prefix's sample at the last epoch that generated text."""
-    if not (run / "samples.txt").exists():
+    if not run.samples_path.exists():
         return ""
-    lines = (run / "samples.txt").read_text(encoding="utf-8").splitlines()
+    lines = run.samples_path.read_text(encoding="utf-8").splitlines()
     last = lines[-1].split("\t")[0] if lines else ""
     mine = [line.split("\t", 1)[1] for line in lines if line.split("\t")[0] == last]
     return f"`{cell(mine[0])}`" if mine else ""
@@ -91,7 +87,7 @@ def copy_png(src: Path, dst: Path, plt) -> str:
     return dst.name
 
 
-def lm_section(title: str, rows: list[dict], img: Path, plt) -> list[str]:
+def lm_section(title: str, rows: list[dict], book: dict, img: Path, plt) -> list[str]:
     out = [f"## {title}", ""]
     out.append(
         "| config | textbook | textbook reported | epochs | ours: train ppl | best val ppl | "
@@ -100,30 +96,25 @@ def lm_section(title: str, rows: list[dict], img: Path, plt) -> list[str]:
     out.append("|---" * 9 + "|")
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for r in rows:
-        book, said = BOOK[r["config"]]
-        run = Path(r["folder"]) if r["folder"] else None
-        if r["status"] != "finished" and not (run and (run / "metrics.csv").exists()):
-            out.append(f"| {r['config']} | {book} | {said} | {r['status']} |" + " |" * 5)
+        source, said = book[r["config"]]
+        run = Run(r["folder"]) if r["folder"] else None
+        m = run.read_metrics() if run else []
+        if r["status"] != "finished" and not m:
+            out.append(f"| {r['config']} | {source} | {said} | {r['status']} |" + " |" * 5)
             continue
-        with open(run / "metrics.csv", encoding="utf-8") as f:
-            m = list(csv.DictReader(f))
         if r["status"] == "finished":
-            s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+            s = run.read_summary()
             epochs, ppl, val = s["epochs"], s["final"]["train_ppl"], s["best"]["val_ppl"]
             speed, wall = f"{s['tokens_per_s'] / 1000:.1f}k", f"{float(r['wall_s']):.0f} s"
         else:  # stopped: what its metrics.csv has so far
-            vals = [float(x["val_ppl"]) for x in m if x["val_ppl"]]
-            epochs, ppl, val = (
-                f"{m[-1]['epoch']} ({r['status']})",
-                float(m[-1]["train_ppl"]),
-                min(vals),
-            )
-            speed, wall = f"{float(m[-1]['tokens_per_s']) / 1000:.1f}k", ""
+            vals = [x["val_ppl"] for x in m if x.get("val_ppl") is not None]
+            epochs, ppl, val = f"{m[-1]['epoch']} ({r['status']})", m[-1]["train_ppl"], min(vals)
+            speed, wall = f"{m[-1]['tokens_per_s'] / 1000:.1f}k", ""
         out.append(
-            f"| {r['config']} | {book} | {said} | {epochs} | {ppl:.2f} | {val:.2f} | {speed} "
+            f"| {r['config']} | {source} | {said} | {epochs} | {ppl:.2f} | {val:.2f} | {speed} "
             f"| {wall} | {sample(run)} |"
         )
-        ax.plot([int(x["epoch"]) for x in m], [float(x["train_ppl"]) for x in m], label=r["config"])
+        ax.plot([x["epoch"] for x in m], [x["train_ppl"] for x in m], label=r["config"])
     ax.set(xlabel="epoch", ylabel="training perplexity", yscale="log", title=title.split(",")[0])
     from matplotlib.ticker import FuncFormatter
 
@@ -143,7 +134,7 @@ def lm_section(title: str, rows: list[dict], img: Path, plt) -> list[str]:
     return out + ["", f"![training perplexity by epoch](img/results/{name})", ""]
 
 
-def digitsum_section(rows: list[dict], img: Path, plt) -> list[str]:
+def digitsum_section(rows: list[dict], book: dict, img: Path, plt) -> list[str]:
     out = ["## DigitSum: test accuracy against sequence length (nndl 6.1, 6.3, 6.5)", ""]
     table, lengths = [], set()
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -151,11 +142,10 @@ def digitsum_section(rows: list[dict], img: Path, plt) -> list[str]:
         if not r["folder"] or not (Path(r["folder"]) / "results.csv").exists():
             table.append((r, {}))
             continue
-        with open(Path(r["folder"]) / "results.csv", encoding="utf-8") as f:
-            res = [x for x in csv.DictReader(f) if x["status"] == "finished"]
+        res = [x for x in read_csv(Path(r["folder"]) / "results.csv") if x["status"] == "finished"]
         by_len: dict[int, list[float]] = {}
         for x in res:
-            by_len.setdefault(int(x["data.length"]), []).append(float(x["test_acc"]))
+            by_len.setdefault(x["data.length"], []).append(x["test_acc"])
         acc = {n: sum(v) / len(v) for n, v in sorted(by_len.items())}
         lengths |= set(acc)
         table.append((r, acc))
@@ -169,10 +159,10 @@ def digitsum_section(rows: list[dict], img: Path, plt) -> list[str]:
     )
     out.append("|---" * (len(lengths) + 4) + "|")
     for r, acc in table:
-        book, said = BOOK[r["config"]]
+        source, said = book[r["config"]]
         accs = " | ".join(f"{acc[n]:.2f}" if n in acc else "" for n in lengths)
         wall = f"{float(r['wall_s']):.0f} s" if r["status"] == "finished" else r["status"]
-        out.append(f"| {r['config']} | {book} | {said} | {accs} | {wall} |")
+        out.append(f"| {r['config']} | {source} | {said} | {accs} | {wall} |")
     ax.set(xlabel="sequence length", ylabel="test accuracy", ylim=(0, 1.02), title="DigitSum")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -190,7 +180,7 @@ def digitsum_section(rows: list[dict], img: Path, plt) -> list[str]:
     return out
 
 
-def gradient_section(rows: list[dict], img: Path, plt) -> list[str]:
+def gradient_section(rows: list[dict], book: dict, img: Path, plt) -> list[str]:
     out = ["## Gradient explosion and clipping (nndl 6.2)", ""]
     out.append(
         "| config | textbook | textbook reported | largest grad norm (before clipping) "
@@ -199,61 +189,62 @@ def gradient_section(rows: list[dict], img: Path, plt) -> list[str]:
     out.append("|---|---|---|---|---|---|---|---|")
     plots = []
     for r in rows:
-        book, said = BOOK[r["config"]]
+        source, said = book[r["config"]]
         if r["status"] != "finished":
-            out.append(f"| {r['config']} | {book} | {said} | {r['status']} | | | | |")
+            out.append(f"| {r['config']} | {source} | {said} | {r['status']} | | | | |")
             continue
-        run = Path(r["folder"])
-        s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-        with open(run / "grad_norms.csv", encoding="utf-8") as f:
-            norms = [float(v) for x in csv.DictReader(f) for k, v in x.items() if k != "step"]
+        run = Run(r["folder"])
+        s = run.read_summary()
+        table = read_csv(run.grad_norms_path)
+        norms = [v for x in table for k, v in x.items() if k != "step" and v is not None]
         out.append(
-            f"| {r['config']} | {book} | {said} | {max(norms):.3g} | {min(norms):.3g} "
+            f"| {r['config']} | {source} | {said} | {max(norms):.3g} | {min(norms):.3g} "
             f"| {s['final']['train_loss']:.2f} | {s['test']['test_acc']:.2f} "
             f"| {float(r['wall_s']):.0f} s |"
         )
-        png = run / "plots" / "grad_norms.png"
+        png = run.plot_path("grad_norms")
         if png.exists():
             name = copy_png(png, img / f"{r['config']}_grad_norms.png", plt)
             plots.append(f"![{r['config']} gradient norms](img/results/{name})")
     return out + [""] + plots + [""]
 
 
-def imdb_section(rows: list[dict], img: Path, plt) -> list[str]:
+def imdb_section(rows: list[dict], book: dict, img: Path, plt) -> list[str]:
     out = ["## IMDB sentiment (d2l 16.2)", ""]
     for r in rows:
-        book, said = BOOK[r["config"]]
+        source, said = book[r["config"]]
         if r["status"] != "finished":
             return out + [f"Not run: {r['status']}.", ""]
-        run = Path(r["folder"])
-        s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        run = Run(r["folder"])
+        s = run.read_summary()
         out += [
             "| textbook | textbook reported | ours: test acc | best epoch (dev acc) | "
             "tokens/s | wall |",
             "|---|---|---|---|---|---|",
-            f"| {book} | {said} | {s['test']['test_acc']:.4f} | {s['best']['epoch']} of "
+            f"| {source} | {said} | {s['test']['test_acc']:.4f} | {s['best']['epoch']} of "
             f"{s['epochs']} ({s['best']['dev_acc']:.4f}) | {s['tokens_per_s'] / 1000:.1f}k "
             f"| {float(r['wall_s']) / 60:.1f} min |",
             "",
             "Ours learns the embedding from scratch (d2l loads frozen 100-d GloVe).",
             "",
         ]
-        png = run / "plots" / "accuracy.png"
+        png = run.plot_path("accuracy")
         if png.exists():
             name = copy_png(png, img / "imdb_bilstm_accuracy.png", plt)
             out += [f"![IMDB accuracy by epoch](img/results/{name})", ""]
     return out
 
 
-def render(runs: Path, md: Path, note: str = "") -> str:
+def render(runs: Path, md: Path, note: str = "", reported: Path = REPORTED) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    book = read_reported(reported)
     times = read_tsv(runs / "times.tsv")
     done = {r["config"] for r in times}
-    for name in [name for name in BOOK if name not in done and (runs / name).is_dir()]:
+    for name in [name for name in book if name not in done and (runs / name).is_dir()]:
         # started but not finished when the reproduction was stopped: what it wrote so far
         folders = sorted(p for p in (runs / name).iterdir() if p.is_dir())
         kind = "sweep" if name.startswith("digitsum_") else "train"
@@ -261,13 +252,12 @@ def render(runs: Path, md: Path, note: str = "") -> str:
         folder = str(folders[-1]) if folders else ""
         times.append(dict(experiment=name, kind=kind, config=name, status=status, wall_s="0",
                           folder=folder))  # fmt: skip
-    missing = [name for name in BOOK if name not in {r["config"] for r in times}]
+    missing = [name for name in book if name not in {r["config"] for r in times}]
     meta = {r["key"]: r["value"] for r in read_tsv_kv(runs / "meta.tsv")}
     img = md.parent / "img" / "results"
     img.mkdir(parents=True, exist_ok=True)
-    torch = next(
-        (json.loads(p.read_text())["versions"]["torch"] for p in runs.glob("*/*/summary.json")), "?"
-    )
+    versions = (Run(p.parent).read_summary().get("versions") for p in runs.glob("*/*/summary.json"))
+    torch = next((v["torch"] for v in versions if v and "torch" in v), "?")
     out = [
         f"# Reproducing the textbooks ({meta.get('mode', '?')} run)",
         "",
@@ -284,16 +274,16 @@ def render(runs: Path, md: Path, note: str = "") -> str:
     for title, key in LM_GROUPS.items():
         rows = [r for r in times if r["config"].endswith(key)]
         if rows:
-            out += lm_section(title, rows, img, plt)
+            out += lm_section(title, rows, book, img, plt)
     rows = [r for r in times if r["kind"] == "sweep"]
     if rows:
-        out += digitsum_section(rows, img, plt)
+        out += digitsum_section(rows, book, img, plt)
     rows = [r for r in times if r["config"].startswith("srn_")]
     if rows:
-        out += gradient_section(rows, img, plt)
+        out += gradient_section(rows, book, img, plt)
     rows = [r for r in times if r["config"] == "imdb_bilstm"]
     if rows:
-        out += imdb_section(rows, img, plt)
+        out += imdb_section(rows, book, img, plt)
     out += ["## Wall time per experiment", "", "| experiment | status | wall |", "|---|---|---|"]
     out += [
         f"| {r['experiment']} | {r['status']} | {float(r['wall_s']):.0f} s |"
@@ -317,8 +307,9 @@ def main() -> None:
     parser.add_argument("runs", type=Path, help="the reproduction folder (times.tsv)")
     parser.add_argument("--out", type=Path, default=Path("docs/results.md"))
     parser.add_argument("--note", default="", help="a paragraph about this run, under the header")
+    parser.add_argument("--reported", type=Path, default=REPORTED, help="the textbooks' figures")
     args = parser.parse_args()
-    text = render(args.runs, args.out, args.note)
+    text = render(args.runs, args.out, args.note, args.reported)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")

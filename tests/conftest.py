@@ -3,7 +3,12 @@ exists (the offline copies of the public data sets), unless RNNLAB_DATA_DIR is s
 
 from __future__ import annotations
 
+import csv
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +66,81 @@ def fresh_data_dir(tmp_path, monkeypatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("RNNLAB_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests (`pytestmark = pytest.mark.usefixtures(...)`):
+    on a busy 2-core machine, two spinning threads run ~8x slower. Results do not depend
+    on it (CPU runs are bit for bit the same); the tests' speed does."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- polling: a test that waits for something fails when it never comes ---
+def wait_until(condition, timeout_s: float, what: str, proc=None, every_s: float = 0.05) -> None:
+    """Poll `condition()` until it is true. Fail the test, naming `what`, after
+    `timeout_s`, or as soon as `proc` (a Popen the condition waits on) has exited."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(
+                f"exit {proc.returncode} before {what}:\n{(out or '')[-2000:]}{err[-2000:]}"
+            )
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(every_s)
+
+
+# --- sweeps: results, and the Ctrl-C-then-resume pattern ---
+def read_results(sweep_dir: Path) -> list[dict]:
+    """results.csv's rows as written (strings)."""
+    with open(sweep_dir / "results.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def sweep_dir_of(output: str) -> Path:
+    """The sweep folder `rnnlab sweep` printed last."""
+    return Path(output.strip().splitlines()[-1])
+
+
+def interrupt_sweep(args: list[str], out: Path, timeout_s: float = 180) -> tuple[Path, str]:
+    """Start `python -m rnnlab sweep ARGS --out OUT`, send SIGINT once its first run is
+    training (a metrics.csv exists), and check that it stops with exit 130 and says how to
+    resume. The sweep folder and the sweep's stderr."""
+    cmd = [sys.executable, "-m", "rnnlab", "sweep", *args, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        training = lambda: any(out.glob("*/runs/*/metrics.csv"))  # noqa: E731
+        wait_until(training, timeout_s, "the sweep's first run to train", proc)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stdout + stderr
+    assert "rnnlab sweep --resume" in stderr
+    [sweep_dir] = out.iterdir()
+    return sweep_dir, stderr
+
+
+def resume_sweep_quickly(sweep_dir: Path, epochs: int, *options: str):
+    """Cut the base config's `train.epochs: EPOCHS` to 1, then `rnnlab sweep --resume` the
+    sweep to its end; the CliRunner result (checked: exit 0)."""
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    base = sweep_dir / "base.yaml"
+    text = base.read_text()
+    assert f"epochs: {epochs}\n" in text
+    base.write_text(text.replace(f"epochs: {epochs}\n", "epochs: 1\n"))
+    result = CliRunner().invoke(app, ["sweep", "--resume", str(sweep_dir), *options])
+    assert result.exit_code == 0, result.output
+    return result

@@ -1,5 +1,6 @@
 """Scratch cells against torch.nn: outputs, final states and every gradient in float64;
-the residual SRN, ReLU, initialisation, weight exchange, compile settings, a CLI run."""
+the residual SRN, ReLU, initialisation, the LSTM forget-gate bias, weight exchange, compile
+settings, a CLI run."""
 
 from __future__ import annotations
 
@@ -275,11 +276,27 @@ def test_compile_auto_on_a_long_cpu_run_needs_a_cpp_compiler(monkeypatch):
         resolve_compile(dataclasses.replace(scratch, compile=True), "cpu", 1)
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_configs_load_and_name_themselves_after_their_file(path):
-    cfg = load_config(path)
-    assert cfg.name == path.stem
-    assert path.read_text(encoding="utf-8").startswith("# ")  # a header saying what it reproduces
+@pytest.mark.parametrize("impl", ["builtin", "scratch"])
+def test_forget_bias_shifts_only_the_lstm_forget_gates(write_config, impl):
+    from rnnlab.models.recurrent import build_recurrent
+
+    def stack(forget_bias):
+        torch.manual_seed(0)
+        text = f"model: {{cell: lstm, impl: {impl}, num_layers: 2, bidirectional: true, hidden_size: 4, forget_bias: {forget_bias}}}\n"
+        return build_recurrent(load_config(write_config(text)).model, 3).state_dict()
+
+    plain, shifted = stack(0.0), stack(1.5)
+    for name, value in plain.items():
+        diff = shifted[name] - value
+        expected = torch.zeros_like(value)
+        if "bias_hh" in name:
+            expected[4:8] = 1.5  # gate order i, f, g, o
+        assert torch.allclose(diff, expected), name
+
+
+def test_forget_bias_needs_an_lstm(write_config):
+    with pytest.raises(RnnlabError, match="'model.forget_bias' is for model.cell: lstm"):
+        load_config(write_config("model: {cell: gru, forget_bias: 1.0}\n"))
 
 
 def test_a_tiny_scratch_run_trains_saves_and_predicts(tiny_config, tmp_path):

@@ -108,6 +108,12 @@ def test_predict_rejects_bad_options(tiny_run, args, message):
     assert result.exit_code == 2 and message in result.output
 
 
+def test_predict_on_a_language_model_refuses_text_and_seq(tiny_run):
+    for option in ("--text", "--seq"):
+        result = runner.invoke(app, ["predict", "--run", str(tiny_run), option, "a film"])
+        assert result.exit_code == 2 and "it is a language model; use --prefix" in result.output
+
+
 def test_predict_from_a_folder_without_checkpoint(tiny_run, tmp_path):
     for name in ("config.yaml", "vocab.json"):
         (tmp_path / name).write_text((tiny_run / name).read_text())

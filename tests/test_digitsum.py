@@ -243,15 +243,6 @@ def test_predict_refuses_the_wrong_option_for_the_task(digitsum_run, args, messa
     assert result.output.strip().count("\n") == 0
 
 
-def test_language_model_runs_refuse_text_and_seq(tmp_path, tiny_config):
-    result = runner.invoke(
-        app, ["train", str(tiny_config), "--out", str(tmp_path), "train.epochs=1"]
-    )
-    run = result.output.strip().splitlines()[-1]
-    result = runner.invoke(app, ["predict", "--run", run, "--text", "a film"])
-    assert result.exit_code == 2 and "it is a language model; use --prefix" in result.output
-
-
 def test_gen_data_and_its_errors_do_not_import_torch(tmp_path):
     import subprocess
     import sys
@@ -300,12 +291,3 @@ def test_a_digitsum_sweep_over_lengths_reports_test_accuracy(tmp_path, fresh_dat
     assert len(rows) == 4 and all(r["status"] == "finished" for r in rows)
     assert all(0 <= float(r["test_acc"]) <= 1 and float(r["best_dev_acc"]) >= 0 for r in rows)
     assert (sweep / "plots" / "test_acc.png").is_file()  # test accuracy against length
-
-
-def test_denormals_are_flushed_only_while_training(tiny_config, tmp_path):
-    from rnnlab.device import flushing_denormals
-
-    assert not flushing_denormals()
-    result = runner.invoke(app, ["train", str(TINY), "--out", str(tmp_path), "train.epochs=1"])
-    assert result.exit_code == 0, result.output
-    assert not flushing_denormals()  # the process-wide setting is given back

@@ -23,15 +23,7 @@ from rnnlab.training.session import train
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["data.max_tokens=1200", "train.epochs=2"]  # 24 steps an epoch
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, two spinning threads run ~8x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

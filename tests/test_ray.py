@@ -5,7 +5,6 @@ the local executor's results, a failed run recorded, a killed worker retried, Ct
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import interrupt_sweep, read_results, resume_sweep_quickly, sweep_dir_of
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -25,14 +25,6 @@ runner = CliRunner()
 FAST = ["train.epochs=1", "data.max_tokens=600", "train.sample_len=5"]
 METRICS = ["final_train_loss", "final_train_ppl", "final_val_loss", "final_val_ppl",
            "best_epoch", "best_val_ppl", "epochs", "parameters"]  # fmt: skip
-
-
-def read_results(sweep_dir: Path) -> list[dict]:
-    return list(csv.DictReader(open(sweep_dir / "results.csv")))
-
-
-def sweep_dir_of(output: str) -> Path:
-    return Path(output.strip().splitlines()[-1])
 
 
 def sweep_args(config: Path, out: Path, *more: str) -> list[str]:
@@ -193,10 +185,11 @@ def test_a_run_no_node_can_hold_is_an_error_not_a_hang(ray_cluster, tiny_config,
 @pytest.mark.ray
 def test_a_killed_worker_is_retried_on_a_clean_folder(ray_cluster, tiny_config, tmp_path):
     killed: dict[str, int] = {}
+    sweep_over = threading.Event()
 
-    def kill_the_worker_mid_run() -> None:
+    def kill_the_worker_mid_run() -> None:  # once; the test fails below if it never could
         deadline = time.time() + 120
-        while time.time() < deadline and not killed:
+        while time.time() < deadline and not killed and not sweep_over.is_set():
             for metrics in tmp_path.glob("*/runs/*/metrics.csv"):
                 if (metrics.parent / "summary.json").exists():
                     continue
@@ -212,8 +205,9 @@ def test_a_killed_worker_is_retried_on_a_clean_folder(ray_cluster, tiny_config, 
             "train.sample_len=5", "--grid", "model.cell=gru", "--executor", "ray",
             "--cpus-per-run", "2", "--max-retries", "1", "--out", str(tmp_path)]  # fmt: skip
     result = runner.invoke(app, args)
+    sweep_over.set()
     killer.join()
-    assert killed, "the run never got to training"
+    assert killed, "the run never got to training, or finished before the worker was killed"
     assert result.exit_code == 0, result.output
     sweep_dir = sweep_dir_of(result.output)
     [row] = read_results(sweep_dir)
@@ -229,27 +223,16 @@ def test_a_killed_worker_is_retried_on_a_clean_folder(ray_cluster, tiny_config, 
 @pytest.mark.ray
 def test_ctrl_c_cancels_the_ray_tasks_and_resume_finishes(ray_cluster, tiny_config, tmp_path):
     # a separate driver process on the same cluster: 2 CPUs a run, so one runs, one waits
-    cmd = [sys.executable, "-m", "rnnlab", "sweep", str(tiny_config), "train.epochs=5000",
-           "data.max_tokens=600", "--grid", "model.cell=rnn,gru", "--executor", "ray",
-           "--address", ray_cluster, "--cpus-per-run", "2", "--out", str(tmp_path)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 90
-    while not list(tmp_path.glob("*/runs/*/metrics.csv")) and time.time() < deadline:
-        time.sleep(0.1)  # wait until the first run is training
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, out + err
-    assert "rnnlab sweep --resume" in err
-    sweep_dir = next(tmp_path.iterdir())
+    args = [str(tiny_config), "train.epochs=5000", "data.max_tokens=600", "--grid",
+            "model.cell=rnn,gru", "--executor", "ray", "--address", ray_cluster,
+            "--cpus-per-run", "2"]  # fmt: skip
+    sweep_dir, _ = interrupt_sweep(args, tmp_path)
     rows = read_results(sweep_dir)
     assert [r["status"] for r in rows] == ["interrupted", "pending"]  # the 2nd never started
     assert rows[0]["error"].startswith("interrupted (SIGINT)")  # the run's own line: it saved
     assert gone(int(re.search(r"run pid (\d+)", run_log(sweep_dir, rows[0])).group(1)))
     assert (sweep_dir / "runs" / rows[0]["run"] / "checkpoints" / "last.pt").is_file()
-    base = sweep_dir / "base.yaml"  # make the rest quick, then finish it on Ray again
-    base.write_text(base.read_text().replace("epochs: 5000", "epochs: 1"))
-    result = runner.invoke(app, ["sweep", "--resume", str(sweep_dir), "--cpus-per-run", "1"])
-    assert result.exit_code == 0, result.output
+    result = resume_sweep_quickly(sweep_dir, 5000, "--cpus-per-run", "1")  # on Ray again
     assert "on Ray" in result.output  # sweep.yaml said ray
     assert [r["status"] for r in read_results(sweep_dir)] == ["finished"] * 2
     assert (sweep_dir / "attempts" / f"{rows[0]['run']}-1").is_dir()

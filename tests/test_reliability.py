@@ -116,17 +116,12 @@ def test_a_run_folder_is_never_overwritten(tiny_config, tmp_path):
     assert [p.name for p in first.dir.iterdir()] == ["mine.txt"]
 
 
-def test_the_same_seed_gives_the_same_run_bit_for_bit(tiny_config, tmp_path):
+def test_the_same_seed_gives_the_same_run_bit_for_bit(tiny_config, tmp_path, one_thread):
     """Two CPU runs of tiny.yaml with one seed: identical metrics (but for timings) and
     identical weights in last.pt. (On CUDA this is documented, not promised.)"""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the result does not depend on it; the test's speed does
-    try:
-        runs = [
-            train(load_config(tiny_config), tmp_path / str(i), Reporter(quiet=True)) for i in (1, 2)
-        ]
-    finally:
-        torch.set_num_threads(threads)
+    runs = [
+        train(load_config(tiny_config), tmp_path / str(i), Reporter(quiet=True)) for i in (1, 2)
+    ]
     timing = {"tokens_per_s", "train_s"}
     a, b = (
         [{k: v for k, v in r.items() if k not in timing} for r in run.read_metrics()]

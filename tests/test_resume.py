@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import wait_until
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -37,15 +38,7 @@ LM = ["data.max_tokens=1200", "train.epochs=2", "model.num_layers=2", "model.dro
 # tiny_digitsum, 10 steps an epoch, evaluating every 4 steps (a window spans epochs)
 CLASSIFIER = ["train.epochs=2", "data.batch_size=32", "train.eval_every_steps=4"]
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, two spinning threads run ~8x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(config: str, overrides: list[str], out: Path, stop_after: int | None = None) -> Path:
@@ -171,16 +164,10 @@ def test_ctrl_c_on_the_command_line_saves_and_says_how_to_resume(tiny_config, tm
     assert Run(folder).read_summary()["status"] == "finished"
 
 
-def wait_for(path: Path, timeout_s: float = 60) -> None:
-    deadline = time.time() + timeout_s
-    while not path.exists() and time.time() < deadline:
-        time.sleep(0.02)
-
-
 def test_sigterm_stops_with_exit_143(tiny_config, tmp_path):
     folder = tmp_path / "run"
     proc = cli(["train", str(tiny_config), "train.epochs=100", "--run-dir", str(folder)])
-    wait_for(folder / "checkpoints" / "last.pt")
+    wait_until((folder / "checkpoints" / "last.pt").exists, 120, "the first last.pt", proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -191,20 +178,27 @@ def test_sigterm_stops_with_exit_143(tiny_config, tmp_path):
     assert load_checkpoint(folder / "checkpoints" / "last.pt")["step"] == summary["at"]["step"]
 
 
+# When each kill may come: from Python's start, once the run folder exists, or once
+# training has written its first last.pt (so that the resume branch is always taken)
+KILLS = ["start", "config.yaml", "config.yaml", "config.yaml", "checkpoints/last.pt"]
+
+
 def test_sigkill_at_any_moment_leaves_a_resumable_run(tiny_config, tmp_path):
     """kill -9 at random moments: last.pt is whole (or absent), and --resume finishes."""
     rng = random.Random(0)
-    for i in range(5):
+    resumed = []
+    for i, after in enumerate(KILLS):
         folder = tmp_path / f"run{i}"
+        last = folder / "checkpoints" / "last.pt"
         proc = cli(["train", str(tiny_config), "train.epochs=50", "--run-dir", str(folder)])
-        if i:  # the first kill comes while Python starts; the others once training has begun
-            wait_for(folder / "config.yaml")
+        if after != "start":
+            wait_until((folder / after).exists, 120, after, proc)
         time.sleep(rng.uniform(0.0, 2.0))
         proc.kill()
         proc.communicate()
-        last = folder / "checkpoints" / "last.pt"
-        print(f"kill {i}: {'last.pt' if last.exists() else 'no last.pt'}")
+        print(f"kill {i} (after {after}): {'last.pt' if last.exists() else 'no last.pt'}")
         if not last.exists():  # killed before the first checkpoint: a clear error
+            assert after != "checkpoints/last.pt"
             with pytest.raises(
                 RnnlabError, match="no checkpoints/last.pt|not an rnnlab run|run folder not found"
             ):
@@ -214,3 +208,5 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(tiny_config, tmp_path):
         resume(folder, [f"train.epochs={done + 1}"], Reporter(quiet=True))
         assert Run(folder).read_summary()["status"] == "finished"
         assert len(Run(folder).read_metrics()) == done + 1
+        resumed.append(i)
+    assert KILLS.index("checkpoints/last.pt") in resumed  # the resume branch was taken

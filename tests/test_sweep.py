@@ -1,15 +1,12 @@
-"""`rnnlab sweep` and `rnnlab compare`: grids, results, failures, resume, Ctrl-C."""
+"""`rnnlab sweep`: grids, results, failures, resume, Ctrl-C. (`rnnlab compare` on a sweep
+folder: tests/test_compare.py.)"""
 
 from __future__ import annotations
 
-import csv
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import interrupt_sweep, read_results, resume_sweep_quickly, sweep_dir_of
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -18,14 +15,6 @@ from rnnlab.sweep import expand, parse_grid_options, parse_seeds
 
 runner = CliRunner()
 FAST = ["train.epochs=1", "data.max_tokens=600", "train.sample_len=5"]
-
-
-def read_results(sweep_dir: Path) -> list[dict]:
-    return list(csv.DictReader(open(sweep_dir / "results.csv")))
-
-
-def sweep_dir_of(output: str) -> Path:
-    return Path(output.strip().splitlines()[-1])
 
 
 def test_grid_options_parse_yaml_scalars():
@@ -116,20 +105,6 @@ def test_resume_redoes_only_unfinished_runs(finished_sweep):
     assert all(r["status"] == "finished" for r in read_results(finished_sweep))
 
 
-def test_compare_labels_runs_by_what_differs(finished_sweep, tmp_path):
-    out = tmp_path / "cmp.png"
-    result = runner.invoke(app, ["compare", str(finished_sweep), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "cell=rnn, seed=0" in result.output and "cell=gru, seed=1" in result.output
-    assert out.read_bytes()[:4] == b"\x89PNG"
-
-
-def test_compare_an_unknown_metric(finished_sweep, tmp_path):
-    args = ["compare", str(finished_sweep), "--metric", "val_acc", "--out", str(tmp_path / "x.png")]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2 and "no run has a 'val_acc' column" in result.output
-
-
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tiny_config, tmp_path):
     # batch_size 64 passes the config check but the 600-token text is shorter than a batch
     args = [
@@ -150,21 +125,10 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tiny_config, tmp_path):
 
 
 def test_ctrl_c_stops_the_workers_and_resume_finishes(tiny_config, tmp_path):
-    cmd = [sys.executable, "-m", "rnnlab", "sweep", str(tiny_config), "train.epochs=200",
-           "--grid", "model.cell=rnn,gru,lstm", "--workers", "1", "--out", str(tmp_path)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not list(tmp_path.glob("*/runs/*/metrics.csv")) and time.time() < deadline:
-        time.sleep(0.2)  # wait until the first run is training
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "rnnlab sweep --resume" in err
-    sweep_dir = next(tmp_path.iterdir())
+    args = [str(tiny_config), "train.epochs=200", "--grid", "model.cell=rnn,gru,lstm",
+            "--workers", "1"]  # fmt: skip
+    sweep_dir, _ = interrupt_sweep(args, tmp_path)
     statuses = [r["status"] for r in read_results(sweep_dir)]
     assert statuses[0] == "interrupted" and "finished" not in statuses
-    base = sweep_dir / "base.yaml"  # make the rest quick, then finish it
-    base.write_text(base.read_text().replace("epochs: 200", "epochs: 1"))
-    result = runner.invoke(app, ["sweep", "--resume", str(sweep_dir)])
-    assert result.exit_code == 0, result.output
+    resume_sweep_quickly(sweep_dir, 200)
     assert [r["status"] for r in read_results(sweep_dir)] == ["finished"] * 3

@@ -8,7 +8,6 @@ Nothing here imports torch at module level, so `rnnlab --help` and config errors
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -151,8 +150,8 @@ def predict(
     or label a text or digit sequence with a classifier (prints the label and its
     probability)."""
     _check_predict_options(num_chars, temperature, top_k, checkpoint, seed)
-    given = {"--prefix": prefix, "--text": text, "--seq": seq}
-    given = {option: value for option, value in given.items() if value is not None}
+    options = {"--prefix": prefix, "--text": text, "--seq": seq}
+    given = {option: value for option, value in options.items() if value is not None}
     if len(given) != 1:
         raise RnnlabError(
             "give exactly one of --prefix (language models), --text or --seq (classifiers)"
@@ -225,4 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

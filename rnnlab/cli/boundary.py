@@ -14,7 +14,7 @@ from rnnlab.errors import RnnlabError
 try:  # typer >= 0.24 carries its own copy of click
     from typer._click import exceptions as usage
 except ImportError:
-    from click import exceptions as usage
+    from click import exceptions as usage  # type: ignore[no-redef]
 
 
 class OneLineUsageErrors(TyperGroup):
@@ -23,9 +23,9 @@ class OneLineUsageErrors(TyperGroup):
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         except usage.NoArgsIsHelpError as err:  # the help is already printed
             sys.exit(err.exit_code)
         except usage.UsageError as err:

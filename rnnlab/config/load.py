@@ -10,6 +10,7 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -23,7 +24,7 @@ from rnnlab.registry import suggest
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     """The checked Config of a YAML file with command-line overrides applied."""
     raw = read_yaml(Path(path))
     for key, value in parse_overrides(overrides).items():
@@ -50,22 +51,35 @@ def read_yaml(path: Path) -> dict:
     return raw
 
 
-def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
     """`["model.hidden_size=128"]` -> `{"model.hidden_size": 128}` (values as YAML scalars)."""
     parsed: dict[str, Any] = {}
     for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
+        key, text = split_assignment(item)
+        if key is None:
             raise RnnlabError(f"override '{item}' is not KEY=VALUE (e.g. optim.lr=0.5)")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
+        value = yaml_scalar(text)
         if key in parsed and parsed[key] != value:
             raise RnnlabError(f"conflicting overrides for '{key}': {parsed[key]!r} and {value!r}")
         parsed[key] = value
     return parsed
+
+
+def split_assignment(item: str) -> tuple[str | None, str]:
+    """'KEY=TEXT' -> ('KEY', 'TEXT') (the key stripped); (None, '') when there is no '='
+    or no key. Shared by overrides and `--grid KEY=V1,V2`."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    return (key, text) if sep and key else (None, "")
+
+
+def yaml_scalar(text: str) -> Any:
+    """The value a YAML file would give `text` (`5` -> 5, `null` -> None); the text itself
+    when it is not valid YAML."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def set_dotted(raw: dict, key: str, value: Any) -> None:
@@ -118,7 +132,7 @@ def dump_config(cfg: Config) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, allow_unicode=True)
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
+def _build(cls: Any, raw: Any, prefix: str) -> Any:  # cls: a dataclass of the schema
     where = prefix.rstrip(".") or "config"
     if not isinstance(raw, dict):
         raise RnnlabError(f"'{where}' must be a mapping of keys, got {_kind(raw)}")
@@ -172,7 +186,7 @@ def _check_type(key: str, value: Any, hint: Any) -> Any:
             raise RnnlabError(f"'{key}' must be a list, got {_kind(value)} {value!r}")
         return [_check_type(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value)]
     if hint is float and isinstance(value, str):
-        value = _float_or_none(value)  # YAML 1.1 reads '1e-3' as a string
+        value = number_or_text(value)  # YAML 1.1 reads '1e-3' as a string
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
@@ -218,11 +232,16 @@ def _check_model(model) -> None:
         )
 
 
-def _float_or_none(text: str) -> Any:
+def number_or_text(text: str) -> int | float | str:
+    """'12' -> 12, '1e-3' -> 0.001, anything else unchanged: the one parser of numbers
+    written as text (YAML 1.1 strings in a config, CSV cells)."""
     try:
-        return float(text)
+        return int(text)
     except ValueError:
-        return text
+        try:
+            return float(text)
+        except ValueError:
+            return text
 
 
 def _describe(hint: Any) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.registry import Registry
 
@@ -24,8 +25,12 @@ class Dataset:
     their data is) and implement `load`."""
 
     @classmethod
-    def check_config(cls, cfg) -> None:
+    def check_config(cls, cfg: Config) -> None:
         """Fail early, before any data is read, on config values this dataset cannot use."""
+
+    def load(self, cfg: Config):
+        """The data for `cfg`: a `Corpus` ("lm") or a `Labelled` ("classify")."""
+        raise NotImplementedError
 
 
 DATASETS: Registry[type[Dataset]] = Registry("dataset")

@@ -9,7 +9,7 @@ from rnnlab.errors import RnnlabError
 from .base import DATASETS, TextCorpus
 
 
-def check_config(cfg):
+def check_config(cfg: Config):
     """`cfg` once its dataset accepts it; RnnlabError naming the key otherwise."""
     DATASETS.get(cfg.data.dataset).check_config(cfg)
     if not issubclass(DATASETS.get(cfg.data.dataset), TextCorpus):  # a classifier

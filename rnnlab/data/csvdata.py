@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
+from rnnlab.runs.fileio import read_input
 
 from .base import DATASETS
 from .labelled import ClassifyDataset, Labelled
@@ -24,12 +26,7 @@ from .textcls import build_labelled, cached, read_utf8, settings_key, source_key
 
 def read_rows(path: Path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
     """(texts, labels as strings) of one CSV file."""
-    try:
-        text = read_utf8(path.read_bytes(), str(path))
-    except FileNotFoundError:
-        raise RnnlabError(f"CSV file not found: {path}") from None
-    except IsADirectoryError:
-        raise RnnlabError(f"{path} is a folder, not a CSV file") from None
+    text = read_utf8(read_input(path, "CSV file"), str(path))
     reader = csv.reader(
         io.StringIO(text.removeprefix("\ufeff"), newline="")
     )  # quoted newlines kept
@@ -58,13 +55,14 @@ def read_rows(path: Path, text_column: str, label_column: str) -> tuple[list[str
 @DATASETS.register("csv")
 class CsvText(ClassifyDataset):
     @classmethod
-    def check_config(cls, cfg) -> None:
+    def check_config(cls, cfg: Config) -> None:
         if not cfg.data.path:
             raise RnnlabError(
                 "dataset 'csv' needs data.path: a CSV file or a folder with train.csv"
             )
 
-    def load(self, cfg) -> Labelled:
+    def load(self, cfg: Config) -> Labelled:
+        assert cfg.data.path is not None  # check_config refused a config without it
         path = resolve_data_path(cfg.data.path)
         if path.is_dir():
             files = {s: path / f"{s}.csv" for s in ("train", "dev", "test")}
@@ -79,7 +77,7 @@ class CsvText(ClassifyDataset):
         key = {**source_key(path), **settings_key(cfg), "columns": [d.text_column, d.label_column]}
         return cached("csv", key, lambda: self.build(files, cfg))
 
-    def build(self, files: dict[str, Path], cfg) -> Labelled:
+    def build(self, files: dict[str, Path], cfg: Config) -> Labelled:
         rows = {
             s: read_rows(f, cfg.data.text_column, cfg.data.label_column) for s, f in files.items()
         }

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.fileio import read_input, write_atomic
 
 from .base import DATASETS
 from .labelled import PAD, ClassifyDataset, Labelled, Sequences, check_splits
@@ -85,12 +86,7 @@ def write_lengths(out: Path, lengths: list[int], k_train: int, k_eval: int, seed
 def parse_file(path: Path, length: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(digits (N, length), labels (N,)) of a DigitSum file; a malformed line is an error
     naming the file and the line."""
-    try:
-        lines = path.read_bytes().rstrip(b"\r\n").split(b"\n")
-    except FileNotFoundError:
-        raise RnnlabError(f"DigitSum file not found: {path}") from None
-    except IsADirectoryError:
-        raise RnnlabError(f"{path} is a folder, not a DigitSum file") from None
+    lines = read_input(path, "DigitSum file").rstrip(b"\r\n").split(b"\n")
     if lines == [b""]:
         raise RnnlabError(f"{path} has no examples")
     sequences, labels = [], np.zeros(len(lines), dtype=np.int64)
@@ -130,12 +126,13 @@ class DigitSum(ClassifyDataset):
     as `gen-data`'s defaults) on first use."""
 
     @classmethod
-    def check_config(cls, cfg) -> None:
+    def check_config(cls, cfg: Config) -> None:
         if cfg.data.length is None:
             raise RnnlabError("dataset 'digitsum' needs data.length: the sequence length (e.g. 10)")
 
-    def load(self, cfg) -> Labelled:
+    def load(self, cfg: Config) -> Labelled:
         length = cfg.data.length
+        assert length is not None  # check_config refused a config without it
         if cfg.data.path:
             folder = resolve_data_path(cfg.data.path) / str(length)
             if not folder.is_dir():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 
 from .base import DATASETS
@@ -36,7 +37,7 @@ CLASSES = ["neg", "pos"]
 MEMBER = re.compile(r"(?:^|/)(train|test)/(pos|neg)/[^/]+\.txt$")
 
 
-def source(cfg) -> Path:
+def source(cfg: Config) -> Path:
     """The folder or archive to read: data.path, else data_dir/aclImdb, else the download."""
     if cfg.data.path:
         path = resolve_data_path(cfg.data.path)
@@ -85,7 +86,9 @@ def tar_members(path: Path, split: str) -> list[tuple[str, str, bytes]]:
             for info in archive:
                 match = MEMBER.search(info.name)
                 if info.isfile() and match and match[1] == split and "/." not in info.name:
-                    found.append((match[2], info.name, archive.extractfile(info).read()))
+                    member = archive.extractfile(info)  # None only for what is not a file
+                    if member is not None:
+                        found.append((match[2], info.name, member.read()))
     except (tarfile.TarError, OSError, EOFError) as err:
         raise RnnlabError(f"{path} is not a readable tar archive ({err})") from None
     return found
@@ -108,7 +111,7 @@ def zip_members(path: Path, split: str) -> list[tuple[str, str, bytes]]:
 class IMDB_(ClassifyDataset):
     """IMDB sentiment: train and test splits from the data, dev held out from train."""
 
-    def load(self, cfg) -> Labelled:
+    def load(self, cfg: Config) -> Labelled:
         path = source(cfg)
 
         def build() -> Labelled:

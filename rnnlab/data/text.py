@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
+from rnnlab.runs.fileio import read_input
 
 from .base import DATASETS, TextCorpus
 from .store import Resource, fetch
@@ -26,16 +27,7 @@ JAY_CHOU = Resource(
 
 
 def read_text_file(path: Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RnnlabError(f"data file not found: {path}") from None
-    except IsADirectoryError:
-        raise RnnlabError(f"{path} is a folder, not a text file") from None
-    except UnicodeDecodeError as err:
-        raise RnnlabError(
-            f"{path} is not UTF-8 text (byte {err.start} cannot be decoded)"
-        ) from None
+    return read_utf8(read_input(path, "data file"), str(path))
 
 
 @DATASETS.register("timemachine")
@@ -90,7 +82,7 @@ class LocalText(TextCorpus):
     `data.valid_fraction` is held out, or a folder of split files (`split_files`)."""
 
     @classmethod
-    def check_config(cls, cfg) -> None:
+    def check_config(cls, cfg: Config) -> None:
         if not cfg.data.path:
             raise RnnlabError(
                 "dataset 'text' needs data.path: the UTF-8 text file (or folder of "

@@ -16,9 +16,11 @@ import os
 import re
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import write_with
 
@@ -48,7 +50,7 @@ def encode_with(index: dict[str, int], tokens: list[str]) -> np.ndarray:
     return np.fromiter(map(index.get, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
 
 
-def build_labelled(name: str, data: dict[str, Texts], classes: list[str], cfg) -> Labelled:
+def build_labelled(name: str, data: dict[str, Texts], classes: list[str], cfg: Config) -> Labelled:
     """Tokenise the splits in `data` ("train", "test", optionally "dev"); split off what is
     missing from train (dev, and test too if absent) with data.valid_fraction and the seed;
     vocabulary from the training split only (data.min_freq); truncate to data.max_len."""
@@ -107,7 +109,10 @@ def load_cached(path: Path) -> Labelled | None:
 
 def save_cached(path: Path, data: Labelled) -> bool:
     """Write the cache; False (and nothing written) when the data directory is read-only."""
-    arrays = {"vocab": np.array(data.vocab.idx_to_token), "classes": np.array(data.classes)}
+    arrays: dict[str, Any] = {
+        "vocab": np.array(data.vocab.idx_to_token),
+        "classes": np.array(data.classes),
+    }
     for s, seqs in data.splits.items():
         ids = seqs.ids.astype(np.int32)  # half the size on disk; int64 again in batches
         arrays.update({f"{s}_ids": ids, f"{s}_offsets": seqs.offsets, f"{s}_labels": seqs.labels})
@@ -139,7 +144,7 @@ def source_key(path: Path) -> dict:
     return {"path": str(path), "mtimes": [p.stat().st_mtime_ns for p in folders]}
 
 
-def settings_key(cfg) -> dict:
+def settings_key(cfg: Config) -> dict:
     d = cfg.data
     return {
         "min_freq": d.min_freq,

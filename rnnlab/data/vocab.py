@@ -6,6 +6,7 @@ saved as JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ class Vocab:
         self._sorted_ids = order
 
     @classmethod
-    def build(cls, tokens: np.ndarray, min_freq: int = 0, reserved: list[str] = ()) -> Vocab:
+    def build(cls, tokens: np.ndarray, min_freq: int = 0, reserved: Sequence[str] = ()) -> Vocab:
         """The vocabulary of a token array (numpy strings), without Python loops over it."""
         uniq, first, counts = np.unique(tokens, return_index=True, return_counts=True)
         return cls.from_counts([str(t) for t in uniq], counts, first, min_freq, reserved)

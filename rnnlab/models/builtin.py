@@ -22,14 +22,14 @@ class Builtin(Recurrent):
         extra = {"nonlinearity": cfg.nonlinearity} if "nonlinearity" in self.spec.options else {}
         self.layer = getattr(nn, self.spec.torch_layer)(
             input_size,
-            cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
-            bidirectional=cfg.bidirectional,
+            model_cfg.hidden_size,
+            num_layers=model_cfg.num_layers,
+            dropout=model_cfg.dropout if model_cfg.num_layers > 1 else 0.0,
+            bidirectional=model_cfg.bidirectional,
             **extra,
         )
-        if cfg.init != "default":  # torch.nn has drawn its default already
-            init_recurrent(self.layer, cfg.init, cfg.hidden_size)
+        if model_cfg.init != "default":  # torch.nn has drawn its default already
+            init_recurrent(self.layer, model_cfg.init, model_cfg.hidden_size)
 
     def forward(self, inputs, state=None):
         return self.layer(inputs, state)  # (T, B, H * directions), state

@@ -23,6 +23,8 @@ import dataclasses
 import torch
 from torch import nn
 
+from rnnlab.config.schema import ModelConfig
+
 from .lm import make_input
 from .recurrent import build_recurrent
 
@@ -43,18 +45,18 @@ class LastState(nn.Module):
     """The final hidden state of a (deep, possibly bidirectional) recurrent stack over a
     right-padded batch, exactly as if each sequence had been run alone."""
 
-    def __init__(self, cfg, input_size: int):
+    def __init__(self, model_cfg: ModelConfig, input_size: int):
         super().__init__()
-        self.bidirectional = cfg.bidirectional
-        self.output_size = cfg.hidden_size * (2 if cfg.bidirectional else 1)
-        if not cfg.bidirectional:
-            self.stack = build_recurrent(cfg, input_size)  # deep and causal: read at lengths - 1
+        self.bidirectional = model_cfg.bidirectional
+        self.output_size = model_cfg.hidden_size * (2 if model_cfg.bidirectional else 1)
+        if not model_cfg.bidirectional:  # deep and causal: read at lengths - 1
+            self.stack = build_recurrent(model_cfg, input_size)
             return
-        one = dataclasses.replace(cfg, num_layers=1, bidirectional=False, dropout=0.0)
-        sizes = [input_size] + [2 * cfg.hidden_size] * (cfg.num_layers - 1)
+        one = dataclasses.replace(model_cfg, num_layers=1, bidirectional=False, dropout=0.0)
+        sizes = [input_size] + [2 * model_cfg.hidden_size] * (model_cfg.num_layers - 1)
         self.forward_layers = nn.ModuleList(build_recurrent(one, size) for size in sizes)
         self.reverse_layers = nn.ModuleList(build_recurrent(one, size) for size in sizes)
-        self.dropout = nn.Dropout(cfg.dropout)  # between layers, as torch.nn.LSTM's
+        self.dropout = nn.Dropout(model_cfg.dropout)  # between layers, as torch.nn.LSTM's
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (T, B, D), lengths (B,) on x's device -> final states (B, H * directions)."""
@@ -71,10 +73,10 @@ class LastState(nn.Module):
 
 
 class SequenceClassifier(nn.Module):
-    def __init__(self, vocab_size: int, num_classes: int, cfg):
+    def __init__(self, vocab_size: int, num_classes: int, model_cfg: ModelConfig):
         super().__init__()
-        self.embed, input_size = make_input(cfg.embedding, vocab_size)
-        self.encoder = LastState(cfg, input_size)
+        self.embed, input_size = make_input(model_cfg.embedding, vocab_size)
+        self.encoder = LastState(model_cfg, input_size)
         self.head = nn.Linear(self.encoder.output_size, num_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

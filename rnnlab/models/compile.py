@@ -19,6 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
+from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
 
 # Steps a CPU run needs before `auto` compiles: about 60 s of compiling (no cache) repaid
@@ -29,10 +30,13 @@ AUTO_MIN_STEPS_CPU = 20_000
 def compile_cache_dir() -> Path:
     """`$RNNLAB_CACHE_DIR`, else `$XDG_CACHE_HOME/rnnlab`, else `~/.cache/rnnlab`; plus
     `torch-compile`."""
-    root = os.environ.get("RNNLAB_CACHE_DIR")
-    if not root:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnlab"
-    return Path(root).expanduser() / "torch-compile"
+    given = os.environ.get("RNNLAB_CACHE_DIR")
+    root = (
+        Path(given)
+        if given
+        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnlab"
+    )
+    return root.expanduser() / "torch-compile"
 
 
 def use_compile_cache() -> None:
@@ -46,7 +50,9 @@ def has_cpp_compiler() -> bool:
     return any(shutil.which(name) for name in ("c++", "g++", "clang++"))
 
 
-def resolve_compile(model_cfg, device_type: str, planned_steps: int | None) -> tuple[bool, str]:
+def resolve_compile(
+    model_cfg: ModelConfig, device_type: str, planned_steps: int | None
+) -> tuple[bool, str]:
     """(compile or not, why) for a run's `model` section on a device type ("cpu", "cuda")."""
     setting = model_cfg.compile
     if model_cfg.impl != "scratch":

@@ -37,7 +37,7 @@ def make_input(embedding, vocab_size: int) -> tuple[nn.Module, int]:
 
 
 class LanguageModel(nn.Module):
-    def __init__(self, vocab_size: int, cfg):
+    def __init__(self, vocab_size: int, model_cfg: ModelConfig):
         super().__init__()
         self.embed, input_size = make_input(cfg.embedding, vocab_size)
         self.rnn = build_recurrent(cfg, input_size)

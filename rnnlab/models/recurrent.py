@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rnnlab.config.schema import ModelConfig
 from rnnlab.registry import Registry
 
 from .cells import CELLS
@@ -33,14 +34,14 @@ class Recurrent(nn.Module):
 
     accepts_ids = False  # True: one-hot input may come as (T, B) ids (a row lookup)
 
-    def __init__(self, cfg, input_size: int):
+    def __init__(self, model_cfg: ModelConfig, input_size: int):
         super().__init__()
         self.cell = cfg.cell
         self.spec = CELLS.get(cfg.cell)  # gates, memory, torch.nn layer, options
         self.input_size = input_size
-        self.hidden_size = cfg.hidden_size
-        self.num_layers = cfg.num_layers
-        self.directions = 2 if cfg.bidirectional else 1
+        self.hidden_size = model_cfg.hidden_size
+        self.num_layers = model_cfg.num_layers
+        self.directions = 2 if model_cfg.bidirectional else 1
 
     @property
     def output_size(self) -> int:
@@ -81,5 +82,6 @@ def detach_state(state: State | None) -> State | None:
     if state is None:
         return None
     if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
+        h, c = state
+        return h.detach(), c.detach()
     return state.detach()

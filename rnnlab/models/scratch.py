@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
 
 from .cells import CELLS
@@ -107,7 +108,7 @@ class Scratch(Recurrent):
         self.layer = Weights(
             self.spec.gates, input_size, self.hidden_size, self.num_layers, self.directions
         )
-        init_recurrent(self.layer, cfg.init, self.hidden_size)
+        init_recurrent(self.layer, model_cfg.init, self.hidden_size)
         self.eager = Kernels(self.cell_fn, compiled=False)
         self.kernels = self.eager
 
@@ -163,7 +164,7 @@ def project(x: torch.Tensor, w_ih: torch.Tensor, b_ih: torch.Tensor) -> torch.Te
     return torch.addmm(b_ih, x.reshape(T * B, D), w_ih.t()).view(T, B, -1)
 
 
-def to_builtin_state_dict(state_dict: dict, model_cfg) -> dict:
+def to_builtin_state_dict(state_dict: dict, model_cfg: ModelConfig) -> dict:
     """A scratch model's state_dict for the same model with `model.impl: builtin`.
 
     The names, shapes and gate order are torch.nn's already, so the mapping is the
@@ -176,12 +177,12 @@ def to_builtin_state_dict(state_dict: dict, model_cfg) -> dict:
     return _checked_copy(state_dict, model_cfg)
 
 
-def from_builtin_state_dict(state_dict: dict, model_cfg) -> dict:
+def from_builtin_state_dict(state_dict: dict, model_cfg: ModelConfig) -> dict:
     """A builtin model's state_dict for the same model with `model.impl: scratch`."""
     return _checked_copy(state_dict, model_cfg)
 
 
-def _checked_copy(state_dict: dict, model_cfg) -> dict:
+def _checked_copy(state_dict: dict, model_cfg: ModelConfig) -> dict:
     """A shallow copy of `state_dict` once every recurrent weight of `model_cfg` is found
     in it with torch.nn's shape: G * H gate rows."""
     rows, hidden = CELLS.get(model_cfg.cell).gates * model_cfg.hidden_size, model_cfg.hidden_size

@@ -1,5 +1,7 @@
 """Atomic writes: every file rnnlab writes goes to a temporary file in the same folder
-and is renamed over the old one, so a kill at any moment leaves the old version whole."""
+and is renamed over the old one, so a kill at any moment leaves the old version whole.
+And the one reader of a file the user named (`read_input`): a missing file or a folder
+is a one-line `RnnlabError`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from rnnlab.errors import RnnlabError
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -28,3 +32,14 @@ def write_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of the file at `path`; `what` ("CSV file") names it in the error when it
+    is missing or a folder."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise RnnlabError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise RnnlabError(f"{path} is a folder, not a {what}") from None

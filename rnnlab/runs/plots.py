@@ -8,7 +8,8 @@ from pathlib import Path
 from rnnlab.runs.fileio import write_atomic
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (imported on first use: it is slow to import)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,8 +18,9 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
-    plt = _pyplot()
+def save_png(fig, path: Path) -> None:
+    """Lay `fig` out, write it to `path` as a PNG atomically, and close it."""
+    plt = pyplot()
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -36,7 +38,7 @@ def plot_curves(
     logy: bool = False,
 ) -> None:
     """One line per metric column in `series` ({column: label}) against `x`."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for column, label in series.items():
         points = [(r[x], r[column]) for r in rows if r.get(column) not in (None, "")]
@@ -52,7 +54,7 @@ def plot_curves(
         _log_axis(ax)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_lines(
@@ -60,7 +62,7 @@ def plot_lines(
 ) -> None:
     """One line per entry of `series` ({label: y values}) against `x`; the legend goes
     beside the axes when there are many lines."""
-    plt = _pyplot()
+    plt = pyplot()
     many = len(series) > 6
     fig, ax = plt.subplots(figsize=(9.6 if many else 6.4, 4.4), dpi=100)
     cmap = plt.get_cmap("tab20" if len(series) > 10 else "tab10")
@@ -76,7 +78,7 @@ def plot_lines(
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.legend(fontsize=8)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def _log_axis(ax) -> None:

@@ -16,8 +16,6 @@ Every file is written atomically (`fileio.write_atomic`); a folder is never reus
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import pickle
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 
 from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import write_atomic, write_with
+from rnnlab.runs.tables import read_csv, write_csv
 
 
 class Run:
@@ -95,19 +94,11 @@ class Run:
 
     # --- writing ---
     def write_metrics(self, rows: list[dict]) -> None:
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_atomic(self.metrics_path, out.getvalue())
+        write_csv(self.metrics_path, rows)
 
     def read_metrics(self) -> list[dict]:
-        if not self.metrics_path.is_file():
-            return []
-        with open(self.metrics_path, newline="", encoding="utf-8", errors="replace") as f:
-            rows = csv.DictReader(f)  # a ragged row: extra fields under None, missing ones None
-            return [{k: _number(v) for k, v in row.items() if k is not None} for row in rows]
+        """metrics.csv's rows, numbers as numbers ([] before the first log point)."""
+        return read_csv(self.metrics_path)
 
     def write_summary(self, summary: dict) -> None:
         write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -190,15 +181,3 @@ def newest_run(parent: Path) -> Path:
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
     return (text.splitlines()[0] if text else type(err).__name__)[:160]
-
-
-def _number(text: str | None):
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text

@@ -9,8 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from rnnlab.config.load import split_assignment, yaml_scalar
 from rnnlab.errors import RnnlabError
 
 
@@ -42,14 +41,13 @@ def parse_grid_options(items: list[str]) -> dict[str, list]:
     """['data.length=10,15', 'model.cell=rnn,lstm'] -> {'data.length': [10, 15], ...}."""
     grid: dict[str, list] = {}
     for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        values = [v.strip() for v in text.split(",")] if sep else []
-        if not key or not values or any(v == "" for v in values):
+        key, text = split_assignment(item)
+        values = [v.strip() for v in text.split(",")]
+        if key is None or any(v == "" for v in values):
             raise RnnlabError(f"--grid '{item}' is not KEY=V1,V2,... (e.g. data.length=10,15,20)")
         if key in grid:
             raise RnnlabError(f"--grid names '{key}' twice")
-        grid[key] = [_scalar(v) for v in values]
+        grid[key] = [yaml_scalar(v) for v in values]
     return grid
 
 
@@ -73,10 +71,3 @@ def expand(grid: dict[str, list], seeds: list[int]) -> list[Point]:
     keys = list(grid)
     combos = itertools.product(*(grid[k] for k in keys))
     return [Point(tuple(zip(keys, c)), s) for c in combos for s in seeds]
-
-
-def _scalar(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text

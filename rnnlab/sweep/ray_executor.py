@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rnnlab.errors import RnnlabError
 
@@ -68,7 +69,7 @@ class RayExecutor:
 
     def __init__(self, settings: ExecutorSettings, grace_s: float = GRACE_S):
         self.settings, self.grace_s = settings, grace_s
-        self._ray = None
+        self._ray: Any = None  # the ray module once connected
         self._owns = False  # this process called ray.init, so it calls ray.shutdown
         self._pending: dict = {}  # ObjectRef -> Job, the tasks not done yet
         self._on_done: Callable[[Job, Outcome], None] = lambda job, outcome: None

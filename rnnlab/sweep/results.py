@@ -3,12 +3,12 @@ the first swept key (a line per combination of the others, mean and min-max over
 
 from __future__ import annotations
 
-import io
 import math
 from collections import defaultdict
 from pathlib import Path
 
-from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.plots import pyplot, save_png
+from rnnlab.runs.tables import write_csv
 
 # The metric a sweep plots when none is named: the first of these its runs report.
 DEFAULT_METRICS = ["test_acc", "best_dev_acc", "best_val_acc", "best_val_ppl", "final_train_ppl"]
@@ -36,14 +36,8 @@ def pick_metric(rows: list[dict], requested: str | None) -> str | None:
 
 
 def write_results(path: Path, rows: list[dict]) -> None:
-    import csv
-
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, out.getvalue())
+    """results.csv: one row per run (the columns every row has, in first-seen order)."""
+    write_csv(path, rows)
 
 
 def plot_sweep(
@@ -54,11 +48,7 @@ def plot_sweep(
     series = _series(rows, keys, metric)
     if not series:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     xs_all = grid[keys[0]]  # in the order the grid gives them
     numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs_all)
     position = (lambda x: x) if numeric else {x: i for i, x in enumerate(xs_all)}.get
@@ -77,11 +67,7 @@ def plot_sweep(
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    write_atomic(path, buffer.getvalue())
+    save_png(fig, path)
     return True
 
 

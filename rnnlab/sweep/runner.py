@@ -93,7 +93,12 @@ def reopen_sweep(sweep_dir: Path, workers: int | None) -> Sweep:
 
 def _check_asked(asked, path: Path) -> None:
     """sweep.yaml as `plan_sweep` writes it (a hand-edited one may not be)."""
-    shapes = {"grid": dict, "seeds": list, "workers": int, "executor": (dict, type(None))}
+    shapes: dict[str, type | tuple[type, ...]] = {
+        "grid": dict,
+        "seeds": list,
+        "workers": int,
+        "executor": (dict, type(None)),
+    }
     if not isinstance(asked, dict) or any(
         not isinstance(asked.get(key), shape) for key, shape in shapes.items()
     ):

@@ -34,7 +34,7 @@ class ClassifyTask(Task):
     higher_is_better = True
     reports_test = True
 
-    def __init__(self, cfg, device: torch.device, data: Labelled):
+    def __init__(self, cfg: Config, device: torch.device, data: Labelled):
         self.cfg, self.device, self.data = cfg, device, data
         self.rng = np.random.Generator(np.random.PCG64(cfg.seed))  # batch order, resumable
 

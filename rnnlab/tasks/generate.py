@@ -53,7 +53,7 @@ def generate(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    ids = torch.as_tensor(vocab.encode(prefix), device=device).view(1, -1)  # (1, P)
+    ids = torch.as_tensor(vocab.encode(np.asarray(prefix)), device=device).view(1, -1)  # (1, P)
     logits, state = model(ids, None)  # (P, 1, V): the prefix warms the state up
     stop_id = vocab.token_to_idx[stop_at] if stop_at is not None else None
     picked = []

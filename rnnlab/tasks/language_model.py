@@ -33,7 +33,7 @@ class LanguageModelTask(Task):
     key_metric = "val_ppl"
     higher_is_better = False
 
-    def __init__(self, cfg, device: torch.device, corpus: Corpus):
+    def __init__(self, cfg: Config, device: torch.device, corpus: Corpus):
         self.cfg, self.device, self.vocab = cfg, device, corpus.vocab
         train = torch.as_tensor(corpus.split("train"), device=device)  # (N,)
         self.valid = torch.as_tensor(corpus.split("valid"), device=device)  # (M,)

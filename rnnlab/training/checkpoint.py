@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
 
-from rnnlab.config import config_to_dict
+from rnnlab.config import Config, config_to_dict
 
 FORMAT = "rnnlab-checkpoint/2"
 
@@ -46,7 +47,9 @@ class TrainState:
     test: dict | None = None  # the best checkpoint's test metrics, once tested (callbacks)
 
 
-def payload(cfg, task, model, optimizer, state: TrainState, window, callbacks: dict) -> dict:
+def payload(
+    cfg: Config, task, model, optimizer, state: TrainState, window, callbacks: dict
+) -> dict:
     """The checkpoint dict for the loop's current position."""
     device = next(model.parameters()).device
     return {
@@ -88,7 +91,7 @@ def restore(ckpt: dict, task, model, optimizer) -> TrainState:
 
 
 def rng_states(device: torch.device) -> dict:
-    legacy = np.random.get_state()
+    legacy = cast(tuple, np.random.get_state(legacy=True))  # (name, keys, pos, gauss...)
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],

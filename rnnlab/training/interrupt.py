@@ -18,12 +18,13 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rnnlab.errors import RnnlabError
 
 STOP_AFTER_STEPS_ENV = "RNNLAB_STOP_AFTER_STEPS"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+NAMES: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
 
 class Interrupted(Exception):
@@ -53,7 +54,7 @@ class StopSignals:
     def __init__(self):
         self.signum: int | None = None
         self.stop_after = stop_after_steps()
-        self._old: dict[int, object] = {}
+        self._old: dict[int, Any] = {}  # the handlers to put back
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():

@@ -84,6 +84,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
     limit) ends training there as if it were the last epoch. On SIGINT or SIGTERM it
     finishes the step, saves last.pt there and raises `Interrupted`."""
     cfg, run, task, model = s.cfg, s.run, s.task, s.model
+    assert run is not None, "a session is fitted in its run folder (set by train or resume)"
     t = cfg.train
     by_steps = t.eval_every_steps is not None  # the unit of evaluation: steps or epochs
     x = "step" if by_steps else "epoch"
@@ -170,10 +171,10 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     for callback in s.callbacks:
                         callback.on_step(s, state)
                     # log and evaluate every train.eval_every_steps steps
-                    if by_steps and state.step % t.eval_every_steps == 0:
+                    if t.eval_every_steps and state.step % t.eval_every_steps == 0:
                         log_point(epoch, evaluate=True)
                     # SIGINT or SIGTERM: last.pt resumes right after this step
-                    if stop.requested(state.step):
+                    if stop.requested(state.step) and stop.signum is not None:
                         stop_here(epoch, stop.signum)
                     # a callback's stop (early stop, time limit): end as the last epoch does
                     state.stop_reason = first_stop_reason(s.callbacks)

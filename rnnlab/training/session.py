@@ -76,6 +76,8 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
     """Fit, test the best checkpoint and write summary.json; on a signal or a diverged loss,
     record the run's status (interrupted, diverged) before passing the exception on."""
     started = time.time()
+    run = s.run
+    assert run is not None, "a session runs in its run folder (set by train or resume)"
 
     def record(status: str, test: dict | None = None, **extra) -> None:
         for callback in s.callbacks:
@@ -84,7 +86,7 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
         done = summary(s, state, wall_s, test, status)
         for callback in s.callbacks:
             done.update(callback.summary())
-        s.run.write_summary({**done, **extra, "compiled": s.compiled})
+        run.write_summary({**done, **extra, "compiled": s.compiled})
 
     try:
         with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
@@ -93,18 +95,18 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
             state.test = test
     except Diverged as err:
         if state.rows:
-            s.run.write_metrics(state.rows)
+            run.write_metrics(state.rows)
         record("diverged", reason=str(err), diverged_at={"epoch": err.epoch, "step": err.step})
         raise
     except (Interrupted, KeyboardInterrupt) as err:
         record("interrupted", at={"epoch": state.epoch + bool(state.batch), "step": state.step})
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         where = err.where if isinstance(err, Interrupted) else f"at step {state.step}"
-        raise Interrupted(signum, s.run.dir, where) from None
+        raise Interrupted(signum, run.dir, where) from None
     if test:
         reporter.message("test (best checkpoint): " + format_row(test))
     record("finished", test)
-    return s.run
+    return run
 
 
 def test_best(run: Run, task: Task, model: nn.Module) -> dict:
