@@ -4,6 +4,7 @@ itself (keys, types, ranges) is checked by `rnnlab.config`; this is the layer ab
 
 from __future__ import annotations
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 
 from .base import DATASETS, TextCorpus

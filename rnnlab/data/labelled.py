@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 
 from .base import Dataset

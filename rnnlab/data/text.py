@@ -7,11 +7,13 @@ import re
 import zipfile
 from pathlib import Path
 
+from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import read_input
 
 from .base import DATASETS, TextCorpus
 from .store import Resource, fetch
+from .textcls import read_utf8
 from .tokens import Tokens
 
 TIME_MACHINE = Resource(

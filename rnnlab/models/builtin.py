@@ -13,13 +13,15 @@ from .recurrent import RECURRENT, Recurrent
 
 @RECURRENT.register("builtin")
 class Builtin(Recurrent):
-    def __init__(self, cfg, input_size: int):
-        super().__init__(cfg, input_size)
+    def __init__(self, model_cfg, input_size: int):
+        super().__init__(model_cfg, input_size)
         if self.spec.torch_layer is None:
             raise RnnlabError(
-                f"model.cell: {cfg.cell} has no torch.nn layer: set model.impl: scratch"
+                f"model.cell: {model_cfg.cell} has no torch.nn layer: set model.impl: scratch"
             )
-        extra = {"nonlinearity": cfg.nonlinearity} if "nonlinearity" in self.spec.options else {}
+        extra = (
+            {"nonlinearity": model_cfg.nonlinearity} if "nonlinearity" in self.spec.options else {}
+        )
         self.layer = getattr(nn, self.spec.torch_layer)(
             input_size,
             model_cfg.hidden_size,

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlab.config import ModelConfig
+
 from .init import init_uniform
 from .recurrent import State, build_recurrent
 from .regularize import SequenceDropout, head_loss, make_head, run_recurrent
@@ -39,16 +41,16 @@ def make_input(embedding, vocab_size: int) -> tuple[nn.Module, int]:
 class LanguageModel(nn.Module):
     def __init__(self, vocab_size: int, model_cfg: ModelConfig):
         super().__init__()
-        self.embed, input_size = make_input(cfg.embedding, vocab_size)
-        self.rnn = build_recurrent(cfg, input_size)
-        self.ids_in = cfg.embedding == "one_hot" and self.rnn.accepts_ids
-        self.head = make_head(self.rnn.output_size, vocab_size, cfg, self.embed)
-        self.embed_drop = SequenceDropout(cfg.embed_dropout, cfg.locked_dropout)
-        self.output_drop = SequenceDropout(cfg.output_dropout, cfg.locked_dropout)
-        self.weight_drop = cfg.weight_drop
-        if cfg.init == "uniform":  # Zaremba 2014: the embedding and output layer too
-            init_uniform(self.embed, cfg.init_range)
-            init_uniform(self.head, cfg.init_range)
+        self.embed, input_size = make_input(model_cfg.embedding, vocab_size)
+        self.rnn = build_recurrent(model_cfg, input_size)
+        self.ids_in = model_cfg.embedding == "one_hot" and self.rnn.accepts_ids
+        self.head = make_head(self.rnn.output_size, vocab_size, model_cfg, self.embed)
+        self.embed_drop = SequenceDropout(model_cfg.embed_dropout, model_cfg.locked_dropout)
+        self.output_drop = SequenceDropout(model_cfg.output_dropout, model_cfg.locked_dropout)
+        self.weight_drop = model_cfg.weight_drop
+        if model_cfg.init == "uniform":  # Zaremba 2014: the embedding and output layer too
+            init_uniform(self.embed, model_cfg.init_range)
+            init_uniform(self.head, model_cfg.init_range)
 
     def hidden(self, tokens: torch.Tensor, state: State | None = None):
         """tokens (B, T) ids -> the output layer's input (T, B, H), state."""

@@ -36,8 +36,8 @@ class Recurrent(nn.Module):
 
     def __init__(self, model_cfg: ModelConfig, input_size: int):
         super().__init__()
-        self.cell = cfg.cell
-        self.spec = CELLS.get(cfg.cell)  # gates, memory, torch.nn layer, options
+        self.cell = model_cfg.cell
+        self.spec = CELLS.get(model_cfg.cell)  # gates, memory, torch.nn layer, options
         self.input_size = input_size
         self.hidden_size = model_cfg.hidden_size
         self.num_layers = model_cfg.num_layers

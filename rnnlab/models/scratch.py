@@ -101,10 +101,10 @@ class Weights(nn.Module):
 class Scratch(Recurrent):
     accepts_ids = True  # one-hot input may come as token ids: a row lookup, not a product
 
-    def __init__(self, cfg, input_size: int):
-        super().__init__(cfg, input_size)
-        self.cell_fn = self.spec.load_equations()(cfg)
-        self.dropout = cfg.dropout
+    def __init__(self, model_cfg, input_size: int):
+        super().__init__(model_cfg, input_size)
+        self.cell_fn = self.spec.load_equations()(model_cfg)
+        self.dropout = model_cfg.dropout
         self.layer = Weights(
             self.spec.gates, input_size, self.hidden_size, self.num_layers, self.directions
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import torch
 
-from rnnlab.config import Config
 from rnnlab.data import DATASETS
 
 from . import digitsum  # noqa: F401  (register the DigitSum task)

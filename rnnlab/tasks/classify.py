@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnnlab.config import Config
 from rnnlab.data.labelled import ClassifyDataset, Labelled, Sequences
 from rnnlab.data.textcls import tokenize
 from rnnlab.errors import RnnlabError

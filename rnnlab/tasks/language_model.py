@@ -15,6 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from rnnlab.config import Config
 from rnnlab.data.base import Corpus, TextCorpus
 from rnnlab.data.sampling import make_sampler
 from rnnlab.data.tokens import EOS
