@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from rnnlab.errors import RnnlabError
+from rnnlab.runs.lock import holder, is_locked
+
 INTERRUPTED_CODES = {130, 143, -signal.SIGINT, -signal.SIGTERM}
 
 
@@ -75,6 +78,8 @@ def set_aside(run_dir: Path, attempts: Path) -> Optional[Path]:
     """Move an unfinished run's folder to attempts/<name>-<k> so the run can be redone."""
     if not run_dir.exists():
         return None
+    if is_locked(run_dir):  # a live run (a sweep started elsewhere on this folder)
+        raise RnnlabError(f"{run_dir} is still being written by process {holder(run_dir)}")
     attempts.mkdir(parents=True, exist_ok=True)
     k = 1
     while (attempts / f"{run_dir.name}-{k}").exists():

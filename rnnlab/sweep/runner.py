@@ -25,6 +25,7 @@ from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run, new_folder
 from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.lock import locked
 
 from .executors import make_executor
 from .grid import Point, expand
@@ -116,7 +117,13 @@ def check_points(base: dict, points: list[Point]) -> None:
 
 def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
     """Run every point not yet finished with the sweep's executor (`gpus`: this machine's,
-    for the local one); return the count of runs by status."""
+    for the local one); return the count of runs by status. Holds the sweep folder's
+    lock throughout: a second `sweep --resume` of a live sweep is refused in one line."""
+    with locked(sweep.dir, "sweep folder"):
+        return _run_locked(sweep, reporter, gpus)
+
+
+def _run_locked(sweep: Sweep, reporter, gpus: int) -> dict[str, int]:
     rows = {p.name: _row(sweep, p) for p in sweep.points}
     todo = [p for p in sweep.points if rows[p.name]["status"] != "finished"]
     for point in todo:

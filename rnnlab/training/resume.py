@@ -20,6 +20,7 @@ from rnnlab.device import pick_device
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter
 from rnnlab.tasks import build_task
 from rnnlab.training.checkpoint import FORMAT, restore
@@ -30,8 +31,14 @@ RESUMABLE = ("train.epochs", "device", "train.sample_every", "train.sample_len",
 
 
 def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
-    """Continue the run in `run_dir` from checkpoints/last.pt; return the run."""
+    """Continue the run in `run_dir` from checkpoints/last.pt; return the run. Holds the
+    run folder's lock throughout: a run still being written is refused in one line."""
     run = Run.open(run_dir)
+    with locked(run.dir):
+        return _resume(run, run_dir, overrides, reporter)
+
+
+def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     if not run.checkpoint_path("last").is_file():
         raise RnnlabError(
             f"cannot resume {run_dir}: it has no checkpoints/last.pt (it stopped before its "

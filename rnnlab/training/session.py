@@ -19,6 +19,7 @@ from rnnlab.device import describe, fits_in_memory, flush_denormals, pick_device
 from rnnlab.models.compile import resolve_compile, set_compiled
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter, format_row
 from rnnlab.tasks import Task, build_task
 from rnnlab.training.callbacks import make_callbacks
@@ -44,10 +45,11 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
     session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
     run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
-    write_atomic(run.config_path, dump_config(cfg))
-    task.save_artifacts(run)
-    reporter.message(f"run: {run.dir}")
-    return run_to_end(session, reporter, TrainState())
+    with locked(run.dir):  # one writer per run folder (a --resume of it must wait)
+        write_atomic(run.config_path, dump_config(cfg))
+        task.save_artifacts(run)
+        reporter.message(f"run: {run.dir}")
+        return run_to_end(session, reporter, TrainState())
 
 
 def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run | None = None):
