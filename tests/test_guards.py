@@ -4,6 +4,7 @@ bounded memory on hostile inputs."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -11,9 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
 from rnnlab.runs import Run
 
 REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
 TINY = REPO / "configs" / "tiny.yaml"
 
 
@@ -82,3 +88,68 @@ def test_a_second_sweep_resume_on_a_live_sweep_is_refused(tmp_path):
     finally:
         stop(sweep)
     del logs
+
+
+# --- storage faults ---
+def full_disk_at(monkeypatch, name: str, after: int = 0, code: int = errno.ENOSPC) -> None:
+    """Every rename onto a file called `name` after the first `after` fails with `code`
+    (the disk fills up while rnnlab writes it)."""
+    real, seen = os.replace, []
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).name == name:
+            seen.append(dst)
+            if len(seen) > after:
+                raise OSError(code, os.strerror(code), str(dst))
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_a_full_disk_mid_run_is_one_line_a_failed_summary_and_the_old_last_pt(
+    tmp_path, monkeypatch
+):
+    folder = tmp_path / "run"
+    full_disk_at(monkeypatch, "last.pt", after=1)  # epoch 1's last.pt is written, not 2's
+    result = runner.invoke(app, ["train", str(TINY), "--run-dir", str(folder), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"error: cannot write {folder / 'checkpoints' / 'last.pt'}: No space left on device"
+    ]
+    summary = Run(folder).read_summary()
+    assert summary["status"] == "failed" and "No space left" in summary["error"]
+    assert Run(folder).load_checkpoint("last")["epoch"] == 1  # the previous one, whole
+    assert not list(folder.rglob("*.tmp"))
+    monkeypatch.undo()
+    resumed = runner.invoke(app, ["train", "--resume", str(folder), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert Run(folder).read_summary()["status"] == "finished"
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES, errno.ENAMETOOLONG])
+def test_an_unwritable_out_folder_is_one_line(tmp_path, monkeypatch, code):
+    real = os.mkdir
+
+    def mkdir(path, *args, **kwargs):
+        if str(tmp_path / "out") in str(path):
+            raise OSError(code, os.strerror(code), str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    for argv in (["train", str(TINY)], ["sweep", str(TINY), "--grid", "seed=1,2"]):
+        if argv[0] == "sweep":
+            argv = ["sweep", str(TINY), "--grid", "model.hidden_size=4,6"]
+        result = runner.invoke(app, [*argv, "--out", str(tmp_path / "out" / "x")])
+        assert result.exit_code == 2, result.output
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("error: cannot ") and os.strerror(code) in line, line
+
+
+def test_compare_out_an_existing_folder_is_one_line(tmp_path, monkeypatch):
+    folder = tmp_path / "run"
+    argv = ["train", str(TINY), "train.epochs=1", "--run-dir", str(folder), "--quiet"]
+    assert runner.invoke(app, argv).exit_code == 0
+    (tmp_path / "taken").mkdir()
+    result = runner.invoke(app, ["compare", str(folder), "--out", str(tmp_path / "taken")])
+    assert result.exit_code == 2, result.output
+    assert "Is a directory" in result.stderr and len(result.stderr.splitlines()) == 1

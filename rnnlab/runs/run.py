@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import write_atomic, write_with
+from rnnlab.runs.fileio import storage_error, write_atomic, write_with
 
 
 class Run:
@@ -47,6 +47,8 @@ class Run:
             raise RnnlabError(
                 f"run folder {path} already exists; it is never overwritten"
             ) from None
+        except OSError as err:
+            raise storage_error(err, path) or err from None
         return cls(path)
 
     @classmethod
@@ -143,6 +145,8 @@ def new_folder(parent: Path, name: str) -> Path:
             return path
         except FileExistsError:
             continue
+        except OSError as err:  # read-only, no permission, a name too long
+            raise storage_error(err, path) or err from None
     raise RnnlabError(f"cannot find a free folder name under {parent}")
 
 

@@ -51,7 +51,7 @@ class LocalExecutor:
         try:
             for future in futures:
                 future.result()
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or a failed write (results.csv on a full disk)
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
             raise

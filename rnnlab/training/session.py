@@ -16,9 +16,10 @@ from torch import nn
 import rnnlab
 from rnnlab.config import Config, dump_config
 from rnnlab.device import describe, fits_in_memory, flush_denormals, pick_device
+from rnnlab.errors import RnnlabError
 from rnnlab.models.compile import resolve_compile, set_compiled
 from rnnlab.runs import Run
-from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.fileio import StorageError, write_atomic
 from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter, format_row
 from rnnlab.tasks import Task, build_task
@@ -93,6 +94,12 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
             s.run.write_metrics(state.rows)
         record("diverged", reason=str(err), diverged_at={"epoch": err.epoch, "step": err.step})
         raise
+    except StorageError as err:  # full disk, read-only: last.pt is the previous one, whole
+        try:
+            record("failed", error=str(err))
+        except (OSError, RnnlabError):
+            pass  # the storage refuses even summary.json
+        raise
     except (Interrupted, KeyboardInterrupt) as err:
         record("interrupted", at={"epoch": state.epoch + bool(state.batch), "step": state.step})
         signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
@@ -116,7 +123,7 @@ def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, sta
     speeds = [r["tokens_per_s"] for r in state.rows[1:]] or [r["tokens_per_s"] for r in state.rows]
     return {
         "name": s.cfg.name,
-        "status": status,  # finished | interrupted | diverged
+        "status": status,  # finished | interrupted | diverged | failed (storage)
         "key_metric": task.key_metric,  # the validation metric that picks best.pt
         "higher_is_better": task.higher_is_better,
         "epochs": state.epoch,
