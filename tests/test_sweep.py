@@ -168,3 +168,4 @@ def test_ctrl_c_stops_the_workers_and_resume_finishes(tiny_config, tmp_path):
     result = runner.invoke(app, ["sweep", "--resume", str(sweep_dir)])
     assert result.exit_code == 0, result.output
     assert [r["status"] for r in read_results(sweep_dir)] == ["finished"] * 3
+    assert not (sweep_dir / "attempts").exists()  # the interrupted run went on (--resume)

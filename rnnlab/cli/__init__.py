@@ -49,11 +49,12 @@ def train(
     quiet: Annotated[bool, typer.Option(help="Print only the run folder at the end.")] = False,
 ) -> None:
     """Train a model from a config, or continue a stopped run (--resume); prints the run
-    folder when done. Ctrl-C or SIGTERM saves last.pt after the current step (exit 130/143)."""
-    from rnnlab.training.interrupt import Interrupted, sigterm_interrupts
+    folder when done. Ctrl-C, SIGTERM or SIGHUP saves last.pt after the current step and
+    writes summary.json (exit 130/143/129); more signals during that stop are absorbed."""
+    from rnnlab.training.interrupt import Interrupted, stop_signals
 
     try:
-        with sigterm_interrupts():
+        with stop_signals():
             run = _train_or_resume(config, overrides or [], out, run_dir, resume, quiet)
     except (Interrupted, KeyboardInterrupt) as err:  # one line, no traceback
         stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
@@ -209,4 +210,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # the console script and `python -m rnnlab` go through rnnlab/__main__.py

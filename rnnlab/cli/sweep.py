@@ -3,7 +3,6 @@ on the app in `rnnlab/cli/__init__.py`; like every command, thin and free of tor
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -126,13 +125,16 @@ def _run_sweep(plan) -> None:
 
     on_ray = plan.executor.name == "ray"
     at_once = "on Ray" if on_ray else f"{plan.workers} at once"
+    from rnnlab.training.interrupt import Interrupted, stop_signals
+
     typer.echo(f"sweep: {plan.dir} ({len(plan.points)} runs, {at_once})")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
-    try:
-        counts = run_sweep(plan, SweepReporter(), gpus=0 if on_ray else _gpu_count())
-    except KeyboardInterrupt:
+    try:  # the first Ctrl-C, SIGTERM or SIGHUP stops every run (last.pt saved); later ones wait
+        with stop_signals():
+            counts = run_sweep(plan, SweepReporter(), gpus=0 if on_ray else _gpu_count())
+    except (Interrupted, KeyboardInterrupt) as err:
+        code = err.exit_code if isinstance(err, Interrupted) else 130
         typer.echo(f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(code) from None
     typer.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
     typer.echo(str(plan.dir))
     if counts.get("failed"):

@@ -27,6 +27,7 @@ class Job:
     run_dir: Path
     log: Path
     attempts: Optional[Path] = None  # where a dead attempt's run folder is set aside
+    resume: bool = False  # continue the interrupted run in run_dir (train --resume)
 
 
 @dataclass
@@ -52,7 +53,9 @@ def command(job: Job) -> list[str]:
 
 
 def train_args(job: Job) -> list[str]:
-    """`rnnlab` arguments that train the job's run."""
+    """`rnnlab` arguments that train the job's run (or continue it: `resume`)."""
+    if job.resume:  # overrides: only what --resume may change (train.epochs)
+        return ["train", "--resume", str(job.run_dir), *job.overrides, "--quiet"]
     return ["train", str(job.config), *job.overrides, "--run-dir", str(job.run_dir), "--quiet"]
 
 

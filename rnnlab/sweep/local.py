@@ -65,7 +65,7 @@ class LocalExecutor:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
         job.log.parent.mkdir(parents=True, exist_ok=True)
         started = time.time()
-        with open(job.log, "w") as log:
+        with open(job.log, "a" if job.resume else "w") as log:
             proc = subprocess.Popen(command(job), stdout=log, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
             with self._lock:

@@ -187,7 +187,7 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
     with open(job.log, "a") as log:
         log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} on {socket.gethostname()}: "
                   f"ray worker pid {os.getpid()}\n")  # fmt: skip
-        aside = set_aside(job.run_dir, job.attempts) if job.attempts else None
+        aside = set_aside(job.run_dir, job.attempts) if job.attempts and not job.resume else None
         if aside:
             log.write(f"== an earlier attempt's worker died; its folder is now {aside}\n")
         log.flush()

@@ -126,8 +126,10 @@ def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
 def _run_locked(sweep: Sweep, reporter, gpus: int) -> dict[str, int]:
     rows = {p.name: _row(sweep, p) for p in sweep.points}
     todo = [p for p in sweep.points if rows[p.name]["status"] != "finished"]
+    resumable = {p.name for p in todo if _resumable(sweep, p, rows[p.name]["status"])}
     for point in todo:
-        _set_aside(sweep, point)
+        if point.name not in resumable:
+            _set_aside(sweep, point)
     lock = threading.Lock()
     reporter.start(len(sweep.points), done=len(sweep.points) - len(todo))
 
@@ -138,7 +140,7 @@ def _run_locked(sweep: Sweep, reporter, gpus: int) -> dict[str, int]:
             _write(sweep, list(rows.values()))
             reporter.run_done(rows[job.name], pick_metric(list(rows.values()), sweep.metric))
 
-    jobs = [_job(sweep, p) for p in todo]
+    jobs = [_job(sweep, p, p.name in resumable) for p in todo]
     try:
         make_executor(sweep.executor, sweep.workers, gpus).run(jobs, on_done)
     finally:
@@ -151,10 +153,31 @@ def _run_locked(sweep: Sweep, reporter, gpus: int) -> dict[str, int]:
     return counts
 
 
-def _job(sweep: Sweep, point: Point) -> Job:
+def _job(sweep: Sweep, point: Point, resume: bool = False) -> Job:
     log = sweep.dir / "logs" / f"{point.name}.log"
-    return Job(point.name, sweep.base_path, point.overrides(), sweep.run_dir(point), log,
-               sweep.dir / "attempts")  # fmt: skip
+    overrides = _resume_overrides(sweep, point) if resume else point.overrides()
+    return Job(point.name, sweep.base_path, overrides, sweep.run_dir(point), log,
+               sweep.dir / "attempts", resume)  # fmt: skip
+
+
+def _resume_overrides(sweep: Sweep, point: Point) -> list[str]:
+    """train.epochs as base.yaml now says (it may have been edited to shorten or extend
+    the sweep), never fewer than the epochs the run has begun."""
+    epochs = load_config(sweep.base_path).train.epochs
+    begun = (Run(sweep.run_dir(point)).read_summary().get("at") or {}).get("epoch")
+    if isinstance(begun, int) and not isinstance(begun, bool):
+        epochs = max(epochs, begun)
+    return [f"train.epochs={epochs}"]
+
+
+def _resumable(sweep: Sweep, point: Point, status: str) -> bool:
+    """An interrupted run with a last.pt continues (train --resume) instead of restarting."""
+    run = Run(sweep.run_dir(point))
+    return (
+        status == "interrupted"
+        and run.checkpoint_path("last").is_file()
+        and (run.config_path.is_file())
+    )
 
 
 def _row(sweep: Sweep, point: Point, outcome: Outcome | None = None) -> dict:

@@ -24,6 +24,7 @@ from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter
 from rnnlab.tasks import build_task
 from rnnlab.training.checkpoint import FORMAT, restore
+from rnnlab.training.interrupt import Interrupted
 from rnnlab.training.session import build_session, run_to_end
 
 # keys an override may change on resume: the length of training, the device, the samples
@@ -35,7 +36,12 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     run folder's lock throughout: a run still being written is refused in one line."""
     run = Run.open(run_dir)
     with locked(run.dir):
-        return _resume(run, run_dir, overrides, reporter)
+        try:
+            return _resume(run, run_dir, overrides, reporter)
+        except Interrupted as err:
+            if err.run_dir is not None:
+                raise
+            raise Interrupted(err.signum, run.dir, "before training resumed") from None
 
 
 def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:

@@ -25,7 +25,7 @@ from rnnlab.runs.progress import Reporter, format_row
 from rnnlab.tasks import Task, build_task
 from rnnlab.training.callbacks import make_callbacks
 from rnnlab.training.checkpoint import TrainState
-from rnnlab.training.interrupt import Interrupted
+from rnnlab.training.interrupt import Interrupted, shielded
 from rnnlab.training.loop import Session, fit
 from rnnlab.training.nanguard import Diverged
 
@@ -47,8 +47,9 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
     session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
     run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
     with locked(run.dir):  # one writer per run folder (a --resume of it must wait)
-        write_atomic(run.config_path, dump_config(cfg))
-        task.save_artifacts(run)
+        with shielded():  # a signal now stops the run after its first step, with last.pt
+            write_atomic(run.config_path, dump_config(cfg))
+            task.save_artifacts(run)
         reporter.message(f"run: {run.dir}")
         return run_to_end(session, reporter, TrainState())
 
@@ -77,13 +78,14 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
     started = time.time()
 
     def record(status: str, test: dict | None = None, **extra) -> None:
-        for callback in s.callbacks:
-            callback.on_train_end(s, state, status)
-        wall_s = wall_before + time.time() - started
-        done = summary(s, state, wall_s, test, status)
-        for callback in s.callbacks:
-            done.update(callback.summary())
-        s.run.write_summary({**done, **extra, "compiled": s.compiled})
+        with shielded():  # a signal now cannot cut summary.json short
+            for callback in s.callbacks:
+                callback.on_train_end(s, state, status)
+            wall_s = wall_before + time.time() - started
+            done = summary(s, state, wall_s, test, status)
+            for callback in s.callbacks:
+                done.update(callback.summary())
+            s.run.write_summary({**done, **extra, "compiled": s.compiled})
 
     try:
         with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
