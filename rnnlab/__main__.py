@@ -1,7 +1,8 @@
 """`python -m rnnlab` and the `rnnlab` console script (`rnnlab.__main__:main`).
 
-Before the CLI is imported (typer, rich: a second or more), SIGINT, SIGTERM and SIGHUP
-end the process at once and silently with exit code 128 + signal (Ctrl-C: 130). Once the
+Until a command takes them over (train and sweep stop cleanly), SIGINT, SIGTERM and
+SIGHUP end the process at once and silently with exit code 128 + signal (Ctrl-C: 130),
+imports included. Once the
 command returns or fails, the same signals are ignored while Python shuts down, so a late
 Ctrl-C never prints a traceback from an exit handler. stdout and stderr escape what their
 encoding cannot show and survive a closed pipe (`rnnlab.cli.streams`)."""
@@ -29,10 +30,7 @@ def main() -> None:
     code = 0
     try:
         guard_streams()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-        app(prog_name="rnnlab")
+        app(prog_name="rnnlab")  # a command may take the signals over (train, sweep)
     except KeyboardInterrupt:
         code = 130
     except SystemExit as exit:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,83 @@ def test_compare_out_an_existing_folder_is_one_line(tmp_path, monkeypatch):
     result = runner.invoke(app, ["compare", str(folder), "--out", str(tmp_path / "taken")])
     assert result.exit_code == 2, result.output
     assert "Is a directory" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+# --- signal storms ---
+STORM_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def storm_trial(folder: Path, seed: int) -> None:
+    """A training hit by a burst of 3-15 signals of random kinds, 0-5 ms apart, either
+    while it starts (imports, data) or once its first last.pt exists."""
+    rng = random.Random(seed)
+    proc = cli("train", str(TINY), "train.epochs=1000", "model.hidden_size=8",
+               "--run-dir", str(folder), "--quiet")  # fmt: skip
+    if seed % 3 == 0:
+        time.sleep(rng.uniform(0.2, 1.5))  # during start-up
+    else:
+        wait_for(folder / "checkpoints" / "last.pt", proc)
+        time.sleep(rng.uniform(0, 0.3))
+    for _ in range(rng.randint(3, 15)):
+        if proc.poll() is None:
+            proc.send_signal(rng.choice(STORM_SIGNALS))
+        time.sleep(rng.uniform(0, 0.005))
+    out, err = proc.communicate(timeout=120)
+    where = f"trial {seed}: exit {proc.returncode}, stderr {err!r}"
+    if proc.returncode < 0:  # killed while the interpreter booted, before rnnlab's code ran
+        assert not err and not folder.exists(), where
+        return
+    assert proc.returncode in (129, 130, 143), where
+    assert "Traceback" not in err and "Exception ignored" not in err, where
+    assert len(err.splitlines()) <= 1, where
+    if (folder / "checkpoints" / "last.pt").is_file():
+        assert Run(folder).load_checkpoint("last")["step"] > 0, where
+        summary = Run(folder).read_summary()
+        assert summary["status"] == "interrupted", where
+        assert err.startswith("interrupted (SIG") and f"--resume {folder}" in err, where
+    elif folder.exists():  # stopped while the run folder was being set up
+        assert Run(folder).read_summary().get("status") in ("interrupted", None), where
+
+
+def test_signal_storms_never_lose_a_run(tmp_path):
+    """20 seeded trials, two at a time: every stop ends with a loadable last.pt, an
+    interrupted summary.json and one line, or (during start-up) silently or with one line."""
+    with ThreadPoolExecutor(2) as pool:
+        n = int(os.environ.get("RNNLAB_STORM_TRIALS", "20"))  # fewer for a quick local look
+        trials = [pool.submit(storm_trial, tmp_path / f"run{i}", i) for i in range(n)]
+        for trial in trials:
+            trial.result()
+
+
+# --- output streams ---
+def test_a_closed_stdout_pipe_drops_output_and_the_run_finishes(tmp_path):
+    """`rnnlab train CFG | head -1`: the reader goes away after one line; the run trains
+    on with its output dropped, exits 0, and its folder is whole."""
+    folder = tmp_path / "run"
+    proc = cli("train", str(TINY), "train.epochs=2", "--run-dir", str(folder))
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.startswith("device:") and "Traceback" not in err and not err.strip(), err
+    assert Run(folder).read_summary()["status"] == "finished"
+    assert Run(folder).load_checkpoint("best")["step"] > 0
+
+
+def test_an_ascii_stdout_escapes_a_chinese_run(tmp_path):
+    corpus = tmp_path / "zh.txt"
+    corpus.write_text("周杰伦的歌词很好听，我们一起唱歌吧。\n" * 60, encoding="utf-8")
+    config = tmp_path / "zh.yaml"
+    config.write_text(
+        f"name: 周杰伦\ndata: {{dataset: text, path: {corpus}, batch_size: 4, num_steps: 5}}\n"
+        "model: {cell: gru, hidden_size: 8}\ntrain: {epochs: 1, sample_len: 4, "
+        "prefixes: ['周杰']}\n",
+        encoding="utf-8",
+    )
+    proc = cli("train", str(config), "--out", str(tmp_path / "out"),
+               env={"PYTHONIOENCODING": "ascii"})  # fmt: skip
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "\\u5468\\u6770" in out and "Traceback" not in err, out + err
+    (run,) = (tmp_path / "out").iterdir()
+    assert run.name.startswith("周杰伦") and Run(run).read_summary()["status"] == "finished"

@@ -50,7 +50,7 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
         with shielded():  # a signal now stops the run after its first step, with last.pt
             write_atomic(run.config_path, dump_config(cfg))
             task.save_artifacts(run)
-        reporter.message(f"run: {run.dir}")
+            reporter.message(f"run: {run.dir}")
         return run_to_end(session, reporter, TrainState())
 
 
