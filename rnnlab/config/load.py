@@ -15,6 +15,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from rnnlab.config.limits import load_yaml, read_config_text
 from rnnlab.config.schema import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.registry import suggest
@@ -31,10 +32,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
 
 
 def read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise RnnlabError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(read_config_text(path), str(path))  # bounded: config/limits.py
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -58,7 +57,7 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         if not sep or not key:
             raise RnnlabError(f"override '{item}' is not KEY=VALUE (e.g. optim.lr=0.5)")
         try:
-            value = yaml.safe_load(text)
+            value = load_yaml(text, f"override '{key}'")
         except yaml.YAMLError:
             value = text
         if key in parsed and parsed[key] != value:

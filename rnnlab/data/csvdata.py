@@ -18,6 +18,7 @@ from rnnlab.errors import RnnlabError
 
 from .base import DATASETS
 from .labelled import ClassifyDataset, Labelled
+from .safe_read import read_bytes
 from .store import resolve_data_path
 from .textcls import build_labelled, cached, read_utf8, settings_key, source_key
 
@@ -25,7 +26,7 @@ from .textcls import build_labelled, cached, read_utf8, settings_key, source_key
 def read_rows(path: Path, text_column: str, label_column: str) -> tuple[list[str], list[str]]:
     """(texts, labels as strings) of one CSV file."""
     try:
-        text = read_utf8(path.read_bytes(), str(path))
+        text = read_utf8(read_bytes(path), str(path))  # bounded: safe_read.py
     except FileNotFoundError:
         raise RnnlabError(f"CSV file not found: {path}") from None
     except IsADirectoryError:

@@ -24,6 +24,7 @@ from rnnlab.runs.fileio import write_atomic
 
 from .base import DATASETS
 from .labelled import PAD, ClassifyDataset, Labelled, Sequences, check_splits
+from .safe_read import read_bytes
 from .store import data_dir, resolve_data_path
 from .vocab import UNK, Vocab
 
@@ -86,7 +87,7 @@ def parse_file(path: Path, length: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(digits (N, length), labels (N,)) of a DigitSum file; a malformed line is an error
     naming the file and the line."""
     try:
-        lines = path.read_bytes().rstrip(b"\r\n").split(b"\n")
+        lines = read_bytes(path).rstrip(b"\r\n").split(b"\n")  # bounded: safe_read.py
     except FileNotFoundError:
         raise RnnlabError(f"DigitSum file not found: {path}") from None
     except IsADirectoryError:

@@ -12,6 +12,7 @@ import numpy as np
 from rnnlab.errors import RnnlabError
 
 from .base import DATASETS, TextCorpus, tokenize
+from .safe_read import Budget, read_bytes
 from .store import Resource, fetch
 
 TIME_MACHINE = Resource(
@@ -28,7 +29,7 @@ JAY_CHOU = Resource(
 
 def read_text_file(path: Path) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return read_bytes(Path(path)).decode("utf-8")  # bounded: safe_read.py
     except FileNotFoundError:
         raise RnnlabError(f"data file not found: {path}") from None
     except IsADirectoryError:
@@ -65,7 +66,7 @@ class JayChou(TextCorpus):
         path = Path(cfg.data.path) if cfg.data.path else fetch(JAY_CHOU)
         try:
             with zipfile.ZipFile(path) as archive:
-                raw = archive.read("jaychou_lyrics.txt")
+                raw = Budget(path).zip_member(archive, "jaychou_lyrics.txt")
         except (zipfile.BadZipFile, KeyError, OSError) as err:
             raise RnnlabError(f"{path} is not the Jay Chou lyrics zip ({err})") from None
         try:

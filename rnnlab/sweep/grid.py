@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from rnnlab.config.limits import load_yaml
 from rnnlab.errors import RnnlabError
 
 
@@ -77,6 +78,6 @@ def expand(grid: dict[str, list], seeds: list[int]) -> list[Point]:
 
 def _scalar(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, f"--grid value {text[:40]!r}")
     except yaml.YAMLError:
         return text

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from rnnlab.config import config_from_dict, config_to_dict, dump_config, load_config
+from rnnlab.config.limits import load_yaml, read_config_text
 from rnnlab.config.load import parse_overrides, set_dotted
 from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
@@ -79,9 +80,10 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
 def reopen_sweep(sweep_dir: Path, workers: int | None) -> Sweep:
     """The sweep in `sweep_dir`, as it was asked, for --resume."""
     try:
-        asked = yaml.safe_load((Path(sweep_dir) / "sweep.yaml").read_text())
+        path = Path(sweep_dir) / "sweep.yaml"
+        asked = load_yaml(read_config_text(path), str(path))
         base = load_config(Path(sweep_dir) / "base.yaml")
-    except (OSError, yaml.YAMLError):
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
         raise RnnlabError(f"{sweep_dir} is not a sweep folder (no readable sweep.yaml)") from None
     _check_asked(asked, Path(sweep_dir) / "sweep.yaml")
     points = expand(asked["grid"], asked["seeds"])

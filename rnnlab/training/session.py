@@ -27,6 +27,7 @@ from rnnlab.training.callbacks import make_callbacks
 from rnnlab.training.checkpoint import TrainState
 from rnnlab.training.interrupt import Interrupted, shielded
 from rnnlab.training.loop import Session, fit
+from rnnlab.training.memory import check_fits
 from rnnlab.training.nanguard import Diverged
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -56,6 +57,7 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
 
 def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run | None = None):
     """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
+    check_fits(cfg, task, device)  # an estimate on the meta device: refused before allocating
     with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
         model = task.build_model().to(device)
     per_epoch = task.batches_per_epoch()
