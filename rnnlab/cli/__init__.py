@@ -7,6 +7,7 @@ Nothing here imports torch at module level, so `rnnlab --help` and config errors
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import typer
 from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
 from rnnlab.cli.sweep import compare, sweep
 from rnnlab.errors import RnnlabError
+
+MIN_TEMPERATURE = 1e-3  # logits (|z| up to ~1e3) / T stay far from float32's 3.4e38
 
 app = typer.Typer(
     cls=OneLineUsageErrors,
@@ -176,10 +179,21 @@ def gen_digitsum(
 def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str, seed: int):
     if num_chars < 0:
         raise RnnlabError(f"--num-chars must be >= 0, got {num_chars}")
-    if temperature < 0:
-        raise RnnlabError(f"--temperature must be >= 0, got {temperature}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise RnnlabError(f"--temperature must be a finite number >= 0, got {temperature}")
+    if 0 < temperature < MIN_TEMPERATURE:
+        raise RnnlabError(
+            f"--temperature {temperature:g} is below {MIN_TEMPERATURE}: the logits divided by "
+            f"it overflow float32 (NaN probabilities) long before it samples differently from "
+            f"greedy; use --temperature 0 for greedy"
+        )
     if top_k is not None and top_k < 1:
         raise RnnlabError(f"--top-k must be >= 1, got {top_k}")
+    if top_k is not None and temperature == 0:
+        raise RnnlabError(
+            "--top-k samples among the k most likely tokens: give --temperature > 0 too "
+            "(e.g. --temperature 1); with temperature 0 the choice is greedy"
+        )
     if checkpoint not in ("best", "last"):
         raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
     if not 0 <= seed < 2**63:

@@ -57,6 +57,9 @@ def sweep(
     max_retries: Annotated[
         Optional[int], typer.Option(help="Ray: reruns of a run whose worker died (default 3).")
     ] = None,
+    max_runs: Annotated[
+        int, typer.Option(help="Refuse a grid of more runs than this (raise it to consent).")
+    ] = 200,
 ) -> None:
     """Run a grid of configs (and seeds) as ordinary runs; gather results.csv and plots."""
     from rnnlab.sweep import parse_grid_options, parse_seeds, plan_sweep, reopen_sweep
@@ -76,7 +79,7 @@ def sweep(
         settings = choose_executor(None, given, workers is not None, out)
         seed_list = parse_seeds(seeds) if seeds else None
         plan = plan_sweep(config, overrides or [], parse_grid_options(grid or []), seed_list,
-                          workers, metric, out, settings)  # fmt: skip
+                          workers, metric, out, settings, max_runs)  # fmt: skip
     _run_sweep(plan)
 
 
@@ -122,8 +125,13 @@ def _cell(value) -> str:
 def _run_sweep(plan) -> None:
     from rnnlab.runs.progress import SweepReporter
     from rnnlab.sweep import run_sweep
+    from rnnlab.sweep.local import cpu_count
 
     on_ray = plan.executor.name == "ray"
+    if not on_ray and plan.workers > cpu_count():  # more trainings than cores: all slower
+        typer.echo(f"warning: --workers {plan.workers} is more than the {cpu_count()} CPUs "
+                   f"here: running {cpu_count()} at once", err=True)  # fmt: skip
+        plan.workers = cpu_count()
     at_once = "on Ray" if on_ray else f"{plan.workers} at once"
     from rnnlab.training.interrupt import Interrupted, stop_signals
 

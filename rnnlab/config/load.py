@@ -20,6 +20,7 @@ from rnnlab.config.schema import Config
 from rnnlab.errors import RnnlabError
 from rnnlab.registry import suggest
 
+MAX_NAME_CHARS = 100  # the run folder adds a timestamp; most file systems stop at 255 bytes
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -198,6 +199,12 @@ def _check_range(key: str, value: Any, bounds: typing.Mapping) -> Any:
 def _check_cross_fields(cfg: Config) -> None:
     if not cfg.name or cfg.name in (".", "..") or any(c in cfg.name for c in "/\\"):
         raise RnnlabError(f"'name' starts the run folder's name: no '/' or '\\', got {cfg.name!r}")
+    if len(cfg.name) > MAX_NAME_CHARS or not cfg.name.isprintable():
+        raise RnnlabError(
+            f"'name' starts the run folder's name: at most {MAX_NAME_CHARS} printable "
+            f"characters (no newline, tab or NUL), got {cfg.name[:40]!r}"
+            + ("..." if len(cfg.name) > 40 else "")
+        )
     if not DEVICE_PATTERN.match(cfg.device):
         raise RnnlabError(f"'device' must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     if isinstance(cfg.model.embedding, int) and cfg.model.embedding <= 0:

@@ -29,7 +29,7 @@ from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.lock import locked
 
 from .executors import make_executor
-from .grid import Point, expand
+from .grid import Point, check_size, expand
 from .jobs import ExecutorSettings, Job, Outcome, set_aside
 from .results import flatten_summary, pick_metric, plot_sweep, write_results
 
@@ -55,8 +55,10 @@ class Sweep:
 
 def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] | None,
                workers: int | None, metric: str | None, out: Path,
-               executor: ExecutorSettings | None = None) -> Sweep:  # fmt: skip
-    """Check every point's config, then create the sweep folder; nothing runs yet."""
+               executor: ExecutorSettings | None = None,
+               max_runs: int | None = None) -> Sweep:  # fmt: skip
+    """Check every point's config, then create the sweep folder; nothing runs yet. A grid
+    of more than `max_runs` runs is refused before it is expanded (--max-runs consents)."""
     base = check_config(load_config(config, overrides))
     grid = {**base.sweep.grid, **grid}
     if not grid:
@@ -64,6 +66,7 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
     if "seed" in grid:
         raise RnnlabError("sweep seeds with --seeds 0,1,2 (or sweep.seeds), not a grid over 'seed'")
     seeds = seeds or base.sweep.seeds or [base.seed]
+    check_size(grid, seeds, max_runs)
     points = expand(grid, seeds)
     check_points(config_to_dict(base), points)
     sweep_dir = new_folder(out, base.name)
