@@ -409,7 +409,8 @@ CASES = [
     ),
     predict(
         "checkpoint-architecture-differs",
-        "does not match the run's config.yaml",
+        "config.yaml is not the config best.pt was trained with (model.hidden_size: 8 in the "
+        "checkpoint, 12 now)",
         "--prefix",
         "t",
         run="{copy}",
@@ -441,7 +442,7 @@ CASES = [
     ),
     predict(
         "run-vocab-missing",
-        "vocabulary not found: {copy}/vocab.json",
+        "{copy}/vocab.json is missing; best.pt holds it: restore it with rnnlab train --resume",
         "--prefix",
         "t",
         run="{copy}",

@@ -16,6 +16,7 @@ from rnnlab.device import flush_denormals
 from rnnlab.errors import RnnlabError
 from rnnlab.models import LanguageModel, SequenceClassifier
 from rnnlab.runs import Run
+from rnnlab.runs.integrity import RESUMABLE, check_run_files
 from rnnlab.tasks.generate import check_prefix, generate, join_tokens
 
 
@@ -23,12 +24,13 @@ def load_model(run: Run, which: str, device: torch.device, classes: list[str] | 
     """(config, vocab, model in eval mode) from a run folder, never from the raw data: a
     language model, or a classifier over `classes`."""
     cfg = load_config(run.config_path)
+    checkpoint = run.load_checkpoint(which)
+    check_run_files(run, checkpoint, which, RESUMABLE)  # as trained? (runs/integrity.py)
     vocab = Vocab.load(run.vocab_path)
     if classes is None:
         model = LanguageModel(len(vocab), cfg.model)
     else:
         model = SequenceClassifier(len(vocab), len(classes), cfg.model)
-    checkpoint = run.load_checkpoint(which)
     try:
         model.load_state_dict(checkpoint["model"])
     except (RuntimeError, KeyError, TypeError) as err:

@@ -109,17 +109,25 @@ class Run:
             return []
         with open(self.metrics_path, newline="", encoding="utf-8", errors="replace") as f:
             rows = csv.DictReader(f)  # a ragged row: extra fields under None, missing ones None
-            return [{k: _number(v) for k, v in row.items() if k is not None} for row in rows]
+            rows = [{k: _number(v) for k, v in row.items() if k is not None} for row in rows]
+        # validated on read: a row whose epoch or step is not a whole number is left out
+        return [
+            r for r in rows if all(_of_type(r.get(k), (int, type(None))) for k in ("epoch", "step"))
+        ]
 
     def write_summary(self, summary: dict) -> None:
         write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
 
     def read_summary(self) -> dict:
+        """summary.json, validated on read: {} when it is missing or not a JSON object, and
+        a known field of the wrong type (a hand edit) left out rather than trusted."""
         try:
             summary = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return {}
-        return summary if isinstance(summary, dict) else {}
+        if not isinstance(summary, dict):
+            return {}
+        return {k: v for k, v in summary.items() if _of_type(v, SUMMARY_TYPES.get(k, object))}
 
     def append_samples(self, text: str) -> None:
         old = self.samples_path.read_text(encoding="utf-8") if self.samples_path.exists() else ""
@@ -132,6 +140,25 @@ class Run:
 
     def load_checkpoint(self, which: str, map_location="cpu") -> dict:
         return load_checkpoint(self.checkpoint_path(which), map_location)
+
+
+# summary.json's fields and their types (runs/run.py writes them; others may be added)
+SUMMARY_TYPES = {
+    "name": str, "status": str, "key_metric": str, "higher_is_better": bool, "epochs": int,
+    "steps": int, "final": dict, "best": dict, "test": dict, "at": dict, "wall_s": (int, float),
+    "tokens_per_s": (int, float, type(None)), "parameters": int, "error": str, "reason": str,
+}  # fmt: skip
+
+
+def _of_type(value, kinds) -> bool:
+    """isinstance, where a bool is not a number."""
+    if (
+        isinstance(value, bool)
+        and kinds is not bool
+        and not (isinstance(kinds, tuple) and bool in kinds)
+    ):
+        return kinds is object
+    return isinstance(value, kinds)
 
 
 def new_folder(parent: Path, name: str) -> Path:
