@@ -5,12 +5,14 @@ bounded memory on hostile inputs."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -235,3 +237,104 @@ def test_an_ascii_stdout_escapes_a_chinese_run(tmp_path):
     assert "\\u5468\\u6770" in out and "Traceback" not in err, out + err
     (run,) = (tmp_path / "out").iterdir()
     assert run.name.startswith("周杰伦") and Run(run).read_summary()["status"] == "finished"
+
+
+# --- bounded memory on hostile inputs ---
+PEAK = """import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+print(r.stderr, end="")"""
+
+
+def peak_mb(tmp_path: Path, *args: str, **env: str) -> tuple[int, int, str]:
+    """(exit code, peak RSS in MB, stderr) of `python -m rnnlab ARGS`, measured by a fresh
+    parent so no earlier child's peak counts."""
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK, sys.executable, "-m", "rnnlab", *args],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **env},
+    )  # fmt: skip
+    first, _, err = result.stdout.partition("\n")
+    code, mb = (int(x) for x in first.split())
+    return code, mb, err
+
+
+def test_hostile_inputs_stay_in_bounded_memory(tmp_path):
+    """Each of these grew to gigabytes before issue 17; now each is one line within the
+    memory of Python plus torch."""
+    from test_bad_input import alias_bomb
+
+    (tmp_path / "bomb.yaml").write_text(alias_bomb().replace("{tmp}", str(tmp_path)))
+    base = "name: x\nmodel: {hidden_size: 8}\ndata: "
+    (tmp_path / "zero.yaml").write_text(base + "{dataset: text, path: /dev/zero}\n")
+    with zipfile.ZipFile(tmp_path / "big.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("jaychou_lyrics.txt", "w") as member:
+            for _ in range(64):
+                member.write(b"a" * (1 << 20))  # 64 MB that deflate to 64 KB
+    (tmp_path / "zip.yaml").write_text(base + f"{{dataset: jaychou, path: {tmp_path}/big.zip}}\n")
+    cases = [
+        (["train", "bomb.yaml"], {}, 150, "expands to more than"),
+        (["train", "zero.yaml"], {}, 700, "not a regular file"),
+        (["train", "zip.yaml"], {"RNNLAB_MAX_DATA_BYTES": "8000000"}, 700, "over the 8,000,000"),
+        (["train", str(TINY), "model.hidden_size=200000"], {}, 700, "the model needs at least"),
+    ]
+    for argv, env, limit_mb, message in cases:
+        code, mb, err = peak_mb(tmp_path, *argv, **env)
+        assert code == 2 and message in err and len(err.splitlines()) == 1, (argv, err)
+        assert mb < limit_mb, f"{argv}: peak {mb} MB, limit {limit_mb} MB"
+
+
+# --- names ---
+def test_sweep_point_names_are_unique():
+    from rnnlab.sweep.grid import expand
+
+    points = expand({"name": ["a b", "a_b", "a+b", "a/b"]}, [0, 1])
+    names = [p.name for p in points]
+    assert len(set(names)) == len(names) == 8
+    assert "name-a_b_seed-0" in names  # a slug that lost nothing keeps its plain name
+    long = expand({"name": ["x" * 300]}, [0])[0].name
+    assert len(long) <= 130
+
+
+# --- run folders changed under rnnlab ---
+def small_corpus_run(tmp_path: Path, *overrides: str) -> tuple[Path, Path]:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the time traveller smiled at us\n" * 30)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"name: c\ndata: {{dataset: text, path: {corpus}, batch_size: 4, num_steps: 5}}\n"
+        "model: {cell: gru, hidden_size: 8}\ntrain: {epochs: 1, sample_len: 3}\n"
+    )
+    folder = tmp_path / "run"
+    argv = ["train", str(config), *overrides, "--run-dir", str(folder), "--quiet"]
+    result = runner.invoke(app, argv)
+    assert result.exit_code in (0, 130), result.output
+    return folder, corpus
+
+
+def test_a_deleted_vocab_is_restored_and_a_changed_corpus_refused(tmp_path):
+    folder, corpus = small_corpus_run(tmp_path)
+    vocab = (folder / "vocab.json").read_text()
+    (folder / "vocab.json").unlink()
+    result = runner.invoke(app, ["train", "--resume", str(folder), "train.epochs=2"])
+    assert result.exit_code == 0, result.output
+    assert "restored vocab.json from last.pt" in result.stdout
+    assert (folder / "vocab.json").read_text() == vocab
+    corpus.write_text("the time traveller smiled at us\n".replace("t", "z") * 30)
+    result = runner.invoke(app, ["train", "--resume", str(folder), "train.epochs=3"])
+    assert result.exit_code == 2, result.output
+    assert "the data now gives a different vocab.json" in result.stderr
+
+
+def test_corrupt_summary_fields_do_not_lose_a_resumed_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNLAB_STOP_AFTER_STEPS", "3")
+    folder, _ = small_corpus_run(tmp_path)
+    monkeypatch.delenv("RNNLAB_STOP_AFTER_STEPS")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    summary.update(wall_s="soon", best=[1, 2], at="here")
+    (folder / "summary.json").write_text(json.dumps(summary))
+    result = runner.invoke(app, ["train", "--resume", str(folder), "--quiet"])
+    assert result.exit_code == 0, result.output
+    done = Run(folder).read_summary()
+    assert done["status"] == "finished" and isinstance(done["wall_s"], float)

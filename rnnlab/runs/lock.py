@@ -1,11 +1,12 @@
 """One writer per run folder and per sweep folder: an advisory lock (`fcntl.flock`) on
-`<folder>/.lock`, held for as long as the writing process lives and released by the
+the folder, held for as long as the writing process lives and released by the
 operating system when it ends, however it ends (exit, crash, SIGKILL).
 
 Writers (`rnnlab train`, `train --resume`, `sweep`, `sweep --resume`) take it; a second
-writer fails at once with one line naming the PID that holds it. Readers (`predict`,
-`compare`) take none. The `.lock` file stays behind, harmlessly: only the kernel's lock
-counts, never the file's existence. Where `fcntl` is missing (Windows) there is no lock.
+writer fails at once with one line naming the PID that holds it (from `.lock`, which the
+holder writes and removes). Readers (`predict`, `compare`) take none. A `.lock` left by a
+killed process is harmless: only the kernel's lock counts, never the file. Where `fcntl`
+is missing (Windows) there is no lock.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ LOCK_NAME = ".lock"
 
 
 class FolderLock:
-    """The lock of one folder; `acquire` raises RnnlabError when another process holds it."""
+    """The lock of one folder; `acquire` raises RnnlabError when another process holds it.
+
+    The lock is taken on the folder itself (a directory can be flocked), so refusing or
+    probing writes nothing; the holder then writes its PID to `.lock` for the message a
+    second writer gets, and removes it on release."""
 
     def __init__(self, folder: Path, what: str = "run folder"):
         self.folder, self.what = Path(folder), what
@@ -36,12 +41,7 @@ class FolderLock:
     def acquire(self) -> FolderLock:
         if fcntl is None or self._fd is not None:
             return self
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            if err.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
-                return self  # a read-only folder: nobody can write it, nothing to guard
-            raise
+        fd = os.open(self.folder, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
@@ -49,13 +49,19 @@ class FolderLock:
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise RnnlabError(self._busy_message()) from None
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        try:
+            self.path.write_text(f"{os.getpid()}\n")
+        except OSError:
+            pass  # a read-only folder: the lock holds, only the PID goes unsaid
         return self
 
     def release(self) -> None:
         if self._fd is not None:
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
 
@@ -69,8 +75,8 @@ class FolderLock:
         pid = holder(self.folder)
         who = f"process {pid}" if pid else "another process"
         return (
-            f"{self.folder} is in use: {who} is writing this {self.what} (it holds "
-            f"{self.path}); wait for it to end or stop it first"
+            f"{self.folder} is in use: {who} is writing this {self.what}; wait for it to "
+            f"end or stop it first"
         )
 
 
@@ -85,12 +91,9 @@ def holder(folder: Path) -> int | None:
 
 def is_locked(folder: Path) -> bool:
     """Whether a live process holds `folder`'s lock (probes without keeping it)."""
-    if fcntl is None or not (Path(folder) / LOCK_NAME).is_file():
+    if fcntl is None or not Path(folder).is_dir():
         return False
-    try:
-        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY)
-    except OSError:
-        return False
+    fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return False
