@@ -728,7 +728,11 @@ CASES = [
         "jaychou_lyrics.txt is declared as 4,000,000,000 bytes, over the",
         files={"lyrics.zip": zip_declaring(4_000_000_000)},
     ),
-    override("model-too-big-for-memory", "model.hidden_size=200000", "the model needs at least"),
+    override(
+        "model-estimate-over-free-memory",
+        "model.hidden_size=200000",
+        "the model does not fit in memory: it needs at least",
+    ),  # fmt: skip
     sweep(
         "grid-over-max-runs",
         "more than --max-runs 200: pass --max-runs 301",

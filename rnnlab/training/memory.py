@@ -61,7 +61,7 @@ def check_fits(cfg, task, device: torch.device) -> None:
     params, needed = estimate
     if needed > free:
         raise RnnlabError(
-            f"the model needs at least {needed / 2**30:,.1f} GiB to train ({params:,} parameters "
+            f"the model does not fit in memory: it needs at least {needed / 2**30:,.1f} GiB to train ({params:,} parameters "
             f"with gradients and {cfg.optim.name} state, and one batch's activations); "
             f"{device.type} has {free / 2**30:,.1f} GiB free: lower model.hidden_size, "
             f"num_layers or data.batch_size"
