@@ -744,7 +744,7 @@ CASES = [
     train("name-with-nul", LM.replace("name: bad", 'name: "a\\0b"'), "printable"),
     predict(
         "temperature-nan",
-        "--temperature must be a finite number",
+        "--temperature must be >= 0 and finite",
         "--prefix",
         "t",
         "--temperature",
@@ -752,7 +752,7 @@ CASES = [
     ),  # fmt: skip
     predict(
         "temperature-inf",
-        "--temperature must be a finite number",
+        "--temperature must be >= 0 and finite",
         "--prefix",
         "t",
         "--temperature",

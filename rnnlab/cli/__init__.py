@@ -180,7 +180,7 @@ def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint
     if num_chars < 0:
         raise RnnlabError(f"--num-chars must be >= 0, got {num_chars}")
     if not math.isfinite(temperature) or temperature < 0:
-        raise RnnlabError(f"--temperature must be a finite number >= 0, got {temperature}")
+        raise RnnlabError(f"--temperature must be >= 0 and finite, got {temperature}")
     if 0 < temperature < MIN_TEMPERATURE:
         raise RnnlabError(
             f"--temperature {temperature:g} is below {MIN_TEMPERATURE}: the logits divided by "

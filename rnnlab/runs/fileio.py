@@ -18,9 +18,18 @@ STORAGE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.ED
                   errno.EMFILE}  # fmt: skip
 
 
-class StorageError(RnnlabError):
+class StorageError(RnnlabError, OSError):
     """A write failed for the storage's reason (read-only, full, no permission, name too
-    long): one line naming the path and the cause."""
+    long): one line naming the path and the cause. Also an OSError with the original
+    errno, strerror and filename, so code that handles OSError still does."""
+
+    def __init__(self, message: str, err: OSError | None = None):
+        RnnlabError.__init__(self, message)
+        if err is not None:
+            self.errno, self.strerror, self.filename = err.errno, err.strerror, err.filename
+
+    def __str__(self) -> str:  # the one line, not OSError's "[Errno N] ..."
+        return str(self.args[0])
 
 
 def storage_error(err: OSError, path) -> StorageError | None:
@@ -28,7 +37,7 @@ def storage_error(err: OSError, path) -> StorageError | None:
     if err.errno not in STORAGE_ERRNOS:
         return None
     where = err.filename if err.filename and err.errno != errno.ENAMETOOLONG else path
-    return StorageError(f"cannot write {where}: {err.strerror or os.strerror(err.errno)}")
+    return StorageError(f"cannot write {where}: {err.strerror or os.strerror(err.errno)}", err)
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

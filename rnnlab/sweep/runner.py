@@ -84,6 +84,8 @@ def reopen_sweep(sweep_dir: Path, workers: int | None) -> Sweep:
     """The sweep in `sweep_dir`, as it was asked, for --resume."""
     try:
         path = Path(sweep_dir) / "sweep.yaml"
+        if not path.is_file():
+            raise FileNotFoundError(path)
         asked = load_yaml(read_config_text(path), str(path))
         base = load_config(Path(sweep_dir) / "base.yaml")
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
