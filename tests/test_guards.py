@@ -343,3 +343,32 @@ def test_corrupt_summary_fields_do_not_lose_a_resumed_run(tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     done = Run(folder).read_summary()
     assert done["status"] == "finished" and isinstance(done["wall_s"], float)
+
+
+def test_repeated_ctrl_c_on_a_sweep_leaves_no_run_behind(tmp_path):
+    sweep = cli("sweep", str(TINY), "train.epochs=500", "--grid", "model.hidden_size=4,6",
+                "--out", str(tmp_path), "--workers", "2")  # fmt: skip
+    deadline = time.time() + 90
+    while len(list(tmp_path.glob("*/runs/*/checkpoints/last.pt"))) < 2:
+        assert sweep.poll() is None and time.time() < deadline, sweep.communicate()
+        time.sleep(0.05)
+    for _ in range(6):  # Ctrl-C, again and again
+        sweep.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+    out, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.strip().splitlines()[-1].startswith("sweep interrupted; finish it with")
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _mentions(p, tmp_path)]
+    assert not left, "runs left behind"
+    results = (next(tmp_path.glob("*/results.csv"))).read_text()
+    assert results.count(",interrupted,") == 2, results
+    for run in tmp_path.glob("*/runs/*"):
+        assert Run(run).read_summary()["status"] == "interrupted"
+
+
+def _mentions(proc: Path, text) -> bool:
+    try:
+        return str(text) in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
