@@ -90,7 +90,7 @@ class RayExecutor:
                 for ref in done:
                     job = self._pending.pop(ref)
                     on_done(job, self._outcome(ref))
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C (the sweep's stop gate), or a failed write
             self.stop()
             raise
         finally:
@@ -115,7 +115,8 @@ class RayExecutor:
         ray = self._ray = import_ray()
         if not ray.is_initialized():
             address = self.settings.address
-            sigterm = signal.getsignal(signal.SIGTERM)  # ray.init replaces the CLI's handler
+            stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+            handlers = {sig: signal.getsignal(sig) for sig in stops}  # ray.init replaces some
             try:
                 ray.init(address=address, logging_level="warning", log_to_driver=False,
                          **({} if address else {"include_dashboard": False}))  # fmt: skip
@@ -125,7 +126,8 @@ class RayExecutor:
                     f"Ray: could not connect to {address or 'a cluster'}: {line}"
                 ) from None
             self._owns = True
-            _restore(signal.SIGTERM, sigterm)
+            for sig, handler in handlers.items():  # the sweep's stop gate takes them again
+                _restore(sig, handler)
         print(_fit(ray.nodes(), self.settings), flush=True)
         return ray
 
