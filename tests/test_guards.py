@@ -372,3 +372,20 @@ def _mentions(proc: Path, text) -> bool:
         return str(text) in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return False
+
+
+def test_predict_streams_in_constant_memory(tmp_path):
+    """30,000 generated characters cost no more memory than 10 (generating the whole text
+    first cost ~1.2 KB a token: 36 MB here), and the stream is the same text."""
+    from rnnlab.inference.predict import continue_text
+
+    folder, _ = small_corpus_run(tmp_path)
+    peaks = {}
+    for n in (10, 30_000):
+        argv = ["predict", "--run", str(folder), "--prefix", "the", "-n", str(n)]
+        code, peaks[n], err = peak_mb(tmp_path, *argv)
+        assert code == 0, err
+    assert peaks[30_000] - peaks[10] < 12, peaks
+    result = runner.invoke(app, ["predict", "--run", str(folder), "--prefix", "the", "-n", "600",
+                                 "--temperature", "0.8", "--top-k", "3"])  # fmt: skip
+    assert result.stdout == continue_text(folder, "the", 600, "best", 0.8, 3) + "\n"

@@ -138,10 +138,13 @@ def predict(
 
     run_dir = run or newest_run(Path("runs"))
     _check_predict_task(run_dir, option)
-    from rnnlab.inference.predict import classify, continue_text
+    from rnnlab.inference.predict import classify
+    from rnnlab.inference.stream import stream_text
 
-    if option == "--prefix":
-        typer.echo(continue_text(run_dir, value, num_chars, checkpoint, temperature, top_k, seed))
+    if option == "--prefix":  # printed while generated, in constant memory
+        for piece in stream_text(run_dir, value, num_chars, checkpoint, temperature, top_k, seed):
+            typer.echo(piece, nl=False)
+        typer.echo("")
     else:
         label, probability = classify(run_dir, value, checkpoint)
         typer.echo(f"{label}\t{probability:.4f}")
