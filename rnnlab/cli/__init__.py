@@ -171,7 +171,14 @@ def gen_digitsum(
             f"--lengths must be comma-separated integers, e.g. 5,10,15; got {lengths!r}"
         ) from None
     from rnnlab.data.digitsum import write_lengths
+    from rnnlab.data.safe_read import MAX_DATA_BYTES_ENV, max_data_bytes
 
+    size = sum(100 * max(k_train, k_eval, 0) * (2 * max(n, 0) + 4) for n in parsed)  # bytes
+    if size > max_data_bytes():  # bounded before the work, like every data file
+        raise RnnlabError(
+            f"--k-train {k_train} / --k-eval {k_eval} would write about {size:,} bytes, over "
+            f"the {max_data_bytes():,}-byte bound for data ({MAX_DATA_BYTES_ENV})"
+        )
     write_lengths(out, parsed, k_train, k_eval, seed)
     for length in parsed:
         typer.echo(
