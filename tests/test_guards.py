@@ -389,3 +389,14 @@ def test_predict_streams_in_constant_memory(tmp_path):
     result = runner.invoke(app, ["predict", "--run", str(folder), "--prefix", "the", "-n", "600",
                                  "--temperature", "0.8", "--top-k", "3"])  # fmt: skip
     assert result.stdout == continue_text(folder, "the", 600, "best", 0.8, 3) + "\n"
+
+
+def test_compare_leaves_out_metrics_rows_with_a_non_numeric_epoch(tmp_path):
+    folder, _ = small_corpus_run(tmp_path)
+    path = folder / "metrics.csv"
+    header, row = path.read_text().splitlines()[:2]
+    path.write_text(f"{header}\n{row}\nepoch-two,{row.split(',', 1)[1]}\n")
+    assert len(Run(folder).read_metrics()) == 1
+    result = runner.invoke(app, ["compare", str(folder), "--metric", "train_ppl",
+                                 "--out", str(tmp_path / "c.png")])  # fmt: skip
+    assert result.exit_code == 0, result.output
