@@ -19,7 +19,6 @@ their runs with SIGINT as a local sweep does.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import site
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
+from rnnlab.runs import Run
 
 from .jobs import (
     ExecutorSettings,
@@ -181,9 +181,9 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
     """One run: set aside a dead attempt's folder, train in a child process that dies with
     this worker, and return the outcome. Every attempt appends to the run's log."""
     started = time.time()
-    summary = job.run_dir / "summary.json"
-    if summary.is_file():  # an earlier attempt's worker died after its run had finished
-        return Outcome("finished", "", json.loads(summary.read_text()).get("wall_s") or 0.0)
+    summary = Run(job.run_dir).read_summary()
+    if summary.get("status") == "finished":  # an earlier attempt's worker died after the end
+        return Outcome("finished", "", summary.get("wall_s") or 0.0)
     job.log.parent.mkdir(parents=True, exist_ok=True)
     proc = None
     with open(job.log, "a") as log:

@@ -33,8 +33,10 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
 
-class Interrupted(Exception):
-    """Training stopped by a signal; `exit_code` is 128 + the signal number."""
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by a signal; `exit_code` is 128 + the signal number. A
+    KeyboardInterrupt, so `except Exception` never swallows it and libraries that expect
+    Ctrl-C (Ray's waits) pass it on as they pass Ctrl-C on."""
 
     def __init__(self, signum: int, run_dir: Path | None = None, where: str = ""):
         self.signum, self.run_dir, self.where = signum, run_dir, where
