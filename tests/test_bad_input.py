@@ -65,6 +65,59 @@ def sweep(id, expected, *options, config=LM):
     return case(id, argv, expected, {"config.yaml": config})
 
 
+# --- issue 17: inputs that would cost unbounded resources, run folders changed under rnnlab ---
+def alias_bomb() -> str:
+    """Nine levels of anchors, each nine aliases of the one before: 1.6 KB for 9**9 values."""
+    lines = ["x0: &x0 [a, a, a, a, a, a, a, a, a]"]
+    lines += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return LM + "sweep:\n  grid:\n" + "".join(f"    {line}\n" for line in lines)
+
+
+def zip_declaring(size: int) -> bytes:
+    """A tiny zip of jaychou_lyrics.txt whose central directory declares `size` bytes."""
+    import io
+    import struct
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("jaychou_lyrics.txt", "歌词")
+    raw = bytearray(buffer.getvalue())
+    central = raw.index(b"PK\x01\x02")
+    struct.pack_into("<I", raw, central + 24, size)  # uncompressed size
+    return bytes(raw)
+
+
+def edited_lr(run: Path) -> None:
+    path = run / "config.yaml"
+    path.write_text(path.read_text().replace("lr: 0.01", "lr: 0.5"))
+
+
+def edited_vocab(run: Path) -> None:
+    path = run / "vocab.json"
+    path.write_text(path.read_text().replace('"a"', '"A"'))
+
+
+def empty_vocab(run: Path) -> None:
+    (run / "vocab.json").write_text('{"idx_to_token": []}')
+
+
+def checkpoint_without_epoch(run: Path) -> None:
+    import torch
+
+    path = run / "checkpoints" / "last.pt"
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["epoch"]
+    torch.save(ckpt, path)
+
+
+def resume(id, expected, setup, *overrides):
+    return case(id, ["train", "--resume", "{copy}", *overrides], expected, setup=setup)
+
+
+BIG_GRID = ",".join(str(n) for n in range(1, 302))
+
+
 # --- breaking a copy of the trained language model's run folder ---
 def no_checkpoints(run: Path) -> None:
     shutil.rmtree(run / "checkpoints")
@@ -505,7 +558,8 @@ CASES = [
     ),
     predict(
         "checkpoint-architecture-differs",
-        "does not match the run's config.yaml",
+        "config.yaml is not the config best.pt was trained with (model.hidden_size: 8 in the "
+        "checkpoint, 12 now)",
         "--prefix",
         "t",
         run="{copy}",
@@ -537,7 +591,7 @@ CASES = [
     ),
     predict(
         "run-vocab-missing",
-        "vocabulary not found: {copy}/vocab.json",
+        "{copy}/vocab.json is missing; best.pt holds it: restore it with rnnlab train --resume",
         "--prefix",
         "t",
         run="{copy}",
@@ -909,6 +963,82 @@ CASES = [
     ),
     case("export-no-format", ["export", "{tmp}/nothing"], "Missing option '--format'"),
     # @tools-cases (more rows go here)
+    # --- issue 17: bounded inputs (config, data, grid, model), names, integrity ---
+    train("config-alias-bomb", alias_bomb(), "expands to more than 100,000 values"),
+    train("config-too-deep", "name: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 50"),
+    train("config-too-big", LM + "#" * (1 << 20) + "\n", "a config is at most 1,048,576 bytes"),
+    case("config-a-device", ["train", "/dev/zero"], "/dev/zero is not a regular file"),
+    override("override-too-deep", "model.hidden_size=" + "[" * 60 + "]" * 60, "nested more than"),
+    train(
+        "data-a-device",
+        LM.replace("dataset: timemachine", "dataset: text, path: /dev/zero"),
+        "/dev/zero is not a regular file (a device, a pipe or a socket)",
+    ),
+    train(
+        "archive-member-declares-too-much",
+        LM.replace("dataset: timemachine", "dataset: jaychou, path: {tmp}/lyrics.zip"),
+        "jaychou_lyrics.txt is declared as 4,000,000,000 bytes, over the",
+        files={"lyrics.zip": zip_declaring(4_000_000_000)},
+    ),
+    override(
+        "model-estimate-over-free-memory",
+        "model.hidden_size=200000",
+        "the model does not fit in memory: it needs at least",
+    ),  # fmt: skip
+    sweep(
+        "grid-over-max-runs",
+        "more than --max-runs 200: pass --max-runs 301",
+        "--grid",
+        f"model.hidden_size={BIG_GRID}",
+    ),  # fmt: skip
+    train("name-too-long", LM.replace("name: bad", "name: " + "n" * 300), "at most 100 printable"),
+    train("name-with-a-newline", LM.replace("name: bad", 'name: "a\\nb"'), "printable"),
+    train("name-with-nul", LM.replace("name: bad", 'name: "a\\0b"'), "printable"),
+    predict(
+        "temperature-nan",
+        "--temperature must be >= 0 and finite",
+        "--prefix",
+        "t",
+        "--temperature",
+        "nan",
+    ),  # fmt: skip
+    predict(
+        "temperature-inf",
+        "--temperature must be >= 0 and finite",
+        "--prefix",
+        "t",
+        "--temperature",
+        "inf",
+    ),  # fmt: skip
+    predict(
+        "temperature-underflows", "overflow float32", "--prefix", "t", "--temperature", "1e-300"
+    ),  # fmt: skip
+    predict(
+        "top-k-without-temperature", "give --temperature > 0 too", "--prefix", "t", "--top-k", "3"
+    ),  # fmt: skip
+    resume(
+        "resume-config-edited",
+        "is not the config last.pt was trained with (model.hidden_size: "
+        "8 in the checkpoint, 12 now)",
+        wider_config,
+    ),  # fmt: skip
+    resume("resume-lr-edited", "(optim.lr: 0.01 in the checkpoint, 0.5 now)", edited_lr),
+    resume(
+        "resume-vocab-edited", "vocab.json is not the one last.pt was trained with", edited_vocab
+    ),  # fmt: skip
+    resume(
+        "resume-checkpoint-without-epoch",
+        "its last.pt has no valid 'epoch'",
+        checkpoint_without_epoch,
+    ),  # fmt: skip
+    predict(
+        "vocab-empty",
+        "vocab.json is not the one best.pt was trained with",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=empty_vocab,
+    ),  # fmt: skip
 ]
 
 SUBPROCESS = {
@@ -921,6 +1051,9 @@ SUBPROCESS = {
     "gen-out-is-a-file",
     "seeds-not-integers",
     "inspect-unit-out-of-range",
+    "config-alias-bomb",
+    "data-a-device",
+    "resume-config-edited",
 }
 
 

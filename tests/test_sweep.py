@@ -132,3 +132,4 @@ def test_ctrl_c_stops_the_workers_and_resume_finishes(tiny_config, tmp_path):
     assert statuses[0] == "interrupted" and "finished" not in statuses
     resume_sweep_quickly(sweep_dir, 200)
     assert [r["status"] for r in read_results(sweep_dir)] == ["finished"] * 3
+    assert not (sweep_dir / "attempts").exists()  # the interrupted run went on (--resume)

@@ -7,7 +7,9 @@ Nothing here imports torch at module level, so `rnnlab --help` and config errors
 
 from __future__ import annotations
 
+import math
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,6 +23,8 @@ from rnnlab.cli.inspect import inspect
 from rnnlab.cli.runs import runs
 from rnnlab.cli.sweep import compare, sweep
 from rnnlab.errors import RnnlabError
+
+MIN_TEMPERATURE = 1e-3  # logits (|z| up to ~1e3) / T stay far from float32's 3.4e38
 
 app = typer.Typer(
     cls=OneLineUsageErrors,
@@ -62,11 +66,12 @@ def train(
     ] = False,
 ) -> None:
     """Train a model from a config, or continue a stopped run (--resume); prints the run
-    folder when done. Ctrl-C or SIGTERM saves last.pt after the current step (exit 130/143)."""
-    from rnnlab.training.interrupt import Interrupted, sigterm_interrupts
+    folder when done. Ctrl-C, SIGTERM or SIGHUP saves last.pt after the current step and
+    writes summary.json (exit 130/143/129); more signals during that stop are absorbed."""
+    from rnnlab.training.interrupt import Interrupted, stop_signals
 
     try:
-        with sigterm_interrupts():
+        with stop_signals():
             extra = ["train.tensorboard=true"] if tensorboard else []
             run = _train_or_resume(
                 config, [*(overrides or []), *extra], out, run_dir, resume, quiet
@@ -166,7 +171,9 @@ def predict(
 
     check_option(run_dir, option)  # the run's task says which option feeds it
     sampling = Sampling(num_chars, temperature, top_k, seed, stop_at_eos)
-    typer.echo(run_predict(run_dir, value, checkpoint, sampling))
+    for piece in run_predict(run_dir, value, checkpoint, sampling):  # printed as generated
+        typer.echo(piece, nl=False)
+    typer.echo("")
 
 
 gen_data = typer.Typer(help="Generate synthetic data sets.", no_args_is_help=True)
@@ -190,7 +197,14 @@ def gen_digitsum(
             f"--lengths must be comma-separated integers, e.g. 5,10,15; got {lengths!r}"
         ) from None
     from rnnlab.data.digitsum import write_lengths
+    from rnnlab.data.safe_read import MAX_DATA_BYTES_ENV, max_data_bytes
 
+    size = sum(100 * max(k_train, k_eval, 0) * (2 * max(n, 0) + 4) for n in parsed)  # bytes
+    if size > max_data_bytes():  # bounded before the work, like every data file
+        raise RnnlabError(
+            f"--k-train {k_train} / --k-eval {k_eval} would write about {size:,} bytes, over "
+            f"the {max_data_bytes():,}-byte bound for data ({MAX_DATA_BYTES_ENV})"
+        )
     write_lengths(out, parsed, k_train, k_eval, seed)
     for length in parsed:
         typer.echo(
@@ -201,10 +215,21 @@ def gen_digitsum(
 def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str, seed: int):
     if num_chars < 0:
         raise RnnlabError(f"--num-chars must be >= 0, got {num_chars}")
-    if temperature < 0:
-        raise RnnlabError(f"--temperature must be >= 0, got {temperature}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise RnnlabError(f"--temperature must be >= 0 and finite, got {temperature}")
+    if 0 < temperature < MIN_TEMPERATURE:
+        raise RnnlabError(
+            f"--temperature {temperature:g} is below {MIN_TEMPERATURE}: the logits divided by "
+            f"it overflow float32 (NaN probabilities) long before it samples differently from "
+            f"greedy; use --temperature 0 for greedy"
+        )
     if top_k is not None and top_k < 1:
         raise RnnlabError(f"--top-k must be >= 1, got {top_k}")
+    if top_k is not None and temperature == 0:
+        raise RnnlabError(
+            "--top-k samples among the k most likely tokens: give --temperature > 0 too "
+            "(e.g. --temperature 1); with temperature 0 the choice is greedy"
+        )
     if checkpoint not in ("best", "last"):
         raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
     if not 0 <= seed < 2**63:
@@ -224,4 +249,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())  # the console script and `python -m rnnlab` go through rnnlab/__main__.py

@@ -10,6 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from rnnlab.errors import RnnlabError
+from rnnlab.runs.fileio import storage_error
 
 try:  # typer >= 0.24 carries its own copy of click
     from typer._click import exceptions as usage
@@ -42,7 +43,8 @@ class OneLineUsageErrors(TyperGroup):
 
 
 def user_errors(command):
-    """The CLI boundary: a user error becomes `error: <one line>` and exit code 2."""
+    """The CLI boundary: a user error becomes `error: <one line>` and exit code 2; so does
+    a storage fault (read-only, full, no permission, name too long) at any write."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -50,6 +52,12 @@ def user_errors(command):
             return command(*args, **kwargs)
         except RnnlabError as err:
             typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as err:
+            fault = storage_error(err, err.filename or "a file")
+            if fault is None:
+                raise
+            typer.echo(f"error: {fault}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -3,7 +3,6 @@ on the app in `rnnlab/cli/__init__.py`; like every command, thin and free of tor
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -79,6 +78,9 @@ def sweep(
         Optional[list[str]],
         typer.Option(help="Search: KEY=KIND:V1,V2 (log_uniform, uniform, int, choice); repeat."),
     ] = None,
+    max_runs: Annotated[
+        int, typer.Option(help="Refuse a grid of more runs than this (raise it to consent).")
+    ] = 200,
 ) -> None:
     """Run a grid of configs (and seeds) as ordinary runs, or a random or Optuna search
     (--search, with pruning); gather results.csv and plots."""
@@ -119,7 +121,7 @@ def sweep(
         settings = choose_executor(None, given, workers is not None, out)
         seed_list = parse_seeds(seeds) if seeds else None
         plan = plan_sweep(config, overrides or [], parse_grid_options(grid or []), seed_list,
-                          workers, metric, out, settings)  # fmt: skip
+                          workers, metric, out, settings, max_runs)  # fmt: skip
     _run_sweep(plan)
 
 
@@ -166,22 +168,17 @@ def _cell(value) -> str:
 
 
 def _run_sweep(plan) -> None:
-    from rnnlab.runs.progress import SweepReporter
     from rnnlab.sweep import run_sweep
+    from rnnlab.sweep.local import cpu_count
 
     on_ray = plan.executor.name == "ray"
+    if not on_ray and plan.workers > cpu_count():  # more trainings than cores: all slower
+        typer.echo(f"warning: --workers {plan.workers} is more than the {cpu_count()} CPUs "
+                   f"here: running {cpu_count()} at once", err=True)  # fmt: skip
+        plan.workers = cpu_count()
     at_once = "on Ray" if on_ray else f"{plan.workers} at once"
     typer.echo(f"sweep: {plan.dir} ({len(plan.points)} runs, {at_once})")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
-    try:
-        counts = run_sweep(plan, SweepReporter(), gpus=0 if on_ray else _gpu_count())
-    except KeyboardInterrupt:
-        typer.echo(f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True)
-        raise typer.Exit(130) from None
-    typer.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
-    typer.echo(str(plan.dir))
-    if counts.get("failed"):
-        raise typer.Exit(1)
+    _until_done(plan, run_sweep)
 
 
 def _is_search(sweep_dir: Path) -> bool:
@@ -198,18 +195,27 @@ def _config_searches(config: Path, overrides: list[str]) -> bool:
 
 
 def _run_search(plan) -> None:
-    from rnnlab.runs.progress import SweepReporter
     from rnnlab.sweep.search import run_search
 
-    on_ray = plan.executor.name == "ray"
     typer.echo(f"sweep: {plan.dir} ({plan.trials} trials, {plan.kind} search, "
                f"{plan.workers} at once, {plan.direction} {plan.metric})")  # fmt: skip
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
+    _until_done(plan, run_search)
+
+
+def _until_done(plan, run) -> None:
+    """Run a planned sweep or search; the first Ctrl-C, SIGTERM or SIGHUP stops every run
+    (last.pt saved), later ones wait; then the counts, the folder, exit 1 if a run failed."""
+    from rnnlab.runs.progress import SweepReporter
+    from rnnlab.training.interrupt import Interrupted, stop_signals
+
+    gpus = 0 if plan.executor.name == "ray" else _gpu_count()
     try:
-        counts = run_search(plan, SweepReporter(), gpus=0 if on_ray else _gpu_count())
-    except KeyboardInterrupt:
+        with stop_signals():
+            counts = run(plan, SweepReporter(), gpus=gpus)
+    except (Interrupted, KeyboardInterrupt) as err:
+        code = err.exit_code if isinstance(err, Interrupted) else 130
         typer.echo(f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(code) from None
     typer.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
     typer.echo(str(plan.dir))
     if counts.get("failed"):

@@ -16,11 +16,13 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from rnnlab.config.limits import load_yaml, read_config_text
 from rnnlab.config.schema import Config
 from rnnlab.config.techniques import check_techniques
 from rnnlab.errors import RnnlabError
 from rnnlab.registry import suggest
 
+MAX_NAME_CHARS = 100  # the run folder adds a timestamp; most file systems stop at 255 bytes
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -33,10 +35,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
 
 
 def read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise RnnlabError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(read_config_text(path), str(path))  # bounded: config/limits.py
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -58,7 +58,7 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
         key, text = split_assignment(item)
         if key is None:
             raise RnnlabError(f"override '{item}' is not KEY=VALUE (e.g. optim.lr=0.5)")
-        value = yaml_scalar(text)
+        value = yaml_scalar(text, f"override '{key}'")
         if key in parsed and parsed[key] != value:
             raise RnnlabError(f"conflicting overrides for '{key}': {parsed[key]!r} and {value!r}")
         parsed[key] = value
@@ -73,11 +73,12 @@ def split_assignment(item: str) -> tuple[str | None, str]:
     return (key, text) if sep and key else (None, "")
 
 
-def yaml_scalar(text: str) -> Any:
-    """The value a YAML file would give `text` (`5` -> 5, `null` -> None); the text itself
+def yaml_scalar(text: str, where: str) -> Any:
+    """The value a YAML file would give `text` (`5` -> 5, `null` -> None), within the
+    bounds of config files (`limits.py`: `where` names it in their error); the text itself
     when it is not valid YAML."""
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, where)
     except yaml.YAMLError:
         return text
 
@@ -214,6 +215,12 @@ def _check_range(key: str, value: Any, bounds: typing.Mapping) -> Any:
 def _check_cross_fields(cfg: Config) -> None:
     if not cfg.name or cfg.name in (".", "..") or any(c in cfg.name for c in "/\\"):
         raise RnnlabError(f"'name' starts the run folder's name: no '/' or '\\', got {cfg.name!r}")
+    if len(cfg.name) > MAX_NAME_CHARS or not cfg.name.isprintable():
+        raise RnnlabError(
+            f"'name' starts the run folder's name: at most {MAX_NAME_CHARS} printable "
+            f"characters (no newline, tab or NUL), got {cfg.name[:40]!r}"
+            + ("..." if len(cfg.name) > 40 else "")
+        )
     if not DEVICE_PATTERN.match(cfg.device):
         raise RnnlabError(f"'device' must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     if isinstance(cfg.model.embedding, int) and cfg.model.embedding <= 0:

@@ -16,10 +16,10 @@ import numpy as np
 
 from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import read_input
 
 from .base import DATASETS
 from .labelled import ClassifyDataset, Labelled
+from .safe_read import read_input
 from .store import resolve_data_path
 from .textcls import build_labelled, cached, read_utf8, settings_key, source_key
 

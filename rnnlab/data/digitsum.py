@@ -21,10 +21,11 @@ import numpy as np
 
 from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import read_input, write_atomic
+from rnnlab.runs.fileio import write_atomic
 
 from .base import DATASETS
 from .labelled import PAD, ClassifyDataset, Labelled, Sequences, check_splits
+from .safe_read import read_input
 from .store import data_dir, resolve_data_path
 from .vocab import UNK, Vocab
 

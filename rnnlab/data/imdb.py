@@ -22,6 +22,7 @@ from rnnlab.errors import RnnlabError
 
 from .base import DATASETS
 from .labelled import ClassifyDataset, Labelled
+from .safe_read import Budget, check_regular
 from .store import Resource, data_dir, fetch, resolve_data_path
 from .textcls import Texts, build_labelled, cached, read_utf8, settings_key, source_key
 
@@ -82,13 +83,13 @@ def folder_members(path: Path, split: str) -> list[tuple[str, str, bytes]]:
 def tar_members(path: Path, split: str) -> list[tuple[str, str, bytes]]:
     found = []
     try:
+        check_regular(path)  # not a device or a FIFO
         with tarfile.open(path) as archive:
+            budget = Budget(path)  # bounded: safe_read.py
             for info in archive:
                 match = MEMBER.search(info.name)
                 if info.isfile() and match and match[1] == split and "/." not in info.name:
-                    member = archive.extractfile(info)  # None only for what is not a file
-                    if member is not None:
-                        found.append((match[2], info.name, member.read()))
+                    found.append((match[2], info.name, budget.tar_member(archive, info)))
     except (tarfile.TarError, OSError, EOFError) as err:
         raise RnnlabError(f"{path} is not a readable tar archive ({err})") from None
     return found
@@ -97,11 +98,13 @@ def tar_members(path: Path, split: str) -> list[tuple[str, str, bytes]]:
 def zip_members(path: Path, split: str) -> list[tuple[str, str, bytes]]:
     found = []
     try:
+        check_regular(path)
         with zipfile.ZipFile(path) as archive:
+            budget = Budget(path)  # bounded: safe_read.py
             for name in archive.namelist():
                 match = MEMBER.search(name)
                 if match and match[1] == split and "__MACOSX" not in name and "/." not in name:
-                    found.append((match[2], name, archive.read(name)))
+                    found.append((match[2], name, budget.zip_member(archive, name)))
     except (zipfile.BadZipFile, OSError) as err:
         raise RnnlabError(f"{path} is not a readable zip archive ({err})") from None
     return found

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from rnnlab.config import Config
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import read_input
 
 from .base import DATASETS, TextCorpus
+from .safe_read import Budget, read_input
 from .store import Resource, fetch
 from .textcls import read_utf8
 from .tokens import Tokens
@@ -64,7 +64,7 @@ class JayChou(TextCorpus):
         path = Path(cfg.data.path) if cfg.data.path else fetch(JAY_CHOU)
         try:
             with zipfile.ZipFile(path) as archive:
-                raw = archive.read("jaychou_lyrics.txt")
+                raw = Budget(path).zip_member(archive, "jaychou_lyrics.txt")
         except (zipfile.BadZipFile, KeyError, OSError) as err:
             raise RnnlabError(f"{path} is not the Jay Chou lyrics zip ({err})") from None
         try:

@@ -77,4 +77,7 @@ class Vocab:
             ) from None
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise RnnlabError(f"{path}: idx_to_token must be a list of strings")
+        if not tokens or len(set(tokens)) != len(tokens):
+            what = "is empty" if not tokens else "has a token twice"
+            raise RnnlabError(f"{path}: idx_to_token {what}: not a vocabulary rnnlab wrote")
         return cls(tokens)

@@ -7,6 +7,7 @@ same `model_for` call as training and turns the model's output into the printed 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -15,6 +16,7 @@ from rnnlab.config import load_config
 from rnnlab.device import flush_denormals
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run
+from rnnlab.runs.integrity import RESUMABLE, check_run_files
 from rnnlab.tasks import Artifacts, Sampling, Task, task_of
 
 
@@ -33,10 +35,11 @@ def load_model(run: Run, which: str, device: torch.device):
     """(config, task class, artifacts, model in eval mode) from a run folder, never from
     the raw data."""
     cfg = load_config(run.config_path)
+    checkpoint = run.load_checkpoint(which)
+    check_run_files(run, checkpoint, which, RESUMABLE)  # as trained? (runs/integrity.py)
     task: type[Task] = task_of(cfg)
     artifacts: Artifacts = task.load_artifacts(run)
     model = task.model_for(cfg, artifacts)
-    checkpoint = run.load_checkpoint(which)
     try:
         model.load_state_dict(checkpoint["model"])
     except (RuntimeError, KeyError, TypeError) as err:
@@ -48,11 +51,14 @@ def load_model(run: Run, which: str, device: torch.device):
     return cfg, task, artifacts, model.to(device).eval()
 
 
-def predict(run_dir: Path, given: str, which: str = "best", sampling: Sampling | None = None):
-    """The line `rnnlab predict` prints: a language model's continuation of `given`, or a
-    classifier's label for it and the label's probability (tab-separated)."""
+def predict(
+    run_dir: Path, given: str, which: str = "best", sampling: Sampling | None = None
+) -> Iterator[str]:
+    """What `rnnlab predict` prints, in pieces as they come: a language model's
+    continuation of `given`, or a classifier's label for it and the label's probability
+    (tab-separated). Joined, the pieces are the whole line."""
     device = torch.device("cpu")
     cfg, task, artifacts, model = load_model(Run.open(run_dir), which, device)
     tokens = task.read_input(cfg, artifacts, given)
     with flush_denormals(device):
-        return task.predict(cfg, artifacts, model, tokens, sampling or Sampling())
+        yield from task.predict(cfg, artifacts, model, tokens, sampling or Sampling())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 from rnnlab.runs.fileio import write_atomic
@@ -21,9 +22,11 @@ def pyplot():
 def save_png(fig, path: Path) -> None:
     """Lay `fig` out, write it to `path` as a PNG atomically, and close it."""
     plt = pyplot()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    with warnings.catch_warnings():  # a run name in a script the font lacks: boxes, no noise
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
     plt.close(fig)
     write_atomic(path, buffer.getvalue())
 

@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import write_atomic, write_with
+from rnnlab.runs.fileio import storage_error, write_atomic, write_with
 from rnnlab.runs.tables import read_csv, write_csv
 
 
@@ -46,6 +46,8 @@ class Run:
             raise RnnlabError(
                 f"run folder {path} already exists; it is never overwritten"
             ) from None
+        except OSError as err:
+            raise storage_error(err, path) or err from None
         return cls(path)
 
     @classmethod
@@ -97,18 +99,26 @@ class Run:
         write_csv(self.metrics_path, rows)
 
     def read_metrics(self) -> list[dict]:
-        """metrics.csv's rows, numbers as numbers ([] before the first log point)."""
-        return read_csv(self.metrics_path)
+        """metrics.csv's rows, numbers as numbers ([] before the first log point);
+        validated on read: a row whose epoch or step is not a whole number is left out."""
+        rows = read_csv(self.metrics_path)
+        return [
+            r for r in rows if all(_of_type(r.get(k), (int, type(None))) for k in ("epoch", "step"))
+        ]
 
     def write_summary(self, summary: dict) -> None:
         write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
 
     def read_summary(self) -> dict:
+        """summary.json, validated on read: {} when it is missing or not a JSON object, and
+        a known field of the wrong type (a hand edit) left out rather than trusted."""
         try:
             summary = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return {}
-        return summary if isinstance(summary, dict) else {}
+        if not isinstance(summary, dict):
+            return {}
+        return {k: v for k, v in summary.items() if _of_type(v, SUMMARY_TYPES.get(k, object))}
 
     def append_samples(self, text: str) -> None:
         old = self.samples_path.read_text(encoding="utf-8") if self.samples_path.exists() else ""
@@ -123,6 +133,25 @@ class Run:
         return load_checkpoint(self.checkpoint_path(which), map_location)
 
 
+# summary.json's fields and their types (runs/run.py writes them; others may be added)
+SUMMARY_TYPES = {
+    "name": str, "status": str, "key_metric": str, "higher_is_better": bool, "epochs": int,
+    "steps": int, "final": dict, "best": dict, "test": dict, "at": dict, "wall_s": (int, float),
+    "tokens_per_s": (int, float, type(None)), "parameters": int, "error": str, "reason": str,
+}  # fmt: skip
+
+
+def _of_type(value, kinds) -> bool:
+    """isinstance, where a bool is not a number."""
+    if (
+        isinstance(value, bool)
+        and kinds is not bool
+        and not (isinstance(kinds, tuple) and bool in kinds)
+    ):
+        return kinds is object
+    return isinstance(value, kinds)
+
+
 def new_folder(parent: Path, name: str) -> Path:
     """Create and return `parent/<name>-<YYYYmmdd-HHMMSS>`, suffixed -1, -2... on a clash."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -134,6 +163,8 @@ def new_folder(parent: Path, name: str) -> Path:
             return path
         except FileExistsError:
             continue
+        except OSError as err:  # read-only, no permission, a name too long
+            raise storage_error(err, path) or err from None
     raise RnnlabError(f"cannot find a free folder name under {parent}")
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from rnnlab.errors import RnnlabError
+from rnnlab.runs.lock import holder, is_locked
+
 INTERRUPTED_CODES = {130, 143, -signal.SIGINT, -signal.SIGTERM}
 
 
@@ -25,6 +28,7 @@ class Job:
     log: Path
     attempts: Optional[Path] = None  # where a dead attempt's run folder is set aside
     env: dict = field(default_factory=dict)  # extra environment of the run (a search's trial)
+    resume: bool = False  # continue the interrupted run in run_dir (train --resume)
 
 
 @dataclass
@@ -50,7 +54,9 @@ def command(job: Job) -> list[str]:
 
 
 def train_args(job: Job) -> list[str]:
-    """`rnnlab` arguments that train the job's run."""
+    """`rnnlab` arguments that train the job's run (or continue it: `resume`)."""
+    if job.resume:  # overrides: only what --resume may change (train.epochs)
+        return ["train", "--resume", str(job.run_dir), *job.overrides, "--quiet"]
     return ["train", str(job.config), *job.overrides, "--run-dir", str(job.run_dir), "--quiet"]
 
 
@@ -76,6 +82,8 @@ def set_aside(run_dir: Path, attempts: Path) -> Optional[Path]:
     """Move an unfinished run's folder to attempts/<name>-<k> so the run can be redone."""
     if not run_dir.exists():
         return None
+    if is_locked(run_dir):  # a live run (a sweep started elsewhere on this folder)
+        raise RnnlabError(f"{run_dir} is still being written by process {holder(run_dir)}")
     attempts.mkdir(parents=True, exist_ok=True)
     k = 1
     while (attempts / f"{run_dir.name}-{k}").exists():

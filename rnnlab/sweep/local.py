@@ -51,7 +51,7 @@ class LocalExecutor:
         try:
             for future in futures:
                 future.result()
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or a failed write (results.csv on a full disk)
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -66,7 +66,7 @@ class LocalExecutor:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpus)
         job.log.parent.mkdir(parents=True, exist_ok=True)
         started = time.time()
-        with open(job.log, "w") as log:
+        with open(job.log, "a" if job.resume else "w") as log:
             proc = subprocess.Popen(command(job), stdout=log, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
             with self._lock:

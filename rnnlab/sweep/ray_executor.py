@@ -19,7 +19,6 @@ their runs with SIGINT as a local sweep does.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import site
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import RnnlabError
+from rnnlab.runs import Run
 
 from .jobs import (
     ExecutorSettings,
@@ -91,7 +91,7 @@ class RayExecutor:
                 for ref in done:
                     job = self._pending.pop(ref)
                     on_done(job, self._outcome(ref))
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C (the sweep's stop gate), or a failed write
             self.stop()
             raise
         finally:
@@ -116,7 +116,8 @@ class RayExecutor:
         ray = self._ray = import_ray()
         if not ray.is_initialized():
             address = self.settings.address
-            sigterm = signal.getsignal(signal.SIGTERM)  # ray.init replaces the CLI's handler
+            stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+            handlers = {sig: signal.getsignal(sig) for sig in stops}  # ray.init replaces some
             try:
                 ray.init(address=address, logging_level="warning", log_to_driver=False,
                          **({} if address else {"include_dashboard": False}))  # fmt: skip
@@ -126,7 +127,8 @@ class RayExecutor:
                     f"Ray: could not connect to {address or 'a cluster'}: {line}"
                 ) from None
             self._owns = True
-            _restore(signal.SIGTERM, sigterm)
+            for sig, handler in handlers.items():  # the sweep's stop gate takes them again
+                _restore(sig, handler)
         print(_fit(ray.nodes(), self.settings), flush=True)
         return ray
 
@@ -180,15 +182,15 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
     """One run: set aside a dead attempt's folder, train in a child process that dies with
     this worker, and return the outcome. Every attempt appends to the run's log."""
     started = time.time()
-    summary = job.run_dir / "summary.json"
-    if summary.is_file():  # an earlier attempt's worker died after its run had finished
-        return Outcome("finished", "", json.loads(summary.read_text()).get("wall_s") or 0.0)
+    summary = Run(job.run_dir).read_summary()
+    if summary.get("status") == "finished":  # an earlier attempt's worker died after the end
+        return Outcome("finished", "", summary.get("wall_s") or 0.0)
     job.log.parent.mkdir(parents=True, exist_ok=True)
     proc = None
     with open(job.log, "a") as log:
         log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} on {socket.gethostname()}: "
                   f"ray worker pid {os.getpid()}\n")  # fmt: skip
-        aside = set_aside(job.run_dir, job.attempts) if job.attempts else None
+        aside = set_aside(job.run_dir, job.attempts) if job.attempts and not job.resume else None
         if aside:
             log.write(f"== an earlier attempt's worker died; its folder is now {aside}\n")
         log.flush()

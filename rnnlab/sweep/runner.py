@@ -20,15 +20,17 @@ from pathlib import Path
 import yaml
 
 from rnnlab.config import config_from_dict, config_to_dict, dump_config, load_config
+from rnnlab.config.limits import load_yaml, read_config_text
 from rnnlab.config.load import parse_overrides, set_dotted
 from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
 from rnnlab.models import check_model
 from rnnlab.runs import Run, new_folder
 from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.lock import locked
 
 from .executors import make_executor
-from .grid import Point, expand
+from .grid import Point, check_size, expand
 from .jobs import ExecutorSettings, Job, Outcome, set_aside
 from .results import flatten_summary, pick_metric, plot_sweep, write_results
 
@@ -54,8 +56,10 @@ class Sweep:
 
 def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] | None,
                workers: int | None, metric: str | None, out: Path,
-               executor: ExecutorSettings | None = None) -> Sweep:  # fmt: skip
-    """Check every point's config, then create the sweep folder; nothing runs yet."""
+               executor: ExecutorSettings | None = None,
+               max_runs: int | None = None) -> Sweep:  # fmt: skip
+    """Check every point's config, then create the sweep folder; nothing runs yet. A grid
+    of more than `max_runs` runs is refused before it is expanded (--max-runs consents)."""
     base = check_config(load_config(config, overrides))
     check_model(base.model)
     grid = {**base.sweep.grid, **grid}
@@ -64,6 +68,7 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
     if "seed" in grid:
         raise RnnlabError("sweep seeds with --seeds 0,1,2 (or sweep.seeds), not a grid over 'seed'")
     seeds = seeds or base.sweep.seeds or [base.seed]
+    check_size(grid, seeds, max_runs)
     points = expand(grid, seeds)
     check_points(config_to_dict(base), points)
     sweep_dir = new_folder(out, base.name)
@@ -80,9 +85,12 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
 def reopen_sweep(sweep_dir: Path, workers: int | None) -> Sweep:
     """The sweep in `sweep_dir`, as it was asked, for --resume."""
     try:
-        asked = yaml.safe_load((Path(sweep_dir) / "sweep.yaml").read_text())
+        path = Path(sweep_dir) / "sweep.yaml"
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        asked = load_yaml(read_config_text(path), str(path))
         base = load_config(Path(sweep_dir) / "base.yaml")
-    except (OSError, yaml.YAMLError):
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
         raise RnnlabError(f"{sweep_dir} is not a sweep folder (no readable sweep.yaml)") from None
     _check_asked(asked, Path(sweep_dir) / "sweep.yaml")
     points = expand(asked["grid"], asked["seeds"])
@@ -123,11 +131,19 @@ def check_points(base: dict, points: list[Point]) -> None:
 
 def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
     """Run every point not yet finished with the sweep's executor (`gpus`: this machine's,
-    for the local one); return the count of runs by status."""
+    for the local one); return the count of runs by status. Holds the sweep folder's
+    lock throughout: a second `sweep --resume` of a live sweep is refused in one line."""
+    with locked(sweep.dir, "sweep folder"):
+        return _run_locked(sweep, reporter, gpus)
+
+
+def _run_locked(sweep: Sweep, reporter, gpus: int) -> dict[str, int]:
     rows = {p.name: _row(sweep, p) for p in sweep.points}
     todo = [p for p in sweep.points if rows[p.name]["status"] != "finished"]
+    resumable = {p.name for p in todo if _resumable(sweep, p, rows[p.name]["status"])}
     for point in todo:
-        _set_aside(sweep, point)
+        if point.name not in resumable:
+            _set_aside(sweep, point)
     lock = threading.Lock()
     reporter.start(len(sweep.points), done=len(sweep.points) - len(todo))
 
@@ -138,7 +154,7 @@ def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
             _write(sweep, list(rows.values()))
             reporter.run_done(rows[job.name], pick_metric(list(rows.values()), sweep.metric))
 
-    jobs = [_job(sweep, p) for p in todo]
+    jobs = [_job(sweep, p, p.name in resumable) for p in todo]
     try:
         make_executor(sweep.executor, sweep.workers, gpus).run(jobs, on_done)
     finally:
@@ -151,10 +167,31 @@ def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
     return counts
 
 
-def _job(sweep: Sweep, point: Point) -> Job:
+def _job(sweep: Sweep, point: Point, resume: bool = False) -> Job:
     log = sweep.dir / "logs" / f"{point.name}.log"
-    return Job(point.name, sweep.base_path, point.overrides(), sweep.run_dir(point), log,
-               sweep.dir / "attempts")  # fmt: skip
+    overrides = _resume_overrides(sweep, point) if resume else point.overrides()
+    return Job(point.name, sweep.base_path, overrides, sweep.run_dir(point), log,
+               sweep.dir / "attempts", resume)  # fmt: skip
+
+
+def _resume_overrides(sweep: Sweep, point: Point) -> list[str]:
+    """train.epochs as base.yaml now says (it may have been edited to shorten or extend
+    the sweep), never fewer than the epochs the run has begun."""
+    epochs = load_config(sweep.base_path).train.epochs
+    begun = (Run(sweep.run_dir(point)).read_summary().get("at") or {}).get("epoch")
+    if isinstance(begun, int) and not isinstance(begun, bool):
+        epochs = max(epochs, begun)
+    return [f"train.epochs={epochs}"]
+
+
+def _resumable(sweep: Sweep, point: Point, status: str) -> bool:
+    """An interrupted run with a last.pt continues (train --resume) instead of restarting."""
+    run = Run(sweep.run_dir(point))
+    return (
+        status == "interrupted"
+        and run.checkpoint_path("last").is_file()
+        and (run.config_path.is_file())
+    )
 
 
 def _row(sweep: Sweep, point: Point, outcome: Outcome | None = None) -> dict:

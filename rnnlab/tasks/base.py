@@ -13,7 +13,7 @@ run's model with the same `model_for` as training, from what the run folder keep
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -100,8 +100,11 @@ class Task:
         raise NotImplementedError
 
     @classmethod
-    def predict(cls, cfg, artifacts: Artifacts, model: nn.Module, tokens, sampling) -> str:
-        """The line `rnnlab predict` prints for the input `tokens` (model in eval mode)."""
+    def predict(
+        cls, cfg, artifacts: Artifacts, model: nn.Module, tokens, sampling
+    ) -> Iterator[str]:
+        """What `rnnlab predict` prints for the input `tokens` (model in eval mode), in
+        pieces printed as they come (a long generated text in constant memory)."""
         raise NotImplementedError
 
     def save_artifacts(self, run) -> None:

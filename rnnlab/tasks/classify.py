@@ -8,6 +8,7 @@ row), `dev_loss`/`dev_acc`, and at the end `test_loss`/`test_acc` in summary.jso
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -129,13 +130,13 @@ class ClassifyTask(Task):
 
     @classmethod
     @torch.no_grad()
-    def predict(cls, cfg, artifacts: Artifacts, model, tokens, sampling) -> str:
-        """The predicted label and its probability, separated by a tab."""
+    def predict(cls, cfg, artifacts: Artifacts, model, tokens, sampling) -> Iterator[str]:
+        """The predicted label and its probability, separated by a tab (one piece)."""
         ids = torch.as_tensor(artifacts.vocab.encode(np.array(tokens))).view(1, -1)  # (1, T)
         lengths = torch.tensor([ids.shape[1]], device=ids.device)  # (1,)
         probs = torch.softmax(model(ids, lengths), -1)[0]  # (C,)
         best = int(probs.argmax())
-        return f"{artifacts.classes[best]}\t{float(probs[best]):.4f}"
+        yield f"{artifacts.classes[best]}\t{float(probs[best]):.4f}"
 
 
 def cut(cfg, tokens: list[str]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -38,7 +39,9 @@ def check_prefix(prefix: str, vocab: Vocab, token: str) -> list[str]:
     return tokens
 
 
-@torch.no_grad()
+CHUNK = 256  # tokens per piece that `generate_chunks` hands out
+
+
 def generate(
     model,
     vocab: Vocab,
@@ -51,21 +54,44 @@ def generate(
 ) -> list[str]:
     """`num_tokens` tokens after `prefix`: greedy when temperature is 0, else sampled;
     ending before the first `stop_at` token (e.g. "<eos>") when one is given."""
+    chunks = generate_chunks(
+        model, vocab, prefix, num_tokens, temperature, top_k, generator, stop_at
+    )
+    return [token for chunk in chunks for token in chunk]
+
+
+@torch.no_grad()
+def generate_chunks(
+    model,
+    vocab: Vocab,
+    prefix: list[str],
+    num_tokens: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    stop_at: str | None = None,
+) -> Iterator[list[str]]:
+    """`generate`'s tokens in lists of at most CHUNK, handed out while generating: constant
+    memory whatever `num_tokens` is (`rnnlab predict --num-chars` prints them as they come)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     ids = torch.as_tensor(vocab.encode(np.asarray(prefix)), device=device).view(1, -1)  # (1, P)
     logits, state = model(ids, None)  # (P, 1, V): the prefix warms the state up
     stop_id = vocab.token_to_idx[stop_at] if stop_at is not None else None
-    picked = []
+    picked: list[int] = []
     for _ in range(num_tokens):
         next_id = pick(logits[-1, 0], temperature, top_k, generator)  # (1,)
         if stop_id is not None and int(next_id) == stop_id:
             break
-        picked.append(next_id)
+        picked.append(int(next_id))
+        if len(picked) == CHUNK:
+            yield vocab.decode(picked)
+            picked = []
         logits, state = model(next_id.view(1, 1), state)  # (1, 1, V)
     model.train(was_training)
-    return vocab.decode(torch.cat(picked).tolist()) if picked else []
+    if picked:
+        yield vocab.decode(picked)
 
 
 def pick(logits: torch.Tensor, temperature: float, top_k: int | None, generator) -> torch.Tensor:

@@ -11,6 +11,7 @@ with the best checkpoint: summary.json's `test` holds `loss`, `ppl` (and `bpc`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +23,7 @@ from rnnlab.data.tokens import EOS
 from rnnlab.errors import RnnlabError
 from rnnlab.models import LanguageModel, detach_state
 from rnnlab.runs.plots import plot_curves
-from rnnlab.tasks.generate import check_prefix, generate, join_tokens, split_prefix
+from rnnlab.tasks.generate import check_prefix, generate, generate_chunks, join_tokens, split_prefix
 
 from .base import TASKS, Artifacts, BatchResult, Task
 
@@ -192,8 +193,8 @@ class LanguageModelTask(Task):
         return check_prefix(given, artifacts.vocab, cfg.data.token)
 
     @classmethod
-    def predict(cls, cfg, artifacts: Artifacts, model, tokens, sampling) -> str:
-        """The prefix followed by `sampling.num_tokens` generated tokens."""
+    def predict(cls, cfg, artifacts: Artifacts, model, tokens, sampling) -> Iterator[str]:
+        """The prefix, then `sampling.num_tokens` generated tokens, in pieces as they come."""
         generator = torch.Generator().manual_seed(sampling.seed)
         stop_at = EOS if sampling.stop_at_eos else None
         if stop_at and EOS not in artifacts.vocab.token_to_idx:
@@ -201,11 +202,14 @@ class LanguageModelTask(Task):
                 "--stop-at-eos: this run has no <eos> token (train on word tokens with "
                 "data.eos: true)"
             )
-        out = generate(
+        chunks = generate_chunks(
             model, artifacts.vocab, tokens, sampling.num_tokens, sampling.temperature,
             sampling.top_k, generator, stop_at,
         )  # fmt: skip
-        return join_tokens(tokens + out, cfg.data.token)
+        between = join_tokens(["", ""], cfg.data.token)  # "" for characters, " " for words
+        yield join_tokens(tokens, cfg.data.token)
+        for chunk in chunks:
+            yield between + join_tokens(chunk, cfg.data.token)
 
 
 def last_row(state):

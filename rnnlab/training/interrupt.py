@@ -1,10 +1,17 @@
-"""Stopping a training run cleanly on SIGINT (Ctrl-C) or SIGTERM.
+"""Stopping cleanly on SIGINT (Ctrl-C), SIGTERM or SIGHUP, however many arrive.
 
-While the loop runs, `StopSignals` turns either signal into a request that the loop reads
-after each optimizer step: it then writes last.pt (enough to resume exactly there) and
-raises `Interrupted`, which the CLI turns into one line and exit code 128 + signal
-(130 for SIGINT, 143 for SIGTERM). A second signal stops at once, without the checkpoint
-(atomic writes keep the previous last.pt whole).
+One `StopGate` per command (`stop_signals()`, installed by `rnnlab train` and `rnnlab
+sweep`) takes all three signals. The FIRST starts a stop; every later one is absorbed,
+so a burst of signals never interrupts the stop itself (its checkpoint, its summary.json,
+its one line). Where the first one lands decides how the stop goes:
+
+- in the training loop (`StopSignals`, which turns raising off): the loop finishes the
+  optimizer step, writes last.pt there and raises `Interrupted`;
+- inside `shielded()` (summary.json, a run folder being set up): it is only recorded;
+- anywhere else (data loading, testing the best checkpoint): `Interrupted` is raised at once.
+
+The CLI turns `Interrupted` into one line (with the resume command when there is a run
+folder) and exit code 128 + signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 
 Test hook: `RNNLAB_STOP_AFTER_STEPS=N` makes the loop send SIGINT to its own process right
 after optimizer step N, so tests interrupt at an exact step through the real signal path.
@@ -23,12 +30,18 @@ from typing import Any
 from rnnlab.errors import RnnlabError
 
 STOP_AFTER_STEPS_ENV = "RNNLAB_STOP_AFTER_STEPS"
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
-NAMES: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+NAMES: dict[int, str] = {
+    signal.SIGINT: "SIGINT",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGHUP: "SIGHUP",
+}
 
 
-class Interrupted(Exception):
-    """Training stopped by a signal; `exit_code` is 128 + the signal number."""
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by a signal; `exit_code` is 128 + the signal number. A
+    KeyboardInterrupt, so `except Exception` never swallows it and libraries that expect
+    Ctrl-C (Ray's waits) pass it on as they pass Ctrl-C on."""
 
     def __init__(self, signum: int, run_dir: Path | None = None, where: str = ""):
         self.signum, self.run_dir, self.where = signum, run_dir, where
@@ -46,33 +59,104 @@ class Interrupted(Exception):
         return f"interrupted ({name}){where}; resume with: rnnlab train --resume {self.run_dir}"
 
 
-class StopSignals:
-    """Within `with StopSignals() as stop:` SIGINT and SIGTERM set `stop.signum` instead of
-    killing the process; a second signal raises `Interrupted` at once. Outside the main
-    thread (where Python cannot take signals) it does nothing."""
+class StopGate:
+    """The handler of SIGINT, SIGTERM and SIGHUP for one command: the first signal starts
+    a stop (`signum`; raised as `Interrupted` while `raising`), later ones are absorbed."""
 
     def __init__(self):
         self.signum: int | None = None
+        self.raising = True
         self.stop_after = stop_after_steps()
         self._old: dict[int, Any] = {}  # the handlers to put back
 
+    def handle(self, signum: int, frame) -> None:
+        if self.signum is not None:
+            return  # a stop is under way: absorbed, never a second exception
+        self.signum = signum
+        if self.raising:
+            raise Interrupted(signum)
+
+    def install(self) -> bool:
+        """Take the signals (main thread only: elsewhere Python cannot); False if not."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        self._old = {sig: signal.signal(sig, self.handle) for sig in SIGNALS}
+        return True
+
+    def uninstall(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._old = {}
+
+
+def current_gate() -> StopGate | None:
+    """The gate whose handler is installed now, if any."""
+    handler = signal.getsignal(signal.SIGINT)
+    owner = getattr(handler, "__self__", None)
+    return owner if isinstance(owner, StopGate) else None
+
+
+@contextmanager
+def stop_signals():
+    """A command's gate for SIGINT, SIGTERM and SIGHUP; the old handlers come back after."""
+    gate = StopGate()
+    installed = gate.install()
+    try:
+        yield gate
+    finally:
+        if installed:
+            gate.uninstall()
+
+
+@contextmanager
+def shielded():
+    """Within it a first signal is recorded but not raised (writing summary.json, setting a
+    run folder up): the work finishes whole; what follows sees `gate.signum`."""
+    gate = current_gate()
+    if gate is None:
+        yield
+        return
+    was, gate.raising = gate.raising, False
+    try:
+        yield
+    finally:
+        gate.raising = was
+
+
+class StopSignals:
+    """The training loop's view of the gate: `requested(step)` is true once a signal came
+    (the loop then saves last.pt and stops). Without a command's gate it installs its own
+    for the loop's duration; outside the main thread it does nothing."""
+
+    def __init__(self):
+        self.stop_after = stop_after_steps()
+        self._gate: StopGate | None = None
+        self._own = False
+        self._was = True
+
+    @property
+    def signum(self) -> int | None:
+        return self._gate.signum if self._gate else None
+
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            self._old = {sig: signal.signal(sig, self._handle) for sig in SIGNALS}
+        self._gate = current_gate()
+        if self._gate is None:
+            gate = StopGate()
+            self._own = gate.install()
+            self._gate = gate if self._own else None
+        if self._gate is not None:
+            self._was, self._gate.raising = self._gate.raising, False
         return self
 
     def __exit__(self, *exc) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum: int, frame) -> None:
-        if self.signum is not None:  # asked twice: stop now
-            raise Interrupted(signum)
-        self.signum = signum
+        if self._gate is not None:
+            self._gate.raising = self._was
+            if self._own:
+                self._gate.uninstall()
 
     def requested(self, step: int) -> bool:
         """Whether to stop after optimizer step `step` (fires the test hook first)."""
-        if self.stop_after is not None and step == self.stop_after and self._old:
+        if self.stop_after is not None and step == self.stop_after and self._gate is not None:
             os.kill(os.getpid(), signal.SIGINT)
             for _ in range(1000):  # Python runs the handler at its next check: wait for it
                 if self.signum is not None:
@@ -89,20 +173,3 @@ def stop_after_steps() -> int | None:
         return int(text)
     except ValueError:
         raise RnnlabError(f"{STOP_AFTER_STEPS_ENV} must be an integer, got {text!r}") from None
-
-
-@contextmanager
-def sigterm_interrupts():
-    """Within it, SIGTERM stops the CLI like Ctrl-C (`Interrupted`) outside the loop."""
-
-    def handle(signum, frame):
-        raise Interrupted(signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGTERM, handle)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)

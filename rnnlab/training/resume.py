@@ -9,11 +9,12 @@ make a different run, so it is refused.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import torch
 
-from rnnlab.config import Config, config_to_dict, dump_config, load_config
+from rnnlab.config import Config, config_from_dict, config_to_dict, dump_config, load_config
 from rnnlab.config.load import flatten_dotted
 from rnnlab.config.techniques import parse_duration
 from rnnlab.data import check_config
@@ -22,28 +23,35 @@ from rnnlab.errors import RnnlabError
 from rnnlab.models import check_model
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.integrity import (
+    RESUMABLE,
+    check_artifacts,
+    config_differences,
+    read_artifacts,
+    saved_artifacts,
+)
+from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter
 from rnnlab.tasks import build_task
 from rnnlab.training.checkpoint import FORMAT, restore
+from rnnlab.training.interrupt import Interrupted
 from rnnlab.training.session import build_session, run_to_end
-
-# keys an override may change on resume: the length of training, the device, the samples
-RESUMABLE = (
-    "train.epochs",
-    "train.time_limit",
-    "train.early_stop",
-    "device",
-    "train.sample_every",
-    "train.sample_len",
-    "train.prefixes",
-    "train.checkpoint_every",
-    "train.tensorboard",
-)
 
 
 def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
-    """Continue the run in `run_dir` from checkpoints/last.pt; return the run."""
+    """Continue the run in `run_dir` from checkpoints/last.pt; return the run. Holds the
+    run folder's lock throughout: a run still being written is refused in one line."""
     run = Run.open(run_dir)
+    with locked(run.dir):
+        try:
+            return _resume(run, run_dir, overrides, reporter)
+        except Interrupted as err:
+            if err.run_dir is not None:
+                raise
+            raise Interrupted(err.signum, run.dir, "before training resumed") from None
+
+
+def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     if not run.checkpoint_path("last").is_file():
         raise RnnlabError(
             f"cannot resume {run_dir}: it has no checkpoints/last.pt (it stopped before its "
@@ -56,18 +64,77 @@ def resume(run_dir: Path, overrides: list[str], reporter: Reporter) -> Run:
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)
     ckpt = run.load_checkpoint("last", map_location=device)
+    check_payload(run, ckpt)
+    check_trained_config(run, ckpt, saved)
+    for name in check_artifacts(run, ckpt, "last", restore=True):  # deleted: written back
+        reporter.message(f"restored {name} from last.pt")
     summary = run.read_summary()
     check_resumable(run, ckpt, cfg, summary.get("status"))
     check_limit_raised(run, summary, saved, cfg)
     torch.manual_seed(cfg.seed)
     task = build_task(cfg, device)
+    check_data(run, ckpt, task)
     session = build_session(cfg, task, device, reporter, run)
-    state = restore(ckpt, task, session.model, session.optimizer)
+    try:
+        state = restore(ckpt, task, session.model, session.optimizer)
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as err:
+        detail = " ".join(str(err).split())[:160]
+        raise RnnlabError(
+            f"{run.checkpoint_path('last')} does not fit this run ({detail})"
+        ) from None
     session.precision.load_state_dict(ckpt.get("precision") or {})  # the GradScaler's scale
     write_atomic(run.config_path, dump_config(cfg))
     reporter.message(f"resuming {run.dir} after step {state.step} (epoch {state.epoch + 1})")
     wall_before = summary.get("wall_s") or 0.0
     return run_to_end(session, reporter, state, wall_before)
+
+
+# what resume reads from last.pt, and its type (a crafted or older file: one line, no traceback)
+PAYLOAD = {"format": str, "model": dict, "optimizer": dict, "epoch": int, "step": int,
+           "batch": int, "skipped": int, "rows": list, "rng": dict, "window": dict}  # fmt: skip
+
+
+def check_payload(run: Run, ckpt: dict) -> None:
+    for key, kind in PAYLOAD.items():
+        value = ckpt.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            got = "nothing" if key not in ckpt else type(value).__name__
+            raise RnnlabError(
+                f"cannot resume {run.dir}: its last.pt has no valid '{key}' ({kind.__name__} "
+                f"expected, got {got}): it was not written by this rnnlab, or was edited"
+            )
+
+
+def check_trained_config(run: Run, ckpt: dict, saved: Config) -> None:
+    """config.yaml must still be the config last.pt was trained with (but for RESUMABLE)."""
+    try:
+        trained = config_from_dict(ckpt["config"])
+    except (RnnlabError, KeyError, TypeError, AttributeError):
+        return  # a config of an older schema: nothing to compare it with
+    flat = [flatten_dotted(config_to_dict(c)) for c in (trained, saved)]
+    differs = config_differences(*flat, allowed=RESUMABLE)
+    if differs:
+        raise RnnlabError(
+            f"{run.config_path} is not the config last.pt was trained with ("
+            f"{'; '.join(differs[:3])}): put the trained values back (to change "
+            f"{', '.join(RESUMABLE)}, give KEY=VALUE after --resume)"
+        )
+
+
+def check_data(run: Run, ckpt: dict, task) -> None:
+    """The data, read again, must give the vocabulary (and labels) last.pt was trained with."""
+    saved = saved_artifacts(ckpt)
+    if not saved:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        task.save_artifacts(Run(Path(tmp)))
+        now = read_artifacts(Run(Path(tmp)))
+    changed = [name for name in saved if name in now and now[name] != saved[name]]
+    if changed:
+        raise RnnlabError(
+            f"the data now gives a different {changed[0]} than the one {run.dir} was trained "
+            f"with: the data file changed since; restore it, or start a new run"
+        )
 
 
 def check_changes(saved: Config, cfg: Config) -> None:

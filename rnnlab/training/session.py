@@ -23,15 +23,18 @@ from rnnlab.device import (
     pick_device,
     set_deterministic,
 )
+from rnnlab.errors import RnnlabError
 from rnnlab.models.compile import resolve_compile, set_compiled
 from rnnlab.runs import Run
-from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.fileio import StorageError, write_atomic
+from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter, format_row
 from rnnlab.tasks import Task, build_task
 from rnnlab.training.callbacks import make_callbacks
 from rnnlab.training.checkpoint import TrainState
-from rnnlab.training.interrupt import Interrupted
+from rnnlab.training.interrupt import Interrupted, shielded
 from rnnlab.training.loop import Session, fit
+from rnnlab.training.memory import check_fits
 from rnnlab.training.nanguard import Diverged
 from rnnlab.training.optim import build_optimizer
 from rnnlab.training.precision import Precision, check_precision
@@ -45,16 +48,19 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
     session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
     run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
-    write_atomic(run.config_path, dump_config(cfg))
-    task.save_artifacts(run)
-    reporter.message(f"run: {run.dir}")
-    return run_to_end(session, reporter, TrainState())
+    with locked(run.dir):  # one writer per run folder (a --resume of it must wait)
+        with shielded():  # a signal now stops the run after its first step, with last.pt
+            write_atomic(run.config_path, dump_config(cfg))
+            task.save_artifacts(run)
+            reporter.message(f"run: {run.dir}")
+        return run_to_end(session, reporter, TrainState())
 
 
 def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run | None = None):
     """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
     for warning in check_precision(cfg.train.precision, device, cfg.model):
         reporter.warn(warning)
+    check_fits(cfg, task, device)  # an estimate on the meta device: refused before allocating
     with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
         model = task.build_model().to(device)
     per_epoch = task.batches_per_epoch()
@@ -80,13 +86,14 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
     assert run is not None, "a session runs in its run folder (set by train or resume)"
 
     def record(status: str, test: dict | None = None, **extra) -> None:
-        for callback in s.callbacks:
-            callback.on_train_end(s, state, status)
-        wall_s = wall_before + time.time() - started
-        done = summary(s, state, wall_s, test, status)
-        for callback in s.callbacks:
-            done.update(callback.summary())
-        run.write_summary({**done, **extra, "compiled": s.compiled})
+        with shielded():  # a signal now cannot cut summary.json short
+            for callback in s.callbacks:
+                callback.on_train_end(s, state, status)
+            wall_s = wall_before + time.time() - started
+            done = summary(s, state, wall_s, test, status)
+            for callback in s.callbacks:
+                done.update(callback.summary())
+            run.write_summary({**done, **extra, "compiled": s.compiled})
 
     try:
         with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
@@ -97,6 +104,12 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
         if state.rows:
             run.write_metrics(state.rows)
         record("diverged", reason=str(err), diverged_at={"epoch": err.epoch, "step": err.step})
+        raise
+    except StorageError as err:  # full disk, read-only: last.pt is the previous one, whole
+        try:
+            record("failed", error=str(err))
+        except (OSError, RnnlabError):
+            pass  # the storage refuses even summary.json
         raise
     except (Interrupted, KeyboardInterrupt) as err:
         record("interrupted", at={"epoch": state.epoch + bool(state.batch), "step": state.step})
@@ -121,7 +134,7 @@ def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, sta
     speeds = [r["tokens_per_s"] for r in state.rows[1:]] or [r["tokens_per_s"] for r in state.rows]
     return {
         "name": s.cfg.name,
-        "status": status,  # finished | interrupted | diverged
+        "status": status,  # finished | interrupted | diverged | failed (storage)
         "key_metric": task.key_metric,  # the validation metric that picks best.pt
         "higher_is_better": task.higher_is_better,
         "epochs": state.epoch,

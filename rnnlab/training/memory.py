@@ -1,0 +1,68 @@
+"""Refuse a model that cannot fit before allocating it: its parameters are counted on
+PyTorch's meta device (shapes only, no memory), then weights, gradients and optimizer
+state, plus a rough bound on one batch's activations, are compared with the memory the
+device has free (MemAvailable on CPU, cudaMemGetInfo on a GPU).
+
+The estimate is a lower bound (it leaves out the allocator's slack and temporaries), so a
+model it lets through can still run out of memory; `device.fits_in_memory` then turns the
+failed allocation into one line. What it refuses would certainly not fit.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnlab.errors import RnnlabError
+
+OPTIMIZER_STATES = {"sgd": 1, "adam": 2, "adamw": 2}  # tensors the optimizer keeps per weight
+SAVED_PER_UNIT = 8  # activations kept for backward per hidden unit, step and example (gates)
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory on `device`, or None when it cannot be told."""
+    if device.type == "cuda":
+        try:
+            return torch.cuda.mem_get_info(device)[0]
+        except (RuntimeError, AssertionError):
+            return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def estimate_bytes(cfg, task) -> tuple[int, int] | None:
+    """(parameters, bytes training them needs at least), or None when the model cannot be
+    built on the meta device."""
+    try:
+        with torch.device("meta"):
+            model = task.build_model()
+    except Exception:  # an init the meta device cannot run: no estimate, no refusal
+        return None
+    params = sum(p.numel() for p in model.parameters())
+    per_weight = 4 * (2 + OPTIMIZER_STATES.get(cfg.optim.name, 2))  # fp32 weight, grad, states
+    data = cfg.data
+    steps = getattr(data, "num_steps", None) or getattr(data, "max_len", None) or 100
+    layers = cfg.model.num_layers * (2 if cfg.model.bidirectional else 1)
+    activations = 4 * SAVED_PER_UNIT * data.batch_size * steps * cfg.model.hidden_size * layers
+    return params, params * per_weight + activations
+
+
+def check_fits(cfg, task, device: torch.device) -> None:
+    """RnnlabError, before any allocation, when the model's estimate exceeds free memory."""
+    estimate = estimate_bytes(cfg, task)
+    free = available_bytes(device)
+    if estimate is None or free is None:
+        return
+    params, needed = estimate
+    if needed > free:
+        raise RnnlabError(
+            f"the model does not fit in memory: it needs at least {needed / 2**30:,.1f} GiB to train ({params:,} parameters "
+            f"with gradients and {cfg.optim.name} state, and one batch's activations); "
+            f"{device.type} has {free / 2**30:,.1f} GiB free: lower model.hidden_size, "
+            f"num_layers or data.batch_size"
+        )
