@@ -296,7 +296,7 @@ def test_forget_bias_shifts_only_the_lstm_forget_gates(write_config, impl):
 
 def test_forget_bias_needs_an_lstm(write_config):
     with pytest.raises(RnnlabError, match="'model.forget_bias' is for model.cell: lstm"):
-        load_config(write_config("model: {cell: gru, forget_bias: 1.0}\n"))
+        check_model(load_config(write_config("model: {cell: gru, forget_bias: 1.0}\n")).model)
 
 
 def test_a_tiny_scratch_run_trains_saves_and_predicts(tiny_config, tmp_path):

@@ -93,6 +93,8 @@ def sweep(
     searching = search is not None or trials is not None or bool(space)
     if resume is not None and searching:
         raise RnnlabError("--resume takes the sweep folder only: its search is saved")
+    if resume is not None and (config is not None or grid or seeds):
+        raise RnnlabError("--resume takes the sweep folder only: its grid and seeds are saved")
     if resume is not None and _is_search(resume):
         from rnnlab.sweep.search import reopen_search
 
@@ -111,8 +113,6 @@ def sweep(
                            trials, workers, metric, out, settings)  # fmt: skip
         return _run_search(plan)
     if resume is not None:
-        if config is not None or grid or seeds:
-            raise RnnlabError("--resume takes the sweep folder only: its grid and seeds are saved")
         plan = reopen_sweep(resume, workers)
         plan.executor = choose_executor(plan.executor, given, workers is not None, resume)
     elif config is None:

@@ -171,7 +171,7 @@ def _job(sweep: Sweep, point: Point, resume: bool = False) -> Job:
     log = sweep.dir / "logs" / f"{point.name}.log"
     overrides = _resume_overrides(sweep, point) if resume else point.overrides()
     return Job(point.name, sweep.base_path, overrides, sweep.run_dir(point), log,
-               sweep.dir / "attempts", resume)  # fmt: skip
+               sweep.dir / "attempts", resume=resume)  # fmt: skip
 
 
 def _resume_overrides(sweep: Sweep, point: Point) -> list[str]:

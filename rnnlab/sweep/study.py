@@ -118,7 +118,7 @@ def _job(search: Search, trial) -> Job:
     env = {STORAGE_ENV: search.storage, STUDY_ENV: STUDY_NAME, TRIAL_ENV: str(trial._trial_id),
            PRUNER_ENV: pruner_spec(search)}  # fmt: skip
     return Job(point.name, search.base_path, point.overrides(), search.run_dir(point),
-               search.dir / "logs" / f"{point.name}.log", search.dir / "attempts", env)  # fmt: skip
+               search.dir / "logs" / f"{point.name}.log", search.dir / "attempts", env=env)  # fmt: skip
 
 
 def _write_rows(search: Search, rows: dict) -> None:
