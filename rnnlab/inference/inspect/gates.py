@@ -19,7 +19,7 @@ import torch
 
 from rnnlab.models.probe import probe, unroll
 from rnnlab.runs.fileio import write_atomic
-from rnnlab.runs.plots import _pyplot, _save
+from rnnlab.runs.plots import pyplot, save_png
 
 LEFT, RIGHT = 0.1, 0.9  # saturation thresholds
 MAX_TOKENS = 20_000  # language models: the first this many tokens of the text
@@ -94,7 +94,7 @@ def write(out: Path, rows: list[dict], title: str) -> None:
 
 
 def plot(path: Path, rows: list[dict], title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     panels = sorted({(r["layer"], r["direction"]) for r in rows})
     gates = list(dict.fromkeys(r["gate"] for r in rows))
     fig, axes = plt.subplots(
@@ -126,4 +126,4 @@ def plot(path: Path, rows: list[dict], title: str) -> None:
         ax.set_ylabel(f"fraction > {RIGHT}", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rnnlab.models.probe import describe_curve, grad_flow, probe
 from rnnlab.runs.fileio import write_atomic
-from rnnlab.runs.plots import _pyplot, _save
+from rnnlab.runs.plots import pyplot, save_png
 
 
 def measure(subject) -> dict[str, dict[str, list[float]]]:
@@ -44,7 +44,7 @@ def write(out: Path, flows: dict[str, dict], title: str) -> None:
 
 
 def plot(path: Path, flows: dict[str, dict], title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.6), dpi=100)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     n = 0
@@ -78,7 +78,7 @@ def plot(path: Path, flows: dict[str, dict], title: str) -> None:
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def lines(flows: dict[str, dict]) -> list[str]:

@@ -31,7 +31,7 @@ import torch
 
 from rnnlab.models.probe import probe, unroll
 from rnnlab.runs.fileio import write_atomic
-from rnnlab.runs.plots import _pyplot, _save
+from rnnlab.runs.plots import pyplot, save_png
 
 PASSAGE = 2000  # tokens of a split's text the units are read over
 TOP = 12  # units on the page's list
@@ -137,7 +137,7 @@ def write(out: Path, tokens: list[str], names, r, props, ranked, acts, title: st
 
 def heatmap(path: Path, tokens, names, acts: np.ndarray, ranked: list[dict], title: str) -> None:
     """The top units (rows) over the passage's first tokens (columns), coloured -1..+1."""
-    plt = _pyplot()
+    plt = pyplot()
     shown = [u["unit"] for u in ranked[:HEAT_UNITS]] or names[:HEAT_UNITS]
     cols = [names.index(u) for u in shown]
     n = min(HEAT_TOKENS, len(tokens))
@@ -154,4 +154,4 @@ def heatmap(path: Path, tokens, names, acts: np.ndarray, ranked: list[dict], tit
     ax.set_yticklabels([f"{u}  {property_of.get(u, '')}" for u in shown], fontsize=8)
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="activation")
     ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)

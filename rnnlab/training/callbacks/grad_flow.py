@@ -17,7 +17,7 @@ import time
 
 from rnnlab.models.probe import describe_curve, grad_flow, probe
 from rnnlab.runs.fileio import write_atomic
-from rnnlab.runs.plots import _pyplot, _save
+from rnnlab.runs.plots import pyplot, save_png
 from rnnlab.tasks.heldout import grad_flow_batch
 
 from .base import CALLBACKS, Callback
@@ -82,7 +82,7 @@ def plot_heatmaps(path, evals, curves: dict, x: str, title: str) -> None:
     import numpy as np
     from matplotlib.colors import LogNorm
 
-    plt = _pyplot()
+    plt = pyplot()
     names = list(curves)
     fig, axes = plt.subplots(len(names), 1, figsize=(7.0, 1.2 + 2.2 * len(names)), dpi=100)
     axes = np.atleast_1d(axes)
@@ -112,7 +112,7 @@ def plot_heatmaps(path, evals, curves: dict, x: str, title: str) -> None:
         extra = f" ({'; '.join(notes)})" if notes else ""
         ax.set_title(f"{title}: {describe_curve(name)}{extra}", fontsize=10)
     axes[-1].set_xlabel(x)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def _edges(xs: list[int]) -> list[float]:
