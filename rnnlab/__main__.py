@@ -27,7 +27,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
-    code = 0
+    code: int | str | None = 0
     try:
         guard_streams()
         app(prog_name="rnnlab")  # a command may take the signals over (train, sweep)

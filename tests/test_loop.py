@@ -18,6 +18,7 @@ from rnnlab.runs.progress import Reporter
 from rnnlab.tasks import BatchResult, Task
 from rnnlab.training.checkpoint import TrainState
 from rnnlab.training.loop import Session, Window, fit
+from rnnlab.training.precision import Precision
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 CPU = torch.device("cpu")
@@ -101,6 +102,7 @@ def fit_scripted(tmp_path: Path, task: Scripted, *overrides: str) -> tuple[Train
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     run = Run.create(tmp_path, "loop")
     session = Session(cfg, run, task, model, optimizer, CPU, compiled=False)
+    session.precision = Precision(cfg.train.precision, CPU)  # as build_session sets it
     return fit(session, Reporter(quiet=True), TrainState()), run
 
 

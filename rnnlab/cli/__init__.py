@@ -249,4 +249,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())  # the console script and `python -m rnnlab` go through rnnlab/__main__.py
+    main()  # the console script and `python -m rnnlab` go through rnnlab/__main__.py

@@ -60,7 +60,7 @@ def inspect(
     if len(runs) > 1 and out is None:
         raise RnnlabError("several runs: give --out DIR for the overlay")
     parsed = parse_unit(unit) if unit is not None else None
-    if parsed is not None:
+    if unit is not None:
         check_unit_task(runs[0], unit)
     from rnnlab.inference.inspect import inspect_runs
 

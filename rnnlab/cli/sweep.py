@@ -98,9 +98,9 @@ def sweep(
     if resume is not None and _is_search(resume):
         from rnnlab.sweep.search import reopen_search
 
-        plan = reopen_search(resume, workers)
-        plan.executor = choose_executor(plan.executor, given, workers is not None, resume)
-        return _run_search(plan)
+        searched = reopen_search(resume, workers)
+        searched.executor = choose_executor(searched.executor, given, workers is not None, resume)
+        return _run_search(searched)
     if config is not None and (searching or _config_searches(config, overrides or [])):
         if grid or seeds:
             raise RnnlabError(
@@ -109,9 +109,10 @@ def sweep(
         from rnnlab.sweep.search import parse_space_options, plan_search
 
         settings = choose_executor(None, given, workers is not None, out)
-        plan = plan_search(config, overrides or [], search, parse_space_options(space or []),
-                           trials, workers, metric, out, settings)  # fmt: skip
-        return _run_search(plan)
+        searched = plan_search(config, overrides or [], search,
+                               parse_space_options(space or []), trials, workers, metric, out,
+                               settings)  # fmt: skip
+        return _run_search(searched)
     if resume is not None:
         plan = reopen_sweep(resume, workers)
         plan.executor = choose_executor(plan.executor, given, workers is not None, resume)

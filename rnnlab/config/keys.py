@@ -17,6 +17,7 @@ import json
 import tokenize
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
@@ -43,14 +44,18 @@ def config_keys() -> list[Key]:
     return list(_keys(Config, "", comments))
 
 
-def _keys(cls: type, prefix: str, comments: dict):
+def _keys(cls: type, prefix: str, comments: dict) -> Iterator[Key]:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             yield from _keys(hint, f"{prefix}{f.name}.", comments)
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        else:
+            assert f.default_factory is not dataclasses.MISSING  # every schema field has one
+            default = f.default_factory()
         yield Key(
             key=prefix + f.name,
             type=type_name(hint),
@@ -94,15 +99,17 @@ def field_comments() -> dict[tuple[str, str], str]:
         if token.type == tokenize.COMMENT:
             by_line[token.start[0]] = token.string.lstrip("#").strip()
     lines = source.splitlines()
-    found = {}
+    found: dict[tuple[str, str], str] = {}
     for node in ast.parse(source).body:
         if not isinstance(node, ast.ClassDef):
             continue
         for item in node.body:
             if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
                 continue
-            own = [by_line[n] for n in range(item.lineno, item.end_lineno + 1) if n in by_line]
-            above, n = [], item.lineno - 1
+            last = item.end_lineno or item.lineno
+            own = [by_line[n] for n in range(item.lineno, last + 1) if n in by_line]
+            above: list[str] = []
+            n = item.lineno - 1
             while n in by_line and lines[n - 1].lstrip().startswith("#"):
                 above.insert(0, by_line[n])
                 n -= 1

@@ -102,8 +102,8 @@ class TextCorpus(Dataset):
         """The vocabulary of the training tokens and every split's ids under it."""
         max_tokens = cfg.data.max_tokens or self.default_max_tokens
         if self.own_splits(cfg):
-            parts = {split: self.read_split(cfg, split) for split in self.own_splits(cfg)}
-            parts = {split: tokens for split, tokens in parts.items() if tokens is not None}
+            read = {split: self.read_split(cfg, split) for split in self.own_splits(cfg)}
+            parts = {split: tokens for split, tokens in read.items() if tokens is not None}
             parts["train"] = parts["train"][:max_tokens]
         else:
             train, valid = split_tokens(self.read_tokens(cfg), max_tokens, cfg.data.valid_fraction)

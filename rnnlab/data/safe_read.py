@@ -67,7 +67,8 @@ def read_bytes(path: Path) -> bytes:
 
 
 def _read_chunks(f, limit: int, where: str) -> bytes:
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while True:
         chunk = f.read(CHUNK)
         if not chunk:

@@ -105,7 +105,9 @@ def count(tokens: Tokens) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray
     """(distinct tokens, counts, first positions, inverse): `inverse` (n,) maps each
     token to its entry of the distinct list, vectorised per token length."""
     inverse = np.empty(len(tokens), dtype=np.int64)
-    names, counts, firsts = [], [], []
+    names: list[str] = []
+    counts: list[np.ndarray] = []
+    firsts: list[np.ndarray] = []
     for width in np.unique(tokens.lengths).tolist():  # a loop over lengths, not tokens
         group = np.flatnonzero(tokens.lengths == width)  # (m,) in text order
         keys = _fixed_width(tokens.buf, tokens.starts[group], width)  # (m,) void

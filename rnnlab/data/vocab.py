@@ -32,7 +32,7 @@ class Vocab:
 
     @classmethod
     def from_counts(
-        cls, names: list[str], counts, firsts, min_freq: int = 0, reserved: list[str] = ()
+        cls, names: list[str], counts, firsts, min_freq: int = 0, reserved: Sequence[str] = ()
     ) -> Vocab:
         """The vocabulary of distinct tokens `names` with their counts and first positions:
         by count descending, then first appearance; rarer than `min_freq` left out."""

@@ -90,7 +90,13 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
     _, _, artifacts, model = load_model(run, which, torch.device("cpu"))
     vocab, classes = artifacts.vocab, (artifacts.classes or None)
     model = builtin_equivalent(model, cfg.model, len(vocab), classes)
-    wrapper = LMStep(model, cfg.model.cell == "lstm") if classes is None else ClassifierProbs(model)
+    wrapper: nn.Module
+    if classes is None:
+        assert isinstance(model, LanguageModel)  # a run without labels is a language model
+        wrapper = LMStep(model, cfg.model.cell == "lstm")
+    else:
+        assert isinstance(model, SequenceClassifier)
+        wrapper = ClassifierProbs(model)
     out = Path(out) if out else run.dir / "export" / f"model{FORMATS[fmt]}"
     out.parent.mkdir(parents=True, exist_ok=True)
     signature = describe(wrapper, cfg.model)
@@ -133,6 +139,7 @@ def builtin_equivalent(model: nn.Module, model_cfg, vocab_size: int, classes) ->
             "layer with its equation, and its scratch loop cannot be traced"
         )
     builtin_cfg = dataclasses.replace(model_cfg, impl="builtin", compile=False)
+    twin: nn.Module
     if classes is None:
         twin = LanguageModel(vocab_size, builtin_cfg)
     else:
@@ -178,6 +185,7 @@ def inputs(wrapper: nn.Module, vocab_size: int, batch: int, steps: int) -> tuple
         lengths = torch.randint(1, steps + 1, (batch,), generator=g)  # (B,)
         lengths[0] = steps
         return ids, lengths
+    assert isinstance(wrapper, LMStep)  # the two wrappers export makes
     lm = wrapper.lm
     shape = (lm.rnn.num_layers * lm.rnn.directions, batch, lm.rnn.hidden_size)  # (L*D, B, H)
     states = [torch.randn(shape, generator=g) for _ in range(2 if wrapper.lstm else 1)]
@@ -229,5 +237,5 @@ def compare(wrapper: nn.Module, args: tuple, run) -> float:
     return max(float(np.abs(np.asarray(g) - e).max()) for g, e in zip(got, expected))
 
 
-def _as_tuple(outputs) -> tuple:
+def _as_tuple(outputs) -> tuple | list:
     return outputs if isinstance(outputs, (tuple, list)) else (outputs,)

@@ -21,6 +21,7 @@ loss. Used by `rnnlab inspect` and by the training callback of `train.log_grad_f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +87,7 @@ class Trace:
 def probe(model: nn.Module, model_cfg, dtype: torch.dtype = torch.float64) -> Probe:
     """The weights of a `LanguageModel` or `SequenceClassifier` (rnnlab.models), copied."""
     from .classifier import SequenceClassifier
+    from .lm import LanguageModel, OneHot
 
     if next(model.parameters()).device.type == "mps":
         dtype = torch.float32  # MPS has no float64
@@ -101,8 +103,11 @@ def probe(model: nn.Module, model_cfg, dtype: torch.dtype = torch.float64) -> Pr
         else:
             layers = _stack_layers(encoder.stack, model_cfg)
     else:
+        assert isinstance(model, LanguageModel)  # the two kinds of rnnlab model
         kind, layers = "lm", _stack_layers(model.rnn, model_cfg)
-    embed = model.embed
+    embed, head = model.embed, model.head
+    assert isinstance(embed, (nn.Embedding, OneHot))  # make_input's two inputs
+    assert isinstance(head, nn.Linear)  # not the adaptive softmax: it has no one weight
     if model_cfg.cell not in SIGMOID_GATES:
         raise RnnlabError(f"inspect does not know the equations of cell '{model_cfg.cell}'")
     return Probe(
@@ -110,11 +115,14 @@ def probe(model: nn.Module, model_cfg, dtype: torch.dtype = torch.float64) -> Pr
         cell=model_cfg.cell,
         nonlinearity=model_cfg.nonlinearity,
         residual=bool(model_cfg.residual),
-        layers=[[Direction(*map(copy, d[:4]), d[4]) for d in layer] for layer in layers],
+        layers=[
+            [Direction(copy(d[0]), copy(d[1]), copy(d[2]), copy(d[3]), d[4]) for d in layer]
+            for layer in layers
+        ],
         embed=copy(embed.weight) if isinstance(embed, nn.Embedding) else None,
         vocab_size=embed.num_embeddings if isinstance(embed, nn.Embedding) else embed.vocab_size,
-        head_w=copy(model.head.weight),
-        head_b=copy(model.head.bias),
+        head_w=copy(head.weight),
+        head_b=copy(head.bias),
     )
 
 
@@ -168,7 +176,9 @@ def unroll(p: Probe, x: torch.Tensor, state: list | None = None, keep: bool = Tr
         for k, d in enumerate(directions):
             h, c = state[layer][k] if state else (zeros, zeros if lstm else None)
             gx = torch.addmm(d.b_ih, x.reshape(T * B, -1), d.w_ih.t()).view(T, B, -1)
-            steps_h, steps_c, steps_g = [None] * T, [None] * T, [None] * T
+            steps_h: list[Any] = [None] * T  # every t is filled below
+            steps_c: list[Any] = [None] * T
+            steps_g: list[Any] = [None] * T
             for t in range(T - 1, -1, -1) if d.reverse else range(T):
                 h, c, g = step(p, gx[t], h, c, d)
                 steps_h[t], steps_c[t], steps_g[t] = h, c, g

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from rnnlab.config import ModelConfig
 from rnnlab.errors import RnnlabError
 
 
@@ -63,13 +64,16 @@ def run_recurrent(stack: nn.Module, x: torch.Tensor, state, weight_drop: float):
             layer._flat_weights = weights
 
 
-def make_head(hidden: int, vocab_size: int, cfg, embedding: nn.Module) -> nn.Module:
+def make_head(
+    hidden: int, vocab_size: int, model_cfg: ModelConfig, embedding: nn.Module
+) -> nn.Module:
     """The output layer: a Linear giving logits (its weight the embedding's with
     `model.tie_weights`), or an `AdaptiveHead` (`model.softmax: adaptive`)."""
-    if cfg.softmax == "adaptive":
-        return AdaptiveHead(hidden, vocab_size, list(cfg.adaptive_cutoffs))
+    if model_cfg.softmax == "adaptive":
+        return AdaptiveHead(hidden, vocab_size, list(model_cfg.adaptive_cutoffs))
     head = nn.Linear(hidden, vocab_size)
-    if cfg.tie_weights:
+    if model_cfg.tie_weights:
+        assert isinstance(embedding, nn.Embedding)  # config/techniques.py: a learned embedding
         head.weight = embedding.weight  # (V, E): one tensor, two uses
     return head
 
@@ -92,7 +96,8 @@ class AdaptiveHead(nn.AdaptiveLogSoftmaxWithLoss):
             )
         super().__init__(hidden, vocab_size, cutoffs, div_value=4.0)
 
-    def forward(self, outputs: torch.Tensor) -> torch.Tensor:
+    # a logits layer for its callers, not the (input, target) loss of the base class
+    def forward(self, outputs: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         T, B, H = outputs.shape
         return self.log_prob(outputs.reshape(T * B, H)).view(T, B, -1)  # (T, B, V)
 

@@ -147,7 +147,7 @@ class Scratch(Recurrent):
     def initial_state(self, state, batch: int, device):
         """(h0, c0) of shape (L * dirs, B, H); c0 is None but for cells with memory (the
         LSTM); zeros for None."""
-        dtype = self.layer.weight_hh_l0.dtype
+        dtype = self.layer.of(0, 0)[1].dtype  # weight_hh_l0's
         shape = (self.num_layers * self.directions, batch, self.hidden_size)
         if state is None:
             h0 = torch.zeros(shape, dtype=dtype, device=device)

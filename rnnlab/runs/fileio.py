@@ -62,8 +62,9 @@ def write_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
         os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError) and storage_error(err, path):
-            raise storage_error(err, path) from None
+        fault = storage_error(err, path) if isinstance(err, OSError) else None
+        if fault is not None:
+            raise fault from None
         raise
 
 

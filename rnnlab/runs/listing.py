@@ -35,7 +35,9 @@ def list_runs(parent: Path) -> list[dict]:
 
 def run_row(run: Run) -> dict:
     summary = run.read_summary()
-    best = summary.get("best") if isinstance(summary.get("best"), dict) else {}
+    best = summary.get("best")
+    if not isinstance(best, dict):
+        best = {}
     metrics = [] if summary else run.read_metrics()
     key = summary.get("key_metric")
     if not isinstance(key, str):

@@ -21,7 +21,7 @@ from rnnlab.errors import RnnlabError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # no folder lock without POSIX fcntl
 
 LOCK_NAME = ".lock"
 

@@ -16,6 +16,7 @@ import copy
 import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -33,6 +34,28 @@ from .executors import make_executor
 from .grid import Point, check_size, expand
 from .jobs import ExecutorSettings, Job, Outcome, set_aside
 from .results import flatten_summary, pick_metric, plot_sweep, write_results
+
+
+class Plan(Protocol):
+    """What running points reads: a grid `Sweep`, or a random or Optuna `Search`."""
+
+    @property
+    def dir(self) -> Path: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def grid(self) -> dict: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def metric(self) -> str | None: ...
+    @property
+    def points(self) -> list[Point]: ...
+    @property
+    def executor(self) -> ExecutorSettings: ...
+    @property
+    def base_path(self) -> Path: ...
+    def run_dir(self, point: Point) -> Path: ...
 
 
 @dataclass
@@ -129,7 +152,7 @@ def check_points(base: dict, points: list[Point]) -> None:
             raise RnnlabError(f"sweep point {point.name}: {err}") from None
 
 
-def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
+def run_sweep(sweep: Plan, reporter, gpus: int = 0) -> dict[str, int]:
     """Run every point not yet finished with the sweep's executor (`gpus`: this machine's,
     for the local one); return the count of runs by status. Holds the sweep folder's
     lock throughout: a second `sweep --resume` of a live sweep is refused in one line."""
@@ -137,7 +160,7 @@ def run_sweep(sweep: Sweep, reporter, gpus: int = 0) -> dict[str, int]:
         return _run_locked(sweep, reporter, gpus)
 
 
-def _run_locked(sweep: Sweep, reporter, gpus: int) -> dict[str, int]:
+def _run_locked(sweep: Plan, reporter, gpus: int) -> dict[str, int]:
     rows = {p.name: _row(sweep, p) for p in sweep.points}
     todo = [p for p in sweep.points if rows[p.name]["status"] != "finished"]
     resumable = {p.name for p in todo if _resumable(sweep, p, rows[p.name]["status"])}
@@ -167,14 +190,14 @@ def _run_locked(sweep: Sweep, reporter, gpus: int) -> dict[str, int]:
     return counts
 
 
-def _job(sweep: Sweep, point: Point, resume: bool = False) -> Job:
+def _job(sweep: Plan, point: Point, resume: bool = False) -> Job:
     log = sweep.dir / "logs" / f"{point.name}.log"
     overrides = _resume_overrides(sweep, point) if resume else point.overrides()
     return Job(point.name, sweep.base_path, overrides, sweep.run_dir(point), log,
                sweep.dir / "attempts", resume=resume)  # fmt: skip
 
 
-def _resume_overrides(sweep: Sweep, point: Point) -> list[str]:
+def _resume_overrides(sweep: Plan, point: Point) -> list[str]:
     """train.epochs as base.yaml now says (it may have been edited to shorten or extend
     the sweep), never fewer than the epochs the run has begun."""
     epochs = load_config(sweep.base_path).train.epochs
@@ -184,7 +207,7 @@ def _resume_overrides(sweep: Sweep, point: Point) -> list[str]:
     return [f"train.epochs={epochs}"]
 
 
-def _resumable(sweep: Sweep, point: Point, status: str) -> bool:
+def _resumable(sweep: Plan, point: Point, status: str) -> bool:
     """An interrupted run with a last.pt continues (train --resume) instead of restarting."""
     run = Run(sweep.run_dir(point))
     return (
@@ -194,7 +217,7 @@ def _resumable(sweep: Sweep, point: Point, status: str) -> bool:
     )
 
 
-def _row(sweep: Sweep, point: Point, outcome: Outcome | None = None) -> dict:
+def _row(sweep: Plan, point: Point, outcome: Outcome | None = None) -> dict:
     """results.csv's row for a point: from its run's summary.json, else its outcome."""
     run = Run(sweep.run_dir(point))
     summary = run.read_summary() if run.summary_path.is_file() else {}
@@ -208,7 +231,7 @@ def _row(sweep: Sweep, point: Point, outcome: Outcome | None = None) -> dict:
     return row
 
 
-def _write(sweep: Sweep, rows: list[dict]) -> None:
+def _write(sweep: Plan, rows: list[dict]) -> None:
     write_results(sweep.dir / "results.csv", rows)
     metric = pick_metric(rows, sweep.metric)
     if metric:
@@ -216,6 +239,6 @@ def _write(sweep: Sweep, rows: list[dict]) -> None:
         plot_sweep(sweep.dir / "plots" / f"{metric}.png", rows, sweep.grid, metric, title)
 
 
-def _set_aside(sweep: Sweep, point: Point) -> None:
+def _set_aside(sweep: Plan, point: Point) -> None:
     """Keep a failed or interrupted run's folder under attempts/ before it is redone."""
     set_aside(sweep.run_dir(point), sweep.dir / "attempts")

@@ -110,12 +110,13 @@ def draw(space: dict[str, tuple[str, list]], seed: int, number: int) -> dict[str
 def to_optuna(space: dict[str, tuple[str, list]]) -> dict:
     """The space as Optuna distributions (for `study.ask`)."""
     from optuna.distributions import (
+        BaseDistribution,
         CategoricalDistribution,
         FloatDistribution,
         IntDistribution,
     )
 
-    made = {}
+    made: dict[str, BaseDistribution] = {}
     for key, (kind, spec) in space.items():
         if kind == "choice":
             made[key] = CategoricalDistribution(spec)

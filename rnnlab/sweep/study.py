@@ -7,12 +7,16 @@ their environment. Stopped trials are redone on --resume; finished ones never.""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .executors import make_executor
 from .jobs import Job, Outcome, set_aside
 from .runner import _row, _write
 from .search import Search, Trial, import_optuna, tried_values
 from .space import check_space, to_optuna
+
+if TYPE_CHECKING:
+    from optuna.trial import Trial as OptunaTrial
 
 STUDY_NAME = "rnnlab"
 # the environment that makes a run a trial: read by rnnlab/training/callbacks/pruning.py
@@ -52,7 +56,7 @@ def run_study(search: Search, reporter, gpus: int) -> dict[str, int]:
     rows = {t.number: _row(search, _trial_point(t, search.seed)) for t in counted(study)}
     executor = make_executor(search.executor, search.workers, gpus)
     reporter.start(search.trials, done=len(rows))
-    asked: dict[str, object] = {}
+    asked: dict[str, OptunaTrial] = {}
 
     def on_done(job: Job, outcome: Outcome) -> None:
         trial = asked[job.name]

@@ -249,4 +249,5 @@ def save(s: Session, which: str, state: TrainState, window: Window) -> None:
     callbacks = {c.name: c.state_dict() for c in s.callbacks}
     ckpt = payload(s.cfg, s.task, s.model, s.optimizer, state, window, callbacks)
     ckpt["precision"] = s.precision.state_dict()  # the GradScaler's scale (16-mixed)
+    assert s.run is not None, "a session saves into its run folder"
     s.run.save_checkpoint(which, ckpt)

@@ -23,6 +23,7 @@ import contextlib
 
 import torch
 
+from rnnlab.config import ModelConfig
 from rnnlab.errors import RnnlabError
 
 DTYPES = {"bf16": torch.bfloat16, "16-mixed": torch.float16}
@@ -31,9 +32,9 @@ DTYPES = {"bf16": torch.bfloat16, "16-mixed": torch.float16}
 class Precision:
     """Autocast and loss scaling for one training session."""
 
-    def __init__(self, mode: str, device: torch.device):
+    def __init__(self, mode: int | str, device: torch.device):
         self.mode, self.device = mode, device
-        self.dtype = DTYPES.get(mode)  # None for "32"
+        self.dtype = DTYPES.get(str(mode))  # None for 32
         self.scaler = torch.amp.GradScaler(device.type) if mode == "16-mixed" else None
         self.skipped_by_scaler = 0  # steps the scaler left out (an overflow, not a nan)
 
@@ -77,10 +78,10 @@ class Precision:
             self.skipped_by_scaler = state["skipped"]
 
 
-def check_precision(mode: str, device: torch.device, model_cfg) -> list[str]:
+def check_precision(mode: int | str, device: torch.device, model_cfg: ModelConfig) -> list[str]:
     """Refuse what cannot run (RnnlabError); return warnings for what runs but is slow."""
     warnings: list[str] = []
-    if mode == "32":
+    if str(mode) == "32":  # the config's int 32
         return warnings
     if device.type == "mps" and mode == "bf16":
         raise RnnlabError("train.precision: bf16 is not supported on MPS; use 16-mixed or 32")

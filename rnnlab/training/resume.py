@@ -112,7 +112,7 @@ def check_trained_config(run: Run, ckpt: dict, saved: Config) -> None:
     except (RnnlabError, KeyError, TypeError, AttributeError):
         return  # a config of an older schema: nothing to compare it with
     flat = [flatten_dotted(config_to_dict(c)) for c in (trained, saved)]
-    differs = config_differences(*flat, allowed=RESUMABLE)
+    differs = config_differences(flat[0], flat[1], allowed=RESUMABLE)
     if differs:
         raise RnnlabError(
             f"{run.config_path} is not the config last.pt was trained with ("

@@ -98,7 +98,7 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
     try:
         with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
             fit(s, reporter, state)
-            test = test_best(s.run, s.task, s.model) if s.task.reports_test else None
+            test = test_best(run, s.task, s.model) if s.task.reports_test else None
             state.test = test
     except Diverged as err:
         if state.rows:

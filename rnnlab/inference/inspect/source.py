@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnlab.config import Config
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
 from rnnlab.inference.predict import load_model
 from rnnlab.models import LanguageModel
 from rnnlab.runs import Run
-from rnnlab.tasks import LanguageModelTask, build_task, task_of
+from rnnlab.tasks import ClassifyTask, LanguageModelTask, build_task, task_of
 from rnnlab.tasks.generate import split_prefix
 from rnnlab.tasks.heldout import classifier_batch, grad_flow_batch, lm_windows, split_data
 
@@ -31,7 +32,7 @@ class Subject:
     """One run to inspect, on one device."""
 
     run: Run
-    cfg: object  # the run's Config
+    cfg: Config  # the run's
     vocab: Vocab
     kind: str  # "lm" or "classifier"
     trained: nn.Module  # the checkpoint's weights, eval mode
@@ -110,7 +111,11 @@ def given_inputs(cfg, task, artifacts, trained: nn.Module, given: dict, device):
 def split_inputs(cfg, vocab: Vocab, split: str, device, need_text: bool):
     """The gradient-flow batch and the text of a data split, read through the run's config."""
     task = build_task(cfg, device)
-    data_vocab = task.vocab if hasattr(task, "vocab") else task.data.vocab
+    if isinstance(task, LanguageModelTask):
+        data_vocab = task.vocab
+    else:
+        assert isinstance(task, ClassifyTask)  # the two kinds of task
+        data_vocab = task.data.vocab
     if data_vocab.idx_to_token != vocab.idx_to_token:
         raise RnnlabError(
             f"the {cfg.data.dataset} data now gives a different vocabulary than the run's "

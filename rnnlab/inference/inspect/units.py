@@ -48,7 +48,7 @@ def properties(tokens: list[str]) -> dict[str, np.ndarray]:
     before = np.concatenate([[False], word[:-1]])
     starts = word & ~before
     quotes = np.char.count(t, '"') if len(t) else np.zeros(0, int)
-    pairs = np.cumsum(np.isin(t, ["“", "«"])) - np.cumsum(np.isin(t, ["”", "»"]))
+    pairs: np.ndarray = np.cumsum(np.isin(t, ["“", "«"])) - np.cumsum(np.isin(t, ["”", "»"]))
     last_newline = np.maximum.accumulate(np.where(newline, idx, -1))
     word_start = np.maximum.accumulate(np.where(starts, idx, -1))
     found = {
