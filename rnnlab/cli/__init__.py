@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
