@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce every textbook experiment of the shipped configs and write a results page:
-# d2l 8.5 / 9.1-9.4 on The Time Machine, d2l-zh 6.4 / 6.7 / 6.8 on the Jay Chou lyrics,
+# d2l 8.5 / 9.1-9.4 on The Time Machine, d2l-zh 6.4 (random and consecutive) / 6.5 / 6.7 /
+# 6.8 (scratch and concise), deep (2 and 6 layers) and bidirectional on the Jay Chou lyrics,
 # nndl 6.1-6.5 DigitSum accuracy against length (4 sweeps), nndl 6.2 gradient explosion
 # and clipping, d2l 16.2 IMDB sentiment.
 #
@@ -34,7 +35,7 @@ main() {
             --quick) quick=1 ;;
             --out) out="$2"; shift ;;
             --md) md="$2"; shift ;;
-            -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+            -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
             *) echo "reproduce.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
         esac
         shift
@@ -126,7 +127,9 @@ main() {
     # Cheaper and core experiments first, so that a reproduction cut short has the most.
     for config in gru_timemachine lstm_timemachine rnn_timemachine digitsum_srn digitsum_lstm \
         rnn_jaychou gru_jaychou lstm_jaychou deep_lstm_timemachine digitsum_srn_residual \
-        digitsum_gru gru_scratch_timemachine lstm_scratch_timemachine bilstm_timemachine; do
+        digitsum_gru gru_scratch_timemachine lstm_scratch_timemachine bilstm_timemachine \
+        rnn_concise_jaychou gru_concise_jaychou lstm_concise_jaychou deep_lstm2_jaychou \
+        bigru_jaychou rnn_sequential_jaychou deep_lstm6_jaychou; do
         if [[ $config == digitsum_* ]]; then
             # the sweep's own workers share this experiment's threads
             start "$config" sweep "$config" --workers "$threads" "${digitsum[@]}"
