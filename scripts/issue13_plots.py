@@ -84,7 +84,11 @@ def deep_figure(runs: Path, out: Path, plt) -> None:
         for i, (group, values) in enumerate(sorted(norms.items())):
             colour = "black" if group == "output" else plt.cm.viridis(i / max(1, len(norms) - 1))
             ax.plot(steps, values, lw=0.8, color=colour, label=group)
-        ax.set(xlabel="step (8 per epoch)", yscale="log", title=name.replace("deep_lstm", "") + " layers")
+        ax.set(
+            xlabel="step (8 per epoch)",
+            yscale="log",
+            title=name.replace("deep_lstm", "") + " layers",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
     np.atleast_1d(axes)[0].set_ylabel("gradient norm before clipping")
@@ -94,31 +98,39 @@ def deep_figure(runs: Path, out: Path, plt) -> None:
 
 
 def srn_figure(runs: Path, out: Path, plt) -> None:
-    """Training loss and dev accuracy by epoch: no clipping, clip 5, clip 20 (500 epochs)."""
-    found = [
-        (n, label)
-        for n, label in (
-            ("srn_explosion_e500", "no clipping"),
-            ("srn_clip5_e500", "clip at 5 (nndl)"),
-            ("srn_clip20_e500", "clip at 20 (blog)"),
-        )
-        if (runs / n / "metrics.csv").exists()
-    ]
-    if not found:
+    """Training loss and dev accuracy by epoch, no clipping / clip 5 / clip 20 (500 epochs):
+    a row for DigitSum length 20 (nndl's) and one for length 5."""
+    rows = []
+    for suffix, length in (("_e500", 20), ("_L5", 5)):
+        found = [
+            (f"{n}{suffix}", label)
+            for n, label in (
+                ("srn_explosion", "no clipping"),
+                ("srn_clip5", "clip at 5 (nndl)"),
+                ("srn_clip20", "clip at 20 (blog)"),
+            )
+            if (runs / f"{n}{suffix}" / "metrics.csv").exists()
+        ]
+        if found:
+            rows.append((length, found))
+    if not rows:
         return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.2))
-    for n, label in found:
-        m = metrics(runs / n)
-        left.plot(m["epoch"], m["train_loss"], lw=0.9, label=label)
-        right.plot(m["epoch"], m["dev_acc"], lw=0.9, label=label)
-    left.set(xlabel="epoch", ylabel="training loss (per sequence)", yscale="log")
-    right.set(xlabel="epoch", ylabel="dev accuracy", ylim=(0, 1))
-    right.axhline(0.1, color="gray", ls=":", lw=0.8)
-    for ax in (left, right):
-        ax.axvline(50, color="gray", ls="--", lw=0.8)
-        ax.grid(alpha=0.3)
-    left.legend(fontsize=7)
-    fig.suptitle("SRN on DigitSum length 20, SGD lr 0.2, summed loss (dashed: nndl's 50 epochs)", fontsize=8)
+    fig, axes = plt.subplots(len(rows), 2, figsize=(7.2, 2.9 * len(rows)), squeeze=False)
+    for (length, found), (left, right) in zip(rows, axes):
+        for n, label in found:
+            m = metrics(runs / n)
+            left.plot(m["epoch"], m["train_loss"], lw=0.8, label=label)
+            right.plot(m["epoch"], m["dev_acc"], lw=0.8, label=label)
+        left.set(xlabel="epoch", ylabel="train loss per sequence", yscale="log")
+        left.set_title(f"DigitSum length {length}", fontsize=8)
+        right.set(xlabel="epoch", ylabel="dev accuracy", ylim=(0, 1))
+        right.set_title(f"DigitSum length {length} (dotted: chance)", fontsize=8)
+        right.axhline(0.1, color="gray", ls=":", lw=0.8)
+        for ax in (left, right):
+            ax.axvline(50, color="gray", ls="--", lw=0.8)
+            ax.grid(alpha=0.3)
+        left.legend(fontsize=7)
+    fig.suptitle("SRN, SGD lr 0.2, batch 64, summed loss (dashed: nndl's 50 epochs)", fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "srn_clip_curves.png", dpi=80)
     plt.close(fig)
