@@ -6,7 +6,7 @@ reproduction gaps), drawn from finished run folders.
 
 RUNS holds one run folder per experiment, named as in the commands of docs/results.md
 (rnn_concise, gru_concise, lstm_concise, deep_lstm2, deep_lstm6, bigru, srn_explosion,
-srn_clip5, srn_clip20, ... ); a missing folder is left out of its figure. The textbooks'
+srn_clip5_e500, srn_clip5_L5, ... ); a missing folder is left out of its figure. The textbooks'
 figures come from configs/reported_jaychou.yaml.
 """
 
@@ -111,6 +111,8 @@ def srn_figure(runs: Path, out: Path, plt) -> None:
             )
             if (runs / f"{n}{suffix}" / "metrics.csv").exists()
         ]
+        if length == 5 and (runs / "srn_clip20_L5_lr05" / "metrics.csv").exists():
+            found.append(("srn_clip20_L5_lr05", "clip at 20, lr 0.05"))
         if found:
             rows.append((length, found))
     if not rows:
@@ -132,7 +134,7 @@ def srn_figure(runs: Path, out: Path, plt) -> None:
         left.legend(fontsize=7)
     fig.suptitle("SRN, SGD lr 0.2, batch 64, summed loss (dashed: nndl's 50 epochs)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "srn_clip_curves.png", dpi=80)
+    fig.savefig(out / "srn_clip_curves.png", dpi=68)
     plt.close(fig)
 
 
