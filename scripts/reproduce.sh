@@ -36,7 +36,7 @@ main() {
             --quick) quick=1 ;;
             --out) out="$2"; shift ;;
             --md) md="$2"; shift ;;
-            -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+            -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
             *) echo "reproduce.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
         esac
         shift
