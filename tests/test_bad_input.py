@@ -688,6 +688,14 @@ CASES = [
         ["inspect", "{cls_run}", "--unit", "1:0", "--out", "{out}"],
         "--unit 1:0 applies to language models (the units page)",
     ),
+    override(
+        "grad-flow-with-adaptive-softmax",
+        "train.log_grad_flow=true",
+        "'train.log_grad_flow' measures models with model.softmax: full, not adaptive",
+        "model.softmax=adaptive",
+        "model.adaptive_cutoffs=[10]",
+        "model.embedding=8",
+    ),
     case(
         "inspect-seq-on-a-language-model",
         ["inspect", "{lm_run}", "--seq", "1 2 3", "--out", "{out}"],

@@ -25,6 +25,12 @@ def check_techniques(cfg) -> None:
     check_schedule(cfg.optim)
     if cfg.train.time_limit is not None:
         parse_duration(cfg.train.time_limit, "train.time_limit")
+    if cfg.train.log_grad_flow and cfg.model.softmax != "full":
+        raise RnnlabError(ADAPTIVE_NOT_PROBED.format(what="'train.log_grad_flow'"))
+
+
+# the gradient-flow probe (models/probe.py) re-runs a full output layer
+ADAPTIVE_NOT_PROBED = "{what} measures models with model.softmax: full, not adaptive"
 
 
 def parse_duration(text: str | float, key: str) -> float:

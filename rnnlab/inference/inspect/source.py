@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from rnnlab.config import Config
+from rnnlab.config.techniques import ADAPTIVE_NOT_PROBED
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
 from rnnlab.inference.predict import load_model
@@ -53,6 +54,8 @@ def open_subject(run_dir, checkpoint: str, given: dict, device, need_text: bool)
     from rnnlab.config import load_config
 
     cfg = load_config(run.config_path)
+    if cfg.model.softmax != "full":
+        raise RnnlabError(ADAPTIVE_NOT_PROBED.format(what="rnnlab inspect"))
     task = task_of(cfg)
     kind = "lm" if issubclass(task, LanguageModelTask) else "classifier"
     check_option_fits(run, cfg, task.predict_option, given)
