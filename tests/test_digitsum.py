@@ -19,7 +19,6 @@ from rnnlab.config import load_config
 from rnnlab.data import DATASETS, check_config
 from rnnlab.data.digitsum import generate, parse_file
 from rnnlab.errors import RnnlabError
-from rnnlab.models import check_model
 
 runner = CliRunner()
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny_digitsum.yaml"
@@ -257,29 +256,6 @@ def test_gen_data_and_its_errors_do_not_import_torch(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     assert (tmp_path / "4" / "test.txt").is_file()
-
-
-@pytest.mark.parametrize("impl", ["builtin", "scratch"])
-def test_forget_bias_shifts_only_the_lstm_forget_gates(write_config, impl):
-    from rnnlab.models.recurrent import build_recurrent
-
-    def stack(forget_bias):
-        torch.manual_seed(0)
-        text = f"model: {{cell: lstm, impl: {impl}, num_layers: 2, bidirectional: true, hidden_size: 4, forget_bias: {forget_bias}}}\n"
-        return build_recurrent(load_config(write_config(text)).model, 3).state_dict()
-
-    plain, shifted = stack(0.0), stack(1.5)
-    for name, value in plain.items():
-        diff = shifted[name] - value
-        expected = torch.zeros_like(value)
-        if "bias_hh" in name:
-            expected[4:8] = 1.5  # gate order i, f, g, o
-        assert torch.allclose(diff, expected), name
-
-
-def test_forget_bias_needs_an_lstm(write_config):
-    with pytest.raises(RnnlabError, match="'model.forget_bias' is for model.cell: lstm"):
-        check_model(load_config(write_config("model: {cell: gru, forget_bias: 1.0}\n")).model)
 
 
 def test_a_digitsum_sweep_over_lengths_reports_test_accuracy(tmp_path, fresh_data_dir):
