@@ -6,7 +6,8 @@ loop (data on the device, the task's loss, clipping, the optimizer, the nan guar
                                   [--precision 32] [--write docs/performance.md]
 
 For each config and implementation (`builtin`: torch.nn layers; `scratch`: rnnlab's
-cells, eager; `compiled`: scratch through torch.compile) it trains `warmup + steps`
+cells, eager; `compiled`: scratch through torch.compile; `adaptive`: builtin with an
+adaptive softmax, cutoffs 2000/6000, word-level configs only) it trains `warmup + steps`
 optimizer steps and reports tokens/s over the steps after the warm-up, the time from the
 start of `train` to the end of the first step (data, model, compilation), and the peak
 memory (RSS on CPU, torch.cuda.max_memory_allocated on CUDA). One JSON row per
@@ -42,6 +43,12 @@ IMPLS = {
     "builtin": ["model.impl=builtin"],
     "scratch": ["model.impl=scratch", "model.compile=false"],
     "compiled": ["model.impl=scratch", "model.compile=true"],
+    # word-level configs only: the same builtin model with nn.AdaptiveLogSoftmaxWithLoss
+    "adaptive": [
+        "model.impl=builtin",
+        "model.softmax=adaptive",
+        "model.adaptive_cutoffs=[2000,6000]",
+    ],
 }
 
 
@@ -170,6 +177,8 @@ def main() -> None:
     rows = []
     for config in configs:
         for impl in args.impls.split(","):
+            if impl == "adaptive" and load_config(config).data.token != "word":
+                continue  # an adaptive softmax is for word vocabularies
             try:
                 row = measure(config, impl, args)
             except (RnnlabError, RuntimeError) as err:  # no builtin layer, no data, no GPU

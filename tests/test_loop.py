@@ -101,8 +101,8 @@ def fit_scripted(tmp_path: Path, task: Scripted, *overrides: str) -> tuple[Train
     model = task.build_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     run = Run.create(tmp_path, "loop")
-    session = Session(cfg, run, task, model, optimizer, CPU, compiled=False)
-    session.precision = Precision(cfg.train.precision, CPU)  # as build_session sets it
+    precision = Precision(cfg.train.precision, CPU)
+    session = Session(cfg, run, task, model, optimizer, CPU, compiled=False, precision=precision)
     return fit(session, Reporter(quiet=True), TrainState()), run
 
 

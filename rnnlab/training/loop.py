@@ -72,8 +72,8 @@ class Session:
     optimizer: torch.optim.Optimizer
     device: torch.device
     compiled: bool
+    precision: Precision  # train.precision: autocast (and the GradScaler for 16-mixed)
     callbacks: list[Callback] = field(default_factory=list)  # set by build_session
-    precision: Precision = field(default=None)  # type: ignore[assignment]  # set by build_session
 
 
 def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:

@@ -72,9 +72,9 @@ def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run 
     reporter.message(f"device: {describe(device)}  parameters: {n_params:,}")
     if cfg.model.impl == "scratch":
         reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
-    session = Session(cfg, run, task, model, optimizer, device, compiled)
+    precision = Precision(cfg.train.precision, device)
+    session = Session(cfg, run, task, model, optimizer, device, compiled, precision)
     session.callbacks = make_callbacks(session)
-    session.precision = Precision(cfg.train.precision, device)
     return session
 
 
