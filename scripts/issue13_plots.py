@@ -40,7 +40,7 @@ def metrics(run: Path) -> dict[str, np.ndarray]:
 
 def lm_figure(runs: Path, out: Path, plt) -> None:
     """Training perplexity by epoch, the book's printed figures as markers of one colour."""
-    reported = yaml.safe_load((REPO / "configs" / "reported_jaychou.yaml").read_text("utf-8"))
+    reported = yaml.safe_load((REPO / "configs" / "reported.yaml").read_text("utf-8"))
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (folder, config) in enumerate(LM_RUNS.items()):
         if not (runs / folder / "metrics.csv").exists():
