@@ -25,12 +25,7 @@ EXTRA=("$@")
 DATA=${RNNLAB_DATA_DIR:-$HOME/.cache/rnnlab}
 CONFIG=$(realpath configs/lstm_shakespeare.yaml)
 mkdir -p "$OUT"
-timed() { # NAME COMMAND...: run COMMAND, its output and wall time into OUT/NAME.log
-  local name=$1; shift
-  echo "== $name: $*" | tee "$OUT/$name.log"
-  /usr/bin/time -f "wall_s %e" "$@" >>"$OUT/$name.log" 2>&1
-  tail -n 2 "$OUT/$name.log"
-}
+source "$(dirname "$0")/timed.sh"
 [ -s "$OUT/nanogpt.log" ] && grep -q wall_s "$OUT/nanogpt.log" || (  # kept from an earlier call
   cd "$PEER"
   cp "$DATA/tinyshakespeare.txt" data/shakespeare_char/input.txt

@@ -7,7 +7,7 @@
 #   2. rnnlab, configs/lstm_ptb_wlm.yaml, the same full-softmax model in float32,
 #   3. the same with train.precision=bf16 (autocast; fast where the CPU has avx512_bf16/AMX),
 #   4. the same with an adaptive softmax (nn.AdaptiveLogSoftmaxWithLoss, cutoffs 2000, 6000).
-# Every command is timed whole (/usr/bin/time) and its log kept in OUT.
+# Every command is timed whole (scripts/timed.sh) and its log kept in OUT.
 # Usage: scripts/wlm_side_by_side.sh PEER PTB_DIR [OUT=runs/wlm_side] [EPOCHS=1]
 # docs/language_models.md reports its output.
 set -euo pipefail
@@ -18,12 +18,7 @@ EPOCHS=${4:-1}
 CONFIG=$(realpath configs/lstm_ptb_wlm.yaml)
 ADAPTIVE=(model.softmax=adaptive "model.adaptive_cutoffs=[2000,6000]")
 mkdir -p "$OUT"
-timed() { # NAME COMMAND...: run COMMAND, its output and wall time into OUT/NAME.log
-  local name=$1; shift
-  echo "== $name: $*" | tee "$OUT/$name.log"
-  /usr/bin/time -f "wall_s %e" "$@" >>"$OUT/$name.log" 2>&1
-  tail -n 3 "$OUT/$name.log"
-}
+source "$(dirname "$0")/timed.sh"
 (cd "$PEER" && timed main_py python main.py --data "$PTB" --epochs "$EPOCHS" \
   --save "$OUT/main_py_model.pt")
 RNN=(python -m rnnlab train "$CONFIG" train.epochs="$EPOCHS" train.sample_every=1000 --out "$OUT")
