@@ -82,3 +82,35 @@ def test_the_optimizer_table_matches_the_schema_and_builds_each_one():
     adamw = build_optimizer(OptimConfig(name="adamw", lr=0.1, weight_decay=0.01), params)
     assert isinstance(adamw, torch.optim.AdamW) and adamw.defaults["weight_decay"] == 0.01
     assert np.isclose(adamw.defaults["lr"], 0.1)
+
+
+def test_check_config_is_the_dataset_and_the_cell_check_in_one_call_without_torch(
+    tmp_path, tiny_config
+):
+    """`rnnlab.tasks.check_config` (train, config show, --resume, sweeps) refuses a key the
+    dataset does not accept and an option the cell does not have, passes a good config,
+    and imports no torch to do it."""
+    import subprocess
+    import sys
+
+    bad_dataset = tmp_path / "bad_dataset.yaml"
+    bad_dataset.write_text("data: {dataset: ptb, token: char}\n")
+    bad_cell = tmp_path / "bad_cell.yaml"
+    bad_cell.write_text("model: {cell: mgu, impl: scratch, nonlinearity: relu}\n")
+    code = (
+        "import sys\n"
+        "from rnnlab.config import load_config\n"
+        "from rnnlab.errors import RnnlabError\n"
+        "from rnnlab.tasks import check_config\n"
+        f"for path in ({str(bad_dataset)!r}, {str(bad_cell)!r}):\n"
+        "    try:\n        check_config(load_config(path))\n"
+        "    except RnnlabError as err:\n        print(err)\n"
+        f"print(check_config(load_config({str(tiny_config)!r})).name)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.splitlines() == [
+        "dataset 'ptb' is word level: set data.token: word",
+        "'model.nonlinearity: relu' is for model.cell: rnn, got mgu",
+        "tiny",
+    ]

@@ -84,9 +84,8 @@ def train(
 
 def _train_or_resume(config, overrides: list[str], out, run_dir, resume, quiet: bool):
     from rnnlab.config import load_config
-    from rnnlab.data import check_config
-    from rnnlab.models import check_model
     from rnnlab.runs.progress import Reporter
+    from rnnlab.tasks import check_config
 
     reporter = Reporter(quiet=quiet)
     if resume is not None:
@@ -104,7 +103,6 @@ def _train_or_resume(config, overrides: list[str], out, run_dir, resume, quiet: 
     if config is None:
         raise RnnlabError("give a config to train, or --resume RUN_DIR to continue a run")
     cfg = check_config(load_config(config, overrides))
-    check_model(cfg.model)
     from rnnlab.tasks import config_warnings  # torch from here on: the config is good
     from rnnlab.training.session import train as run_training
 

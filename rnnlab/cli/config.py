@@ -33,11 +33,9 @@ def show(
     """The config as a run would save it (config.yaml): every default filled in, the
     overrides applied, checked as `rnnlab train` checks it."""
     from rnnlab.config import dump_config, load_config
-    from rnnlab.data import check_config
-    from rnnlab.models import check_model
+    from rnnlab.tasks import check_config
 
     cfg = check_config(load_config(config, overrides or []))
-    check_model(cfg.model)
     typer.echo(dump_config(cfg), nl=False)
 
 

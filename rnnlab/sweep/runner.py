@@ -23,12 +23,11 @@ import yaml
 from rnnlab.config import config_from_dict, config_to_dict, dump_config, load_config
 from rnnlab.config.limits import load_yaml, read_config_text
 from rnnlab.config.load import parse_overrides, set_dotted
-from rnnlab.data import check_config
 from rnnlab.errors import RnnlabError
-from rnnlab.models import check_model
 from rnnlab.runs import Run, new_folder
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.lock import locked
+from rnnlab.tasks import check_config
 
 from .executors import make_executor
 from .grid import Point, check_size, expand
@@ -84,7 +83,6 @@ def plan_sweep(config: Path, overrides: list[str], grid: dict, seeds: list[int] 
     """Check every point's config, then create the sweep folder; nothing runs yet. A grid
     of more than `max_runs` runs is refused before it is expanded (--max-runs consents)."""
     base = check_config(load_config(config, overrides))
-    check_model(base.model)
     grid = {**base.sweep.grid, **grid}
     if not grid:
         raise RnnlabError("nothing to sweep: give --grid KEY=V1,V2 or a sweep.grid in the config")
@@ -147,7 +145,7 @@ def check_points(base: dict, points: list[Point]) -> None:
         try:
             for key, value in parse_overrides(point.overrides()).items():
                 set_dotted(raw, key, value)
-            check_model(check_config(config_from_dict(raw)).model)
+            check_config(config_from_dict(raw))
         except RnnlabError as err:
             raise RnnlabError(f"sweep point {point.name}: {err}") from None
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import yaml
 
 from rnnlab.config import config_to_dict, dump_config, load_config
-from rnnlab.data import DATASETS, TextCorpus, check_config
+from rnnlab.data import DATASETS, TextCorpus
 from rnnlab.errors import RnnlabError
-from rnnlab.models import check_model
 from rnnlab.runs import new_folder
 from rnnlab.runs.fileio import write_atomic
+from rnnlab.tasks import check_config
 
 from .grid import Point
 from .jobs import ExecutorSettings
@@ -102,7 +102,6 @@ def plan_search(config: Path, overrides: list[str], kind: str | None, space: dic
                 executor: ExecutorSettings | None = None) -> Search:  # fmt: skip
     """Check the space and the configs at its corners, then create the sweep folder."""
     base = check_config(load_config(config, overrides))
-    check_model(base.model)
     kind = kind or base.sweep.search
     if kind not in ("random", "optuna"):
         raise RnnlabError(f"--search must be random or optuna (a grid is --grid), got {kind!r}")

@@ -1,33 +1,29 @@
-"""Tasks the training loop serves; `build_task` picks one by the dataset's class (the task
-registered for its nearest base class, `task_for`), never by a name."""
+"""Tasks the training loop serves (`build.py`: every task registered, and `build_task`).
+
+`check_config` is torch-free, so a config is checked before torch is imported; every other
+name here loads the tasks, and torch, on first use (PEP 562)."""
 
 from __future__ import annotations
 
-import torch
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from rnnlab.data import DATASETS
+from .checks import check_config
 
-from . import digitsum  # noqa: F401  (register the DigitSum task)
-from .base import TASKS, Artifacts, BatchResult, Sampling, Task, task_for
-from .classify import ClassifyTask
-from .language_model import LanguageModelTask
-
-
-def task_of(cfg) -> type[Task]:
-    """The task class that trains on `cfg`'s dataset."""
-    return task_for(DATASETS.get(cfg.data.dataset))
-
-
-def build_task(cfg, device: torch.device) -> Task:
-    """The task for `cfg`, holding its data (read here) on `device`."""
-    dataset = DATASETS.get(cfg.data.dataset)()
-    return task_for(type(dataset))(cfg, device, dataset.load(cfg))
-
-
-def config_warnings(cfg) -> list[str]:
-    """Configs that train but deserve a word: one line each, shown on stderr by `train`."""
-    return task_of(cfg).config_warnings(cfg)
-
+if TYPE_CHECKING:
+    from .build import (
+        TASKS,
+        Artifacts,
+        BatchResult,
+        ClassifyTask,
+        LanguageModelTask,
+        Sampling,
+        Task,
+        build_task,
+        config_warnings,
+        task_for,
+        task_of,
+    )
 
 __all__ = [
     "TASKS",
@@ -38,7 +34,15 @@ __all__ = [
     "Sampling",
     "Task",
     "build_task",
+    "check_config",
     "config_warnings",
     "task_for",
     "task_of",
 ]
+_FROM_BUILD = set(__all__) - {"check_config"}  # these load the tasks, and torch
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BUILD:
+        return getattr(importlib.import_module(".build", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,10 +17,8 @@ import torch
 from rnnlab.config import Config, config_from_dict, config_to_dict, dump_config, load_config
 from rnnlab.config.load import flatten_dotted
 from rnnlab.config.techniques import parse_duration
-from rnnlab.data import check_config
 from rnnlab.device import pick_device, set_deterministic
 from rnnlab.errors import RnnlabError
-from rnnlab.models import check_model
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.integrity import (
@@ -32,7 +30,7 @@ from rnnlab.runs.integrity import (
 )
 from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter
-from rnnlab.tasks import build_task
+from rnnlab.tasks import build_task, check_config
 from rnnlab.training.checkpoint import FORMAT, restore
 from rnnlab.training.interrupt import Interrupted
 from rnnlab.training.session import build_session, run_to_end
@@ -59,7 +57,6 @@ def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -
         )
     saved = load_config(run.config_path)
     cfg = check_config(load_config(run.config_path, overrides))
-    check_model(cfg.model)
     check_changes(saved, cfg)
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)
