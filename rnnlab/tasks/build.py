@@ -8,9 +8,13 @@ import torch
 from rnnlab.data import DATASETS
 
 from . import digitsum  # noqa: F401  (register the DigitSum task)
-from .base import TASKS, Artifacts, BatchResult, Sampling, Task, task_for
-from .classify import ClassifyTask
-from .language_model import LanguageModelTask
+from .base import TASKS as TASKS  # re-exported by rnnlab.tasks, as the names below
+from .base import Artifacts as Artifacts
+from .base import BatchResult as BatchResult
+from .base import Sampling as Sampling
+from .base import Task, task_for
+from .classify import ClassifyTask as ClassifyTask
+from .language_model import LanguageModelTask as LanguageModelTask
 
 
 def task_of(cfg) -> type[Task]:
@@ -27,18 +31,3 @@ def build_task(cfg, device: torch.device) -> Task:
 def config_warnings(cfg) -> list[str]:
     """Configs that train but deserve a word: one line each, shown on stderr by `train`."""
     return task_of(cfg).config_warnings(cfg)
-
-
-__all__ = [
-    "TASKS",
-    "Artifacts",
-    "BatchResult",
-    "ClassifyTask",
-    "LanguageModelTask",
-    "Sampling",
-    "Task",
-    "build_task",
-    "config_warnings",
-    "task_for",
-    "task_of",
-]
