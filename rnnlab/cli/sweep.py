@@ -196,7 +196,7 @@ def _config_searches(config: Path, overrides: list[str]) -> bool:
 
 
 def _run_search(plan) -> None:
-    from rnnlab.sweep.search import run_search
+    from rnnlab.sweep.study import run_search
 
     typer.echo(f"sweep: {plan.dir} ({plan.trials} trials, {plan.kind} search, "
                f"{plan.workers} at once, {plan.direction} {plan.metric})")  # fmt: skip

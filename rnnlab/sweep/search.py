@@ -33,7 +33,7 @@ from rnnlab.tasks import check_config
 
 from .grid import Point
 from .jobs import ExecutorSettings
-from .runner import check_points, run_sweep
+from .runner import check_points
 from .space import check_space, corners, draw, parse_space_options
 
 INSTALL = "pip install 'rnnlab[optuna]'"
@@ -43,7 +43,6 @@ __all__ = [
     "parse_space_options",
     "plan_search",
     "reopen_search",
-    "run_search",
 ]
 
 
@@ -186,12 +185,3 @@ def import_optuna():
         ) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
-
-
-def run_search(search: Search, reporter, gpus: int = 0) -> dict[str, int]:
-    """Run the search's trials not yet done; the count of runs by status."""
-    if search.kind == "random":
-        return run_sweep(search, reporter, gpus)
-    from .study import run_study
-
-    return run_study(search, reporter, gpus)

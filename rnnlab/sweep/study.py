@@ -1,4 +1,5 @@
-"""The Optuna side of `rnnlab sweep --search optuna` (`search.py` plans it): the study in
+"""Running a planned search (`run_search`: random draws run as a sweep), and the Optuna side
+of `rnnlab sweep --search optuna` (`search.py` plans it): the study in
 the sweep folder's SQLite file, asked for a round of trials at a time (as many as run at
 once), told each run's outcome; the runs report their evaluations to their trials and
 prune themselves (rnnlab/training/callbacks/pruning.py), told which trial they are in
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .executors import make_executor
 from .jobs import Job, Outcome, set_aside
-from .runner import _row, _write
+from .runner import _row, _write, run_sweep
 from .search import Search, Trial, import_optuna, tried_values
 from .space import check_space, to_optuna
 
@@ -26,6 +27,13 @@ STORAGE_ENV, STUDY_ENV, TRIAL_ENV = (
     "RNNLAB_OPTUNA_TRIAL",
 )
 PRUNER_ENV = "RNNLAB_OPTUNA_PRUNER"
+
+
+def run_search(search: Search, reporter, gpus: int = 0) -> dict[str, int]:
+    """Run the search's trials not yet done; the count of runs by status."""
+    if search.kind == "random":  # drawn up front: the grid machinery runs them
+        return run_sweep(search, reporter, gpus)
+    return run_study(search, reporter, gpus)
 
 
 def open_study(search: Search):
