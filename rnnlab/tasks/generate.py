@@ -43,20 +43,11 @@ CHUNK = 256  # tokens per piece that `generate_chunks` hands out
 
 
 def generate(
-    model,
-    vocab: Vocab,
-    prefix: list[str],
-    num_tokens: int,
-    temperature: float = 0.0,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-    stop_at: str | None = None,
+    model, vocab: Vocab, prefix: list[str], num_tokens: int, *options, **keywords
 ) -> list[str]:
-    """`num_tokens` tokens after `prefix`: greedy when temperature is 0, else sampled;
-    ending before the first `stop_at` token (e.g. "<eos>") when one is given."""
-    chunks = generate_chunks(
-        model, vocab, prefix, num_tokens, temperature, top_k, generator, stop_at
-    )
+    """`num_tokens` tokens after `prefix`, in one list: `generate_chunks`' pieces joined (the
+    same options: temperature, top_k, generator, stop_at)."""
+    chunks = generate_chunks(model, vocab, prefix, num_tokens, *options, **keywords)
     return [token for chunk in chunks for token in chunk]
 
 
@@ -71,8 +62,10 @@ def generate_chunks(
     generator: torch.Generator | None = None,
     stop_at: str | None = None,
 ) -> Iterator[list[str]]:
-    """`generate`'s tokens in lists of at most CHUNK, handed out while generating: constant
-    memory whatever `num_tokens` is (`rnnlab predict --num-chars` prints them as they come)."""
+    """`num_tokens` tokens after `prefix`, in lists of at most CHUNK handed out while
+    generating: greedy when temperature is 0, else sampled; ending before the first `stop_at`
+    token (e.g. "<eos>") when one is given. Constant memory whatever `num_tokens` is
+    (`rnnlab predict --num-chars` prints them as they come)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
