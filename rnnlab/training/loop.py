@@ -53,12 +53,23 @@ class Window:
         return values[0] / n, extras, time.perf_counter() - self.started
 
     def state_dict(self) -> dict:
-        return {"loss": self.loss, "sums": dict(self.sums), "n": self.n, "tokens": self.tokens}
+        seconds = time.perf_counter() - self.started  # the window's training time so far
+        return {
+            "loss": self.loss,
+            "sums": dict(self.sums),
+            "n": self.n,
+            "tokens": self.tokens,
+            "seconds": seconds,
+        }
 
     def load_state_dict(self, state: dict) -> None:
+        """The sums of a stopped run's window; its clock goes on from the time it had run
+        (so a resumed epoch's tokens/s counts the tokens and seconds of both parts, not
+        the downtime). Checkpoints from before the clock was saved restart it."""
         self.loss = state["loss"].to(self.device)
         self.sums = {k: v.to(self.device) for k, v in state["sums"].items()}
         self.n, self.tokens = state["n"], state["tokens"]
+        self.started = time.perf_counter() - state.get("seconds", 0.0)
 
 
 @dataclass
