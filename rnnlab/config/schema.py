@@ -96,6 +96,11 @@ class OptimConfig:
     warmup_steps: Optional[int] = bounded(None, ge=0)  # cosine: linear warm-up steps (0)
     decay_steps: Optional[int] = bounded(None, gt=0)  # cosine: steps to min_lr (whole run)
     min_lr: Optional[float] = bounded(None, ge=0)  # cosine, plateau: the floor (default 0)
+    # evaluate, keep and test an average of the weights (training/callbacks/average.py):
+    # uniform (Polyak, AWD-LSTM's ASGD) or ema, over the steps from average_start on
+    average: Literal["none", "uniform", "ema"] = "none"
+    average_start: Optional[int] = bounded(None, ge=0)  # uniform, ema: first step (default 0)
+    average_decay: Optional[float] = bounded(None, gt=0, lt=1)  # ema: the decay (0.999)
 
 
 @dataclass

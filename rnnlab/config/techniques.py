@@ -23,6 +23,7 @@ def check_techniques(cfg) -> None:
     """RnnlabError naming the key for any technique set inconsistently."""
     check_regularisers(cfg.model)
     check_schedule(cfg.optim)
+    check_average(cfg.optim)
     if cfg.train.time_limit is not None:
         parse_duration(cfg.train.time_limit, "train.time_limit")
     if cfg.train.log_grad_flow and cfg.model.softmax != "full":
@@ -58,6 +59,14 @@ def check_schedule(optim) -> None:
                 f"'optim.{key}' belongs to optim.schedule: {' or '.join(users)}, "
                 f"not to optim.schedule: {optim.schedule}"
             )
+
+
+def check_average(optim) -> None:
+    """optim.average_start and average_decay belong to the averages that use them."""
+    if optim.average == "none" and optim.average_start is not None:
+        raise RnnlabError("'optim.average_start' is for optim.average: uniform or ema")
+    if optim.average != "ema" and optim.average_decay is not None:
+        raise RnnlabError(f"'optim.average_decay' is for optim.average: ema, not {optim.average}")
 
 
 def check_regularisers(model) -> None:

@@ -7,6 +7,7 @@ save last.pt and sample. `session.py` sets a session up and runs it to the end."
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import torch
@@ -121,14 +122,19 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
         mean_loss, extras, seconds = window.means()  # the window's one host sync
         row = {"epoch": epoch, "step": state.step, **task.train_metrics(mean_loss), **extras}
         row.update(tokens_per_s=window.tokens / seconds, train_s=seconds)
-        if evaluate:
-            row.update(task.evaluate(model))
-        for callback in s.callbacks:
-            callback.on_log_point(s, state, row, evaluate)
-        state.rows.append(row)
-        if evaluate and task.is_better(row[task.key_metric], state.best):
-            state.best, state.best_epoch, state.best_step = row[task.key_metric], epoch, state.step
-            save(s, "best", state, window)
+        with evaluation_weights(s):  # optim.average: evaluate and keep the average
+            if evaluate:
+                row.update(task.evaluate(model))
+            for callback in s.callbacks:
+                callback.on_log_point(s, state, row, evaluate)
+            state.rows.append(row)
+            if evaluate and task.is_better(row[task.key_metric], state.best):
+                state.best, state.best_epoch, state.best_step = (
+                    row[task.key_metric],
+                    epoch,
+                    state.step,
+                )
+                save(s, "best", state, window)
         run.write_metrics(state.rows)
         reporter.epoch(row, evaluate)
         if grads is not None:
@@ -213,7 +219,8 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                 reporter.advance(epoch)
                 # sample
                 if epoch % t.sample_every == 0 or last:
-                    texts = task.samples(model)
+                    with evaluation_weights(s):
+                        texts = task.samples(model)
                     if texts:
                         run.append_samples("".join(f"epoch {epoch}\t{text}\n" for text in texts))
                         reporter.samples(epoch, texts)
@@ -239,6 +246,15 @@ class Every:
 
     def done(self) -> None:
         self.last = time.perf_counter()
+
+
+def evaluation_weights(s: Session) -> ExitStack:
+    """The weights to evaluate, keep and sample with: the callbacks' (optim.average swaps
+    its average in), else the model's own."""
+    stack = ExitStack()
+    for callback in s.callbacks:
+        stack.enter_context(callback.evaluation_weights(s))
+    return stack
 
 
 def first_stop_reason(callbacks: list[Callback]) -> str | None:

@@ -2,6 +2,7 @@
 registers every one of them."""
 
 from . import (  # noqa: F401  (register the callbacks)
+    average,  # optim.average
     early_stop,
     fingerprint,  # checkpoints carry the run's vocabulary files
     grad_flow,  # noqa: F401  (train.log_grad_flow)

@@ -17,6 +17,7 @@ travels in every checkpoint under `callbacks[name]`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from rnnlab.registry import Registry
@@ -39,6 +40,11 @@ class Callback:
 
     def on_log_point(self, s: Session, state: TrainState, row: dict, evaluated: bool) -> None:
         """A metrics row is about to be written: add columns to `row` or read it."""
+
+    def evaluation_weights(self, s: Session) -> AbstractContextManager:
+        """A context in which the loop evaluates, keeps best.pt and samples: a callback may
+        swap other weights into the model there (optim.average)."""
+        return nullcontext()
 
     def on_epoch_end(self, s: Session, state: TrainState) -> None:
         """After an epoch's last log point and before its last.pt."""
