@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from test_schedules import REPO, rows, run
 
 from rnnlab.config import load_config
 from rnnlab.errors import RnnlabError
@@ -16,7 +17,6 @@ from rnnlab.runs.progress import Reporter
 from rnnlab.training.callbacks.average import WeightAverage
 from rnnlab.training.checkpoint import TrainState
 from rnnlab.training.resume import resume
-from test_schedules import REPO, rows, run
 
 WEIGHTS = [1.0, 2.0, 4.0, 8.0, 16.0]  # the parameter's value after steps 1..5
 
