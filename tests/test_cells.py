@@ -278,7 +278,7 @@ def test_compile_auto_on_a_long_cpu_run_needs_a_cpp_compiler(monkeypatch):
 
 @pytest.mark.parametrize("impl", ["builtin", "scratch"])
 def test_forget_bias_shifts_only_the_lstm_forget_gates(write_config, impl):
-    from rnnlab.models.recurrent import build_recurrent
+    from rnnlab.models.stack import build_recurrent
 
     def stack(forget_bias):
         torch.manual_seed(0)

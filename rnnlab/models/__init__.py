@@ -15,14 +15,15 @@ from .cells import CELLS, CellSpec, check_model
 if TYPE_CHECKING:
     from .classifier import SequenceClassifier
     from .lm import LanguageModel
-    from .recurrent import RECURRENT, Recurrent, build_recurrent, detach_state
+    from .recurrent import RECURRENT, Recurrent, detach_state
+    from .stack import build_recurrent
 
 _LAZY = {
     "LanguageModel": "lm",
     "SequenceClassifier": "classifier",
     "RECURRENT": "recurrent",
     "Recurrent": "recurrent",
-    "build_recurrent": "recurrent",
+    "build_recurrent": "stack",
     "detach_state": "recurrent",
 }
 

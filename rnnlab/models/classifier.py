@@ -26,7 +26,7 @@ from torch import nn
 from rnnlab.config.schema import ModelConfig
 
 from .lm import make_input
-from .recurrent import build_recurrent
+from .stack import build_recurrent
 
 
 def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

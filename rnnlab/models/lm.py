@@ -16,8 +16,9 @@ from torch import nn
 from rnnlab.config import ModelConfig
 
 from .init import init_uniform
-from .recurrent import State, build_recurrent
+from .recurrent import State
 from .regularize import SequenceDropout, head_loss, make_head, run_recurrent
+from .stack import build_recurrent
 
 
 class OneHot(nn.Module):

@@ -10,7 +10,7 @@
                                        of those; None on input means zeros
 
 Implementations register under `model.impl` (`@RECURRENT.register("builtin")`) and are
-built from the `model` config section and the input size. Their parameters carry
+built from the `model` config section and the input size by `stack.build_recurrent`. Their parameters carry
 torch.nn's names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...) under `layer.`, so the
 implementations exchange state_dicts and share `model.init` (`init.py`).
 """
@@ -24,7 +24,6 @@ from rnnlab.config.schema import ModelConfig
 from rnnlab.registry import Registry
 
 from .cells import CELLS
-from .init import init_uniform
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -52,29 +51,6 @@ class Recurrent(nn.Module):
 
 
 RECURRENT: Registry[type[Recurrent]] = Registry("model.impl")
-
-
-def build_recurrent(cfg, input_size: int) -> Recurrent:
-    from . import builtin, scratch  # noqa: F401  (register model.impl "builtin", "scratch")
-
-    stack = RECURRENT.get(cfg.impl)(cfg, input_size)
-    if getattr(cfg, "init", None) == "uniform":  # model.init_range, builtin and scratch alike
-        init_uniform(stack, cfg.init_range)
-    gate = CELLS.get(cfg.cell).forget_gate
-    if gate is not None and cfg.forget_bias:
-        add_forget_bias(stack, cfg.forget_bias, cfg.hidden_size, gate)
-    return stack
-
-
-@torch.no_grad()
-def add_forget_bias(stack: nn.Module, value: float, hidden_size: int, gate: int = 1) -> None:
-    """Add `value` to every forget gate's bias (gate block `gate` of bias_hh: rows H:2H of
-    the LSTM's, gate order i, f, g, o as torch.nn's), so memory is kept by default at the
-    start of training (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1)."""
-    rows = slice(gate * hidden_size, (gate + 1) * hidden_size)
-    for name, param in stack.named_parameters():
-        if name.split(".")[-1].startswith("bias_hh"):
-            param[rows] += value
 
 
 def detach_state(state: State | None) -> State | None:
