@@ -384,6 +384,13 @@ CASES = [
     ),
     override("time-limit-without-unit", "train.time_limit=90", "needs a unit (90s, 10m, 2h)"),
     override(
+        "average-decay-without-ema",
+        "optim.average=uniform",
+        "'optim.average_decay' is for optim.average: ema, not uniform",
+        "optim.average_decay=0.99",
+    ),
+    override("average-start-without-average", "optim.average_start=10", "uniform or ema"),
+    override(
         "embed-dropout-on-one-hot", "model.embed_dropout=0.2", "set a learned model.embedding"
     ),
     override("locked-without-dropout", "model.locked_dropout=true", "set one of them above 0"),
