@@ -19,6 +19,7 @@ their runs with SIGINT as a local sweep does.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import site
@@ -45,6 +46,7 @@ from .jobs import (
 
 INSTALL = "pip install 'rnnlab[ray]'"
 GRACE_S = 30.0  # how long a stopped run has to checkpoint and exit before SIGKILL
+CANCEL_AGAIN_S = 5.0  # the driver cancels a task still running this often while stopping
 
 
 def import_ray():
@@ -99,17 +101,22 @@ class RayExecutor:
 
     def stop(self) -> None:
         """Ctrl-C: cancel the tasks not started; interrupt the running ones (each stops its
-        run with SIGINT, SIGKILL after grace_s) and report those as interrupted."""
+        run with SIGINT, SIGKILL after grace_s) and report those as interrupted. A task
+        still running after CANCEL_AGAIN_S is cancelled again: Ray can drop a cancel (seen
+        once in CI, where the run trained on for the whole 40 s the driver waited)."""
         ray, pending, self._pending = self._ray, self._pending, {}
         if ray is None or not pending:
             return
-        for ref in pending:
-            ray.cancel(ref)  # force=False: a running task gets a KeyboardInterrupt
-        done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=self.grace_s + 10)
-        for ref in done:
-            outcome, job = self._outcome(ref), pending[ref]
-            if outcome.wall_s > 0 or job.run_dir.exists():  # it had started
-                self._on_done(job, outcome)
+        left, deadline = list(pending), time.monotonic() + self.grace_s + 10
+        while left and time.monotonic() < deadline:
+            for ref in left:
+                ray.cancel(ref)  # force=False: a running task gets a KeyboardInterrupt
+            wait_s = min(CANCEL_AGAIN_S, max(0.0, deadline - time.monotonic()))
+            done, left = ray.wait(left, num_returns=len(left), timeout=wait_s)
+            for ref in done:
+                outcome, job = self._outcome(ref), pending[ref]
+                if outcome.wall_s > 0 or job.run_dir.exists():  # it had started
+                    self._on_done(job, outcome)
 
     # --- the driver's side ---
     def _connect(self):
@@ -222,12 +229,22 @@ def _wait(proc: subprocess.Popen) -> int:
 
 
 def _stop(proc: subprocess.Popen, grace_s: float = GRACE_S) -> int:
-    signal_group(proc, signal.SIGINT)
-    try:
-        return proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        signal_group(proc, signal.SIGKILL)
-        return proc.wait()
+    """SIGINT to the run's process group, SIGKILL after grace_s; the exit status. The
+    driver's repeated cancels (KeyboardInterrupts) while the run stops are absorbed."""
+    deadline, interrupted = time.monotonic() + grace_s, False
+    while True:
+        try:
+            if proc.poll() is not None:
+                return proc.returncode
+            if not interrupted:
+                signal_group(proc, signal.SIGINT)
+                interrupted = True
+            if time.monotonic() >= deadline:
+                signal_group(proc, signal.SIGKILL)
+                deadline = math.inf
+            time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass  # cancelled again: this run is stopping already
 
 
 def child_env(threads: int, gpus: float) -> dict:
