@@ -102,11 +102,14 @@ class RayExecutor:
     def stop(self) -> None:
         """Ctrl-C: cancel the tasks not started; interrupt the running ones (each stops its
         run with SIGINT, SIGKILL after grace_s) and report those as interrupted. A task
-        still running after CANCEL_AGAIN_S is cancelled again: Ray can drop a cancel (seen
-        once in CI, where the run trained on for the whole 40 s the driver waited)."""
+        still running after CANCEL_AGAIN_S is cancelled again, and each job's stop file is
+        written first: Ray can drop a cancel (seen in CI, where the run trained on for the
+        whole 40 s the driver waited), the file reaches the task all the same."""
         ray, pending, self._pending = self._ray, self._pending, {}
         if ray is None or not pending:
             return
+        for job in pending.values():  # read by the task's wait loop (shared filesystem)
+            stop_file(job).touch()
         left, deadline = list(pending), time.monotonic() + self.grace_s + 10
         while left and time.monotonic() < deadline:
             for ref in left:
@@ -193,6 +196,7 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
     if summary.get("status") == "finished":  # an earlier attempt's worker died after the end
         return Outcome("finished", "", summary.get("wall_s") or 0.0)
     job.log.parent.mkdir(parents=True, exist_ok=True)
+    stop_file(job).unlink(missing_ok=True)  # a stopped sweep's, now resumed
     proc = None
     with open(job.log, "a") as log:
         log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} on {socket.gethostname()}: "
@@ -209,7 +213,7 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
             )  # fmt: skip
             log.write(f"== run pid {proc.pid}\n")
             log.flush()
-            returncode = _wait(proc)
+            returncode = _wait(proc, stop_file(job))
         except KeyboardInterrupt:  # ray.cancel: stop the run as Ctrl-C stops a local one
             returncode = _stop(proc) if proc else -signal.SIGINT
     outcome = outcome_of(returncode, job.log, time.time() - started)
@@ -218,14 +222,21 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
     return outcome
 
 
-def _wait(proc: subprocess.Popen) -> int:
+def stop_file(job: Job) -> Path:
+    """The file the driver writes beside the run's log when the sweep is stopped."""
+    return job.log.with_suffix(".stop")
+
+
+def _wait(proc: subprocess.Popen, stop: Path) -> int:
     """proc.wait(), in steps: ray.cancel interrupts the task with `_thread.interrupt_main`,
-    which Python acts on between steps but which does not wake a blocking waitpid()."""
+    which Python acts on between steps but which does not wake a blocking waitpid(); the
+    driver's stop file (`stop`) stops the run as the cancel does."""
     while True:
         try:
             return proc.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
-            pass
+            if stop.exists():
+                raise KeyboardInterrupt from None
 
 
 def _stop(proc: subprocess.Popen, grace_s: float = GRACE_S) -> int:
