@@ -46,7 +46,6 @@ from .jobs import (
 
 INSTALL = "pip install 'rnnlab[ray]'"
 GRACE_S = 30.0  # how long a stopped run has to checkpoint and exit before SIGKILL
-CANCEL_AGAIN_S = 5.0  # the driver cancels a task still running this often while stopping
 
 
 def import_ray():
@@ -101,25 +100,20 @@ class RayExecutor:
 
     def stop(self) -> None:
         """Ctrl-C: cancel the tasks not started; interrupt the running ones (each stops its
-        run with SIGINT, SIGKILL after grace_s) and report those as interrupted. A task
-        still running after CANCEL_AGAIN_S is cancelled again, and each job's stop file is
-        written first: Ray can drop a cancel (seen in CI, where the run trained on for the
-        whole 40 s the driver waited), the file reaches the task all the same."""
+        run with SIGINT, SIGKILL after grace_s) and report those as interrupted. Each job's
+        stop file is written first: Ray can drop a cancel (seen in CI, where the run trained
+        on for the whole 40 s the driver waited), the file reaches the task all the same."""
         ray, pending, self._pending = self._ray, self._pending, {}
         if ray is None or not pending:
             return
-        for job in pending.values():  # read by the task's wait loop (shared filesystem)
-            stop_file(job).touch()
-        left, deadline = list(pending), time.monotonic() + self.grace_s + 10
-        while left and time.monotonic() < deadline:
-            for ref in left:
-                ray.cancel(ref)  # force=False: a running task gets a KeyboardInterrupt
-            wait_s = min(CANCEL_AGAIN_S, max(0.0, deadline - time.monotonic()))
-            done, left = ray.wait(left, num_returns=len(left), timeout=wait_s)
-            for ref in done:
-                outcome, job = self._outcome(ref), pending[ref]
-                if outcome.wall_s > 0 or job.run_dir.exists():  # it had started
-                    self._on_done(job, outcome)
+        for ref, job in pending.items():
+            stop_file(job).touch()  # read by the task's wait loop (shared filesystem)
+            ray.cancel(ref)  # force=False: a running task gets a KeyboardInterrupt
+        done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=self.grace_s + 10)
+        for ref in done:
+            outcome, job = self._outcome(ref), pending[ref]
+            if outcome.wall_s > 0 or job.run_dir.exists():  # it had started
+                self._on_done(job, outcome)
 
     # --- the driver's side ---
     def _connect(self):
@@ -240,8 +234,8 @@ def _wait(proc: subprocess.Popen, stop: Path) -> int:
 
 
 def _stop(proc: subprocess.Popen, grace_s: float = GRACE_S) -> int:
-    """SIGINT to the run's process group, SIGKILL after grace_s; the exit status. The
-    driver's repeated cancels (KeyboardInterrupts) while the run stops are absorbed."""
+    """SIGINT to the run's process group, SIGKILL after grace_s; the exit status. A cancel
+    that arrives while the run stops (after the stop file started it) is absorbed."""
     deadline, interrupted = time.monotonic() + grace_s, False
     while True:
         try:
@@ -255,7 +249,7 @@ def _stop(proc: subprocess.Popen, grace_s: float = GRACE_S) -> int:
                 deadline = math.inf
             time.sleep(0.1)
         except KeyboardInterrupt:
-            pass  # cancelled again: this run is stopping already
+            pass  # the cancel after the stop file: this run is stopping already
 
 
 def child_env(threads: int, gpus: float) -> dict:

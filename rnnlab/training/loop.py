@@ -128,12 +128,8 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
             for callback in s.callbacks:
                 callback.on_log_point(s, state, row, evaluate)
             state.rows.append(row)
-            if evaluate and task.is_better(row[task.key_metric], state.best):
-                state.best, state.best_epoch, state.best_step = (
-                    row[task.key_metric],
-                    epoch,
-                    state.step,
-                )
+            if evaluate and task.is_better(score := row[task.key_metric], state.best):
+                state.best, state.best_epoch, state.best_step = score, epoch, state.step
                 save(s, "best", state, window)
         run.write_metrics(state.rows)
         reporter.epoch(row, evaluate)
