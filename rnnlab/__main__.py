@@ -5,12 +5,69 @@ SIGHUP end the process at once and silently with exit code 128 + signal (Ctrl-C:
 imports included. Once the
 command returns or fails, the same signals are ignored while Python shuts down, so a late
 Ctrl-C never prints a traceback from an exit handler. stdout and stderr escape what their
-encoding cannot show and survive a closed pipe (`rnnlab.cli.streams`)."""
+encoding cannot show and survive a closed pipe (`rnnlab.cli.streams`).
 
+While torch itself is imported (whichever command imports it first), the three signals are
+held and handled just after: an exception raised by a handler inside torch's C++ start-up
+(`torch._C._c10d_init`) is thrown through pybind11 and ends the process in
+`std::terminate` (SIGABRT, "terminate called after throwing an instance of
+'pybind11::error_already_set'") instead of stopping it."""
+
+import importlib.util
+import os
 import signal
 import sys
+import threading
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class HoldSignalsWhileTorchLoads:
+    """A meta path finder for `torch` alone: it finds torch as the other finders do and
+    runs its loader with SIGINT, SIGTERM and SIGHUP only recorded; the first one that came
+    goes to its own handler once the module has run (a burst counts as one). Used once,
+    then gone from sys.meta_path. (Blocking the signals would not do: one delivered to
+    another thread still runs its Python handler in the main thread, inside the import.)"""
+
+    @classmethod
+    def install(cls) -> None:
+        if cls not in sys.meta_path and "torch" not in sys.modules:
+            sys.meta_path.insert(0, cls)  # type: ignore[arg-type]
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "torch":
+            return None
+        sys.meta_path.remove(cls)  # type: ignore[arg-type]
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.loader is None:
+            return spec
+        run_module = spec.loader.exec_module
+
+        def exec_holding_signals(module) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                return run_module(module)  # handlers run in the main thread, not in here
+            came: list[int] = []
+            handlers = {int(sig): signal.signal(sig, lambda signum, _: came.append(signum))
+                        for sig in SIGNALS}  # fmt: skip
+            try:
+                run_module(module)
+            finally:
+                for sig, handler in handlers.items():
+                    signal.signal(sig, handler)
+            if came:
+                deliver(came[0], handlers[came[0]])
+
+        spec.loader.exec_module = exec_holding_signals  # type: ignore[method-assign]
+        return spec
+
+
+def deliver(signum: int, handler) -> None:
+    """What the signal would have done under `handler`."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        os.kill(os.getpid(), signum)
 
 
 def _quit(signum, frame):
@@ -20,6 +77,7 @@ def _quit(signum, frame):
 def main() -> None:
     for sig in SIGNALS:
         signal.signal(sig, _quit)
+    HoldSignalsWhileTorchLoads.install()
     try:
         from rnnlab.cli import app
         from rnnlab.cli.streams import guard_streams

@@ -130,7 +130,8 @@ def test_optuna_search_prunes_and_resumes_after_sigint(tmp_path):
                              capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     final = rows(sweep)
-    assert len(final) == 6 and all(r["status"] in ("finished", "pruned") for r in final)
+    statuses = [(r["run"], r["status"], r["error"]) for r in final]
+    assert len(final) == 6 and all(r["status"] in ("finished", "pruned") for r in final), statuses
     for name, mtime in done.items():  # finished trials were not run again
         assert (sweep / "runs" / name / "summary.json").stat().st_mtime_ns == mtime
     pruned = [r for r in final if r["status"] == "pruned"]

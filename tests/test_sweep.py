@@ -133,3 +133,49 @@ def test_ctrl_c_stops_the_workers_and_resume_finishes(tiny_config, tmp_path):
     resume_sweep_quickly(sweep_dir, 200)
     assert [r["status"] for r in read_results(sweep_dir)] == ["finished"] * 3
     assert not (sweep_dir / "attempts").exists()  # the interrupted run went on (--resume)
+
+
+def test_a_run_the_sweep_stopped_is_interrupted_whatever_its_exit(tmp_path):
+    """A run killed after the grace period, or aborted while starting, did not fail on
+    its own account: --resume redoes it, where a failed run would stay failed (a search
+    counts it as a trial)."""
+    from rnnlab.sweep.jobs import outcome_of
+
+    log = tmp_path / "run.log"
+    log.write_text("epoch 1 ...\nAborted!\n")
+    assert outcome_of(-9, log, 1.0).status == "failed"
+    stopped = outcome_of(-9, log, 1.0, stopped=True)
+    assert stopped.status == "interrupted" and "exit code -9" in stopped.error
+    assert "Aborted!" in stopped.error
+    assert outcome_of(0, log, 1.0, stopped=True).status == "finished"
+    assert outcome_of(130, log, 1.0).status == "interrupted"
+
+
+def test_a_run_started_while_the_sweep_stops_is_stopped_too(tmp_path, monkeypatch):
+    """The race of Ctrl-C with a run starting: stop() signals the runs it sees, and a run
+    whose process appears just after that is signalled by its own thread (before, it ran
+    to its end while the sweep waited for it)."""
+    import subprocess
+    import sys
+    import time
+
+    from rnnlab.sweep import local
+    from rnnlab.sweep.jobs import Job
+
+    executor = local.LocalExecutor(workers=1)
+    real_popen = subprocess.Popen
+
+    def popen_then_stop(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        executor.stop(grace_s=1.0)  # Ctrl-C lands after the process exists, before it is seen
+        return proc
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(local, "command", lambda job: sleeper)
+    monkeypatch.setattr(local.subprocess, "Popen", popen_then_stop)
+    job = Job("p", tmp_path / "base.yaml", [], tmp_path / "runs" / "p", tmp_path / "p.log")
+    outcomes = []
+    started = time.time()
+    executor.run([job], lambda job, outcome: outcomes.append(outcome))
+    assert time.time() - started < 30
+    assert [o.status for o in outcomes] == ["interrupted"]

@@ -60,11 +60,20 @@ def train_args(job: Job) -> list[str]:
     return ["train", str(job.config), *job.overrides, "--run-dir", str(job.run_dir), "--quiet"]
 
 
-def outcome_of(returncode: int, log: Path, wall_s: float) -> Outcome:
+def outcome_of(returncode: int, log: Path, wall_s: float, stopped: bool = False) -> Outcome:
+    """How a run ended. `stopped`: the sweep stopped it (Ctrl-C), so any exit but 0 is
+    `interrupted` and the run is redone on --resume: a run killed after the grace period,
+    or one stopped while it was starting, has not failed on its own account."""
     if returncode == 0:
         return Outcome("finished", "", wall_s)
-    status = "interrupted" if returncode in INTERRUPTED_CODES else "failed"
-    return Outcome(status, last_error(log) or f"exit code {returncode}", wall_s)
+    error = last_error(log) or f"exit code {returncode}"
+    if returncode in INTERRUPTED_CODES:
+        return Outcome("interrupted", error, wall_s)
+    if stopped:
+        return Outcome(
+            "interrupted", f"stopped by the sweep (exit code {returncode}): {error}", wall_s
+        )
+    return Outcome("failed", error, wall_s)
 
 
 def last_error(log: Path) -> str:

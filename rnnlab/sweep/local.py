@@ -47,8 +47,8 @@ class LocalExecutor:
                     slots.append(slot)
 
         pool = ThreadPoolExecutor(self.workers)
-        futures = [pool.submit(work, job) for job in jobs]
-        try:
+        try:  # a Ctrl-C while the jobs are submitted stops those already submitted
+            futures = [pool.submit(work, job) for job in jobs]
             for future in futures:
                 future.result()
         except BaseException:  # Ctrl-C, or a failed write (results.csv on a full disk)
@@ -69,17 +69,20 @@ class LocalExecutor:
         with open(job.log, "a" if job.resume else "w") as log:
             proc = subprocess.Popen(command(job), stdout=log, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-            with self._lock:
+            with self._lock:  # stop() signals the runs it sees; this one, if it came after
                 self._procs.add(proc)
+                late = self._stopping
+            if late:
+                signal_group(proc, signal.SIGINT)
             returncode = proc.wait()
             with self._lock:
                 self._procs.discard(proc)
-        return outcome_of(returncode, job.log, time.time() - started)
+        return outcome_of(returncode, job.log, time.time() - started, stopped=self._stopping)
 
     def stop(self, grace_s: float = 30.0) -> None:
         """Ctrl-C: SIGINT to every run (each checkpoints and exits), SIGKILL after grace_s."""
-        self._stopping = True
         with self._lock:
+            self._stopping = True
             procs = list(self._procs)
         for proc in procs:
             signal_group(proc, signal.SIGINT)

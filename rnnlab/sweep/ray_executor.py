@@ -207,10 +207,10 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
             )  # fmt: skip
             log.write(f"== run pid {proc.pid}\n")
             log.flush()
-            returncode = _wait(proc, stop_file(job))
+            returncode, stopped = _wait(proc, stop_file(job)), False
         except KeyboardInterrupt:  # ray.cancel: stop the run as Ctrl-C stops a local one
-            returncode = _stop(proc) if proc else -signal.SIGINT
-    outcome = outcome_of(returncode, job.log, time.time() - started)
+            returncode, stopped = (_stop(proc) if proc else -signal.SIGINT), True
+    outcome = outcome_of(returncode, job.log, time.time() - started, stopped)
     if outcome.error.startswith("== "):  # the run printed nothing: not our header as its error
         outcome.error = f"exit code {returncode}"
     return outcome
