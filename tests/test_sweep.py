@@ -3,6 +3,9 @@ folder: tests/test_compare.py.)"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,8 @@ from typer.testing import CliRunner
 
 from rnnlab.cli import app
 from rnnlab.errors import RnnlabError
-from rnnlab.sweep import expand, parse_grid_options, parse_seeds
+from rnnlab.sweep import expand, local, parse_grid_options, parse_seeds
+from rnnlab.sweep.jobs import Job, outcome_of
 
 runner = CliRunner()
 FAST = ["train.epochs=1", "data.max_tokens=600", "train.sample_len=5"]
@@ -139,8 +143,6 @@ def test_a_run_the_sweep_stopped_is_interrupted_whatever_its_exit(tmp_path):
     """A run killed after the grace period, or aborted while starting, did not fail on
     its own account: --resume redoes it, where a failed run would stay failed (a search
     counts it as a trial)."""
-    from rnnlab.sweep.jobs import outcome_of
-
     log = tmp_path / "run.log"
     log.write_text("epoch 1 ...\nAborted!\n")
     assert outcome_of(-9, log, 1.0).status == "failed"
@@ -155,13 +157,6 @@ def test_a_run_started_while_the_sweep_stops_is_stopped_too(tmp_path, monkeypatc
     """The race of Ctrl-C with a run starting: stop() signals the runs it sees, and a run
     whose process appears just after that is signalled by its own thread (before, it ran
     to its end while the sweep waited for it)."""
-    import subprocess
-    import sys
-    import time
-
-    from rnnlab.sweep import local
-    from rnnlab.sweep.jobs import Job
-
     executor = local.LocalExecutor(workers=1)
     real_popen = subprocess.Popen
 
