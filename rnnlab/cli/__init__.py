@@ -17,6 +17,7 @@ import typer
 from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
 from rnnlab.cli.complete import complete_config, complete_run
 from rnnlab.cli.config import config_app
+from rnnlab.cli.evaluate import evaluate
 from rnnlab.cli.export import export
 from rnnlab.cli.inspect import inspect
 from rnnlab.cli.runs import runs
@@ -236,6 +237,7 @@ def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint
 app.command()(sweep)
 app.command()(compare)
 app.command()(inspect)
+app.command()(evaluate)
 app.add_typer(config_app, name="config")
 app.command()(runs)
 app.command()(export)

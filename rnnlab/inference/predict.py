@@ -17,7 +17,15 @@ from rnnlab.device import flush_denormals
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run
 from rnnlab.runs.integrity import RESUMABLE, check_run_files
-from rnnlab.tasks import Artifacts, Sampling, Task, task_of
+from rnnlab.tasks import (
+    Artifacts,
+    ClassifyTask,
+    LanguageModelTask,
+    Sampling,
+    Task,
+    build_task,
+    task_of,
+)
 
 
 def check_option(run_dir: Path, option: str) -> None:
@@ -49,6 +57,23 @@ def load_model(run: Run, which: str, device: torch.device):
             f"({detail})"
         ) from None
     return cfg, task, artifacts, model.to(device).eval()
+
+
+def task_with_vocab(cfg, vocab, device: torch.device, hint: str) -> Task:
+    """The run's task over its data read again; RnnlabError (ending in `hint`) if the
+    data's vocabulary is no longer the run's vocab.json."""
+    task = build_task(cfg, device)
+    if isinstance(task, LanguageModelTask):
+        data_vocab = task.vocab
+    else:
+        assert isinstance(task, ClassifyTask)  # the two kinds of task
+        data_vocab = task.data.vocab
+    if data_vocab.idx_to_token != vocab.idx_to_token:
+        raise RnnlabError(
+            f"the {cfg.data.dataset} data now gives a different vocabulary than the run's "
+            f"vocab.json: {hint}"
+        )
+    return task
 
 
 def predict(

@@ -18,10 +18,10 @@ from rnnlab.config import Config
 from rnnlab.config.techniques import ADAPTIVE_NOT_PROBED
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
-from rnnlab.inference.predict import load_model
+from rnnlab.inference.predict import load_model, task_with_vocab
 from rnnlab.models import LanguageModel
 from rnnlab.runs import Run
-from rnnlab.tasks import ClassifyTask, LanguageModelTask, build_task, task_of
+from rnnlab.tasks import LanguageModelTask, task_of
 from rnnlab.tasks.generate import split_prefix
 from rnnlab.tasks.heldout import classifier_batch, grad_flow_batch, lm_windows, split_data
 
@@ -113,17 +113,7 @@ def given_inputs(cfg, task, artifacts, trained: nn.Module, given: dict, device):
 
 def split_inputs(cfg, vocab: Vocab, split: str, device, need_text: bool):
     """The gradient-flow batch and the text of a data split, read through the run's config."""
-    task = build_task(cfg, device)
-    if isinstance(task, LanguageModelTask):
-        data_vocab = task.vocab
-    else:
-        assert isinstance(task, ClassifyTask)  # the two kinds of task
-        data_vocab = task.data.vocab
-    if data_vocab.idx_to_token != vocab.idx_to_token:
-        raise RnnlabError(
-            f"the {cfg.data.dataset} data now gives a different vocabulary than the run's "
-            f"vocab.json: use --text or --seq instead of --split"
-        )
+    task = task_with_vocab(cfg, vocab, device, "use --text or --seq instead of --split")
     batch = grad_flow_batch(task, split)
     data = split_data(task, split)
     if not need_text:
