@@ -723,6 +723,59 @@ CASES = [
         ["inspect", "{lm_run}", "--split", "test", "--out", "{out}"],
         "--split must be one of valid, train, got 'test'",
     ),
+    # --- evaluate ---
+    case(
+        "evaluate-run-without-checkpoint",
+        ["evaluate", "{copy}"],
+        "no checkpoint at {copy}/checkpoints/best.pt",
+        setup=no_checkpoints,
+    ),
+    case(
+        "evaluate-test-without-a-test-split",
+        ["evaluate", "{lm_run}", "--split", "test"],
+        "timemachine has no test split here (ptb and split folders with a test file have "
+        "one): use --split valid",
+    ),
+    case(
+        "evaluate-split-unknown",
+        ["evaluate", "{lm_run}", "--split", "train"],
+        "--split must be valid or test, got 'train'",
+    ),
+    case(
+        "evaluate-option-without-dynamic",
+        ["evaluate", "{lm_run}", "--lr", "0.1"],
+        "--lr applies to dynamic evaluation: add --dynamic",
+    ),
+    case(
+        "evaluate-rule-unknown",
+        ["evaluate", "{lm_run}", "--dynamic", "--rule", "adam"],
+        "--rule must be rms or sgd, got 'adam'",
+    ),
+    case(
+        "evaluate-lr-negative",
+        ["evaluate", "{lm_run}", "--dynamic", "--lr", "-1"],
+        "--lr must be a positive number, got -1.0",
+    ),
+    case(
+        "evaluate-decay-1",
+        ["evaluate", "{lm_run}", "--dynamic", "--decay", "1"],
+        "--decay must be in [0, 1), got 1.0",
+    ),
+    case(
+        "evaluate-segment-0",
+        ["evaluate", "{lm_run}", "--dynamic", "--segment", "0"],
+        "--segment must be >= 1, got 0",
+    ),
+    case(
+        "evaluate-checkpoint-unknown",
+        ["evaluate", "{lm_run}", "--checkpoint", "first"],
+        "--checkpoint must be best or last, got 'first'",
+    ),
+    case(
+        "evaluate-dynamic-classifier",
+        ["evaluate", "{cls_run}", "--dynamic"],
+        "--dynamic adapts a language model to the text it reads; {cls_run} is a classifier",
+    ),
     # --- gen-data ---
     gen("length-below-3", "a DigitSum length must be >= 3", "--lengths", "5,2"),
     gen(

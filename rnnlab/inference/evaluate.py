@@ -34,8 +34,9 @@ def evaluate_run(
     device: str = "cpu",
 ) -> dict:
     """{"run", "checkpoint", "split", "static": metrics[, "dynamic": metrics]}; the
-    metrics are those training reports (loss, ppl, bpc; a classifier's accuracy).
-    `dynamic`: DynamicEval's fields given on the command line (None: defaults by token)."""
+    metrics are those training reports (loss, ppl, bpc; a classifier's loss, accuracy).
+    `dynamic`: None for the static figures only, else the DynamicEval fields given (the
+    others default by token type, `DEFAULTS`)."""
     if split not in SPLITS:
         raise RnnlabError(f"--split must be valid or test, got {split!r}")
     dev = pick_device(device)
@@ -53,6 +54,7 @@ def evaluate_run(
     with flush_denormals(dev):
         if not isinstance(task, LanguageModelTask):
             result["static"] = strip_prefix(classifier_metrics(task, model, split))
+            result["split"] = "dev" if split == "valid" else split  # as classifiers name it
             return result
         ids = held_out_ids(task, split)
         result["predictions"] = len(ids) - 1
