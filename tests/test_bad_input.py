@@ -56,6 +56,10 @@ def predict(id, expected, *options, run="{lm_run}", setup=None, files=None):
     return case(id, ["predict", "--run", run, *options], expected, files, setup)
 
 
+def evaluate(id, expected, *options, run="{lm_run}", setup=None):
+    return case(id, ["evaluate", run, *options], expected, setup=setup)
+
+
 def gen(id, expected, *options):
     return case(id, ["gen-data", "digitsum", "--out", "{out}", *options], expected)
 
@@ -724,57 +728,55 @@ CASES = [
         "--split must be one of valid, train, got 'test'",
     ),
     # --- evaluate ---
-    case(
+    evaluate(
         "evaluate-run-without-checkpoint",
-        ["evaluate", "{copy}"],
         "no checkpoint at {copy}/checkpoints/best.pt",
+        run="{copy}",
         setup=no_checkpoints,
     ),
-    case(
+    evaluate(
         "evaluate-test-without-a-test-split",
-        ["evaluate", "{lm_run}", "--split", "test"],
         "timemachine has no test split here (ptb and split folders with a test file have "
         "one): use --split valid",
+        "--split",
+        "test",
     ),
-    case(
-        "evaluate-split-unknown",
-        ["evaluate", "{lm_run}", "--split", "train"],
-        "--split must be valid or test, got 'train'",
+    evaluate(
+        "evaluate-split-unknown", "--split must be valid or test, got 'train'", "--split", "train"
     ),
-    case(
-        "evaluate-option-without-dynamic",
-        ["evaluate", "{lm_run}", "--lr", "0.1"],
+    evaluate(
+        "evaluate-lr-without-dynamic",
         "--lr applies to dynamic evaluation: add --dynamic",
+        "--lr",
+        "0.1",
     ),
-    case(
+    evaluate(
         "evaluate-rule-unknown",
-        ["evaluate", "{lm_run}", "--dynamic", "--rule", "adam"],
         "--rule must be rms or sgd, got 'adam'",
+        "--dynamic",
+        "--rule",
+        "adam",
     ),
-    case(
+    evaluate(
         "evaluate-lr-negative",
-        ["evaluate", "{lm_run}", "--dynamic", "--lr", "-1"],
         "--lr must be a positive number, got -1.0",
+        "--dynamic",
+        "--lr",
+        "-1",
     ),
-    case(
-        "evaluate-decay-1",
-        ["evaluate", "{lm_run}", "--dynamic", "--decay", "1"],
-        "--decay must be in [0, 1), got 1.0",
-    ),
-    case(
-        "evaluate-segment-0",
-        ["evaluate", "{lm_run}", "--dynamic", "--segment", "0"],
-        "--segment must be >= 1, got 0",
-    ),
-    case(
+    evaluate("evaluate-decay-1", "--decay must be in [0, 1), got 1.0", "--dynamic", "--decay", "1"),
+    evaluate("evaluate-segment-0", "--segment must be >= 1, got 0", "--dynamic", "--segment", "0"),
+    evaluate(
         "evaluate-checkpoint-unknown",
-        ["evaluate", "{lm_run}", "--checkpoint", "first"],
         "--checkpoint must be best or last, got 'first'",
+        "--checkpoint",
+        "first",
     ),
-    case(
+    evaluate(
         "evaluate-dynamic-classifier",
-        ["evaluate", "{cls_run}", "--dynamic"],
         "--dynamic adapts a language model to the text it reads; {cls_run} is a classifier",
+        "--dynamic",
+        run="{cls_run}",
     ),
     # --- gen-data ---
     gen("length-below-3", "a DigitSum length must be >= 3", "--lengths", "5,2"),
