@@ -22,6 +22,7 @@ from rnnlab.inference.dynamic_eval import (
     gradient_rms,
     rms_step,
 )
+from rnnlab.models import detach_state
 from rnnlab.tasks import build_task
 from rnnlab.tasks.heldout import lm_windows
 
@@ -31,8 +32,9 @@ TINY_LSTM = "data: {dataset: timemachine, batch_size: 4, num_steps: 8, max_token
 TINY_LSTM += "model: {cell: lstm, hidden_size: 12, embedding: 6}\n"
 
 
-def tiny_task(write_config):
-    cfg = check_config(load_config(write_config(TINY_LSTM)))
+def tiny_task(write_config, impl: str = "builtin", cell: str = "lstm"):
+    text = TINY_LSTM.replace("cell: lstm", f"cell: {cell}, impl: {impl}")
+    cfg = check_config(load_config(write_config(text)))
     torch.manual_seed(0)
     task = build_task(cfg, torch.device("cpu"))
     return task, task.build_model()
@@ -55,13 +57,16 @@ def hand_dynamic_loss(model, ids: torch.Tensor, lr: float, decay: float, segment
             for name, p in model.named_parameters():
                 p -= lr * p.grad
                 p += decay * (trained[name] - p)
-        state = tuple(s.detach() for s in state)
+        state = detach_state(state)
     return total / (len(ids) - 1)
 
 
-@pytest.mark.parametrize("segment", [1, 5, 7])
-def test_sgd_dynamic_evaluation_matches_a_hand_computation(write_config, segment):
-    task, model = tiny_task(write_config)
+@pytest.mark.parametrize(
+    "segment, impl, cell",
+    [(1, "builtin", "lstm"), (5, "builtin", "lstm"), (7, "scratch", "lstm"), (5, "scratch", "gru")],
+)
+def test_sgd_dynamic_evaluation_matches_a_hand_computation(write_config, segment, impl, cell):
+    task, model = tiny_task(write_config, impl, cell)
     ids = task.valid[:60]  # 59 predictions: the last segment is short for 5 and 7
     before = {k: v.clone() for k, v in model.state_dict().items()}
     got = dynamic_mean_loss(model, ids, DynamicEval(0.5, 0.01, segment, "sgd"))
