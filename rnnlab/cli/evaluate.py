@@ -32,18 +32,18 @@ def evaluate(
     ] = "rms",
     lr: Annotated[
         Optional[float],
-        typer.Option(help="--dynamic: step size [default: 1e-4 words, 3e-5 characters]."),
+        typer.Option(help="--dynamic: step size (default 1e-4 for words, 3e-5 for characters)."),
     ] = None,
     decay: Annotated[
         Optional[float],
         typer.Option(
-            help="--dynamic: pull towards the trained weights per step [default: 2e-4 words, "
-            "2e-3 characters]."
+            help="--dynamic: pull towards the trained weights per step (default 2e-4 for "
+            "words, 2e-3 for characters)."
         ),
     ] = None,
     segment: Annotated[
         Optional[int],
-        typer.Option(help="--dynamic: tokens per step [default: 20 words, 5 characters]."),
+        typer.Option(help="--dynamic: tokens per step (default 20 for words, 5 for characters)."),
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
