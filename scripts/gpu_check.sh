@@ -8,7 +8,8 @@
 #    CUDA (every test config says `device: auto`, which picks CUDA where it exists);
 # 2. scripts/bench_train.py on CUDA at 32, bf16 and 16-mixed (builtin, scratch, compiled);
 # 3. scripts/bench_cells.py --device cuda at hidden 256 and 1024 (scratch vs cuDNN);
-# 4. determinism: two runs of tiny.yaml with train.deterministic=true, weights compared.
+# 4. determinism: two runs of tiny.yaml with train.deterministic=true, weights compared;
+# 5. dynamic evaluation on CUDA (cuDNN off inside it) against the same on the CPU.
 # Writes logs and JSON rows into OUT_DIR; nothing else leaves the machine.
 set -uo pipefail
 OUT="${1:?give an output folder}"
@@ -32,3 +33,6 @@ a = torch.load("/tmp/det1/checkpoints/last.pt", weights_only=True)["model"]
 b = torch.load("/tmp/det2/checkpoints/last.pt", weights_only=True)["model"]
 print("deterministic CUDA runs bit-identical:", all(torch.equal(a[k], b[k]) for k in a))
 PY
+for d in cuda cpu; do
+  timeout 60 python3 -m rnnlab evaluate /tmp/det1 --dynamic --device "$d" 2>&1 | tee -a "$OUT/dynamic_eval.txt"
+done
