@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import interrupt_sweep, read_results, resume_sweep_quickly, sweep_dir_of
+from conftest import interrupt_sweep, read_results, resume_sweep_quickly, sweep_dir_of, wait_until
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -156,16 +156,23 @@ def test_a_run_the_sweep_stopped_is_interrupted_whatever_its_exit(tmp_path):
 def test_a_run_started_while_the_sweep_stops_is_stopped_too(tmp_path, monkeypatch):
     """The race of Ctrl-C with a run starting: stop() signals the runs it sees, and a run
     whose process appears just after that is signalled by its own thread (before, it ran
-    to its end while the sweep waited for it)."""
+    to its end while the sweep waited for it), SIGKILLed after the grace period as the
+    others are. The run here ignores SIGINT, as every process started from a shell's
+    background job does (a CI runner's, say)."""
     executor = local.LocalExecutor(workers=1)
     real_popen = subprocess.Popen
 
+    ready = tmp_path / "ignoring"
+
     def popen_then_stop(*args, **kwargs):
         proc = real_popen(*args, **kwargs)
+        wait_until(ready.exists, 30, "the run to ignore SIGINT", proc)
         executor.stop(grace_s=1.0)  # Ctrl-C lands after the process exists, before it is seen
         return proc
 
-    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    sleeper = [sys.executable, "-c", "import pathlib, signal, sys, time; signal.signal("
+               "signal.SIGINT, signal.SIG_IGN); pathlib.Path(sys.argv[1]).touch(); "
+               "time.sleep(60)", str(ready)]  # fmt: skip
     monkeypatch.setattr(local, "command", lambda job: sleeper)
     monkeypatch.setattr(local.subprocess, "Popen", popen_then_stop)
     job = Job("p", tmp_path / "base.yaml", [], tmp_path / "runs" / "p", tmp_path / "p.log")
@@ -174,3 +181,4 @@ def test_a_run_started_while_the_sweep_stops_is_stopped_too(tmp_path, monkeypatc
     executor.run([job], lambda job, outcome: outcomes.append(outcome))
     assert time.time() - started < 30
     assert [o.status for o in outcomes] == ["interrupted"]
+    assert "exit code -9" in outcomes[0].error  # the grace period's SIGKILL

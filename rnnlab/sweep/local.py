@@ -33,6 +33,7 @@ class LocalExecutor:
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._stopping = False
+        self._grace_s = 30.0  # stop()'s, for the runs that start while it stops them
 
     def run(self, jobs: list[Job], on_done: Callable[[Job, Outcome], None]) -> None:
         slots = list(range(self.workers))
@@ -73,7 +74,7 @@ class LocalExecutor:
                 self._procs.add(proc)
                 late = self._stopping
             if late:
-                signal_group(proc, signal.SIGINT)
+                interrupt_then_kill(proc, time.time() + self._grace_s)
             returncode = proc.wait()
             with self._lock:
                 self._procs.discard(proc)
@@ -82,13 +83,23 @@ class LocalExecutor:
     def stop(self, grace_s: float = 30.0) -> None:
         """Ctrl-C: SIGINT to every run (each checkpoints and exits), SIGKILL after grace_s."""
         with self._lock:
-            self._stopping = True
+            self._stopping, self._grace_s = True, grace_s
             procs = list(self._procs)
         for proc in procs:
             signal_group(proc, signal.SIGINT)
         deadline = time.time() + grace_s
         for proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                signal_group(proc, signal.SIGKILL)
+            wait_or_kill(proc, deadline)
+
+
+def interrupt_then_kill(proc: subprocess.Popen, deadline: float) -> None:
+    """SIGINT to the run's process group, SIGKILL if it is still there at `deadline`."""
+    signal_group(proc, signal.SIGINT)
+    wait_or_kill(proc, deadline)
+
+
+def wait_or_kill(proc: subprocess.Popen, deadline: float) -> None:
+    try:
+        proc.wait(timeout=max(0.1, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+        signal_group(proc, signal.SIGKILL)
