@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rnnlab.cli.boundary import OneLineUsageErrors, user_errors
+from rnnlab.cli.boundary import OneLineUsageErrors, check_checkpoint, user_errors
 from rnnlab.cli.complete import complete_config, complete_run
 from rnnlab.cli.config import config_app
 from rnnlab.cli.evaluate import evaluate
@@ -228,8 +228,7 @@ def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint
             "--top-k samples among the k most likely tokens: give --temperature > 0 too "
             "(e.g. --temperature 1); with temperature 0 the choice is greedy"
         )
-    if checkpoint not in ("best", "last"):
-        raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
+    check_checkpoint(checkpoint)
     if not 0 <= seed < 2**63:
         raise RnnlabError(f"--seed must be >= 0 (and < 2**63), got {seed}")
 

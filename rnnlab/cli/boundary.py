@@ -61,3 +61,9 @@ def user_errors(command):
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def check_checkpoint(which: str) -> None:
+    """--checkpoint names one of a run's two checkpoints."""
+    if which not in ("best", "last"):
+        raise RnnlabError(f"--checkpoint must be best or last, got {which!r}")

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rnnlab.cli.boundary import user_errors
+from rnnlab.cli.boundary import check_checkpoint, user_errors
 from rnnlab.cli.complete import complete_run
 from rnnlab.errors import RnnlabError
 
@@ -51,8 +51,7 @@ def evaluate(
     """Score a run's held-out data again from its checkpoint (every token, float32, as
     training did); with --dynamic, also while the model keeps learning from the text it
     has scored (dynamic evaluation: each segment is scored, then learnt from)."""
-    if checkpoint not in ("best", "last"):
-        raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
+    check_checkpoint(checkpoint)
     if rule not in ("rms", "sgd"):
         raise RnnlabError(f"--rule must be rms or sgd, got {rule!r}")
     if lr is not None and not (math.isfinite(lr) and lr > 0):

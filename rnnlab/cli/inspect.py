@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rnnlab.cli.boundary import user_errors
+from rnnlab.cli.boundary import check_checkpoint, user_errors
 from rnnlab.errors import RnnlabError
 
 UNIT = re.compile(r"(\d+):(\d+)")
@@ -53,8 +53,7 @@ def inspect(
     if len(given) > 1:
         raise RnnlabError("give at most one of --text, --seq and --split")
     given = given or {"--split": "valid"}
-    if checkpoint not in ("best", "last"):
-        raise RnnlabError(f"--checkpoint must be best or last, got {checkpoint!r}")
+    check_checkpoint(checkpoint)
     if len(runs) > 1 and not grad_flow:
         raise RnnlabError("several runs are compared by their gradient flow only: add --grad-flow")
     if len(runs) > 1 and out is None:
