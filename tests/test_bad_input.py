@@ -404,6 +404,12 @@ CASES = [
         DIGITSUM.replace("train:", "model: {weight_drop: 0.2}\ntrain:"),
         "'model.weight_drop' is for language models; dataset 'digitsum' trains a classifier",
     ),
+    train(
+        "temporal-ar-on-a-classifier",
+        DIGITSUM.replace("train:", "model: {tar: 1.0}\ntrain:"),
+        "'model.tar' is for language models; dataset 'digitsum' trains a classifier",
+    ),
+    override("ar-negative", "model.ar=-1", "'model.ar'"),
     # --- data files ---
     override(
         "timemachine-path-missing",

@@ -40,7 +40,7 @@ def test_tied_weights_share_storage_and_save_v_times_e_parameters(impl):
     assert tied.head.weight.data_ptr() == tied.embed.weight.data_ptr()
     assert n_params(untied) - n_params(tied) == V * 12
     tokens = torch.randint(0, V, (3, 5))
-    loss, _ = tied.loss(tokens, tokens)
+    loss, _, _ = tied.loss(tokens, tokens)
     loss.backward()  # one gradient, from both uses
     with torch.no_grad():
         tied.embed.weight[0, 0] += 1.0
@@ -82,7 +82,7 @@ def test_weight_drop_drops_recurrent_weights_in_training_only(impl, cell):
     before = {k: v.clone() for k, v in m.state_dict().items()}
     a, b = m(tokens)[0], m(tokens)[0]
     assert not torch.allclose(a, b)  # a fresh mask per forward in training
-    loss, _ = m.loss(tokens, tokens)
+    loss, _, _ = m.loss(tokens, tokens)
     loss.backward()
     grad = m.rnn.layer.weight_hh_l0.grad  # (G*H, H): zero where the connection was dropped
     assert 0.3 < (grad == 0).float().mean() < 0.7
@@ -119,7 +119,7 @@ def test_adaptive_softmax_gives_log_probabilities_and_the_same_loss():
     log_probs, _ = m(tokens)  # (T, B, V)
     assert log_probs.shape == (6, 3, V)
     assert torch.allclose(log_probs.exp().sum(-1), torch.ones(6, 3), atol=1e-5)
-    loss, _ = m.loss(tokens, tokens)
+    loss, _, _ = m.loss(tokens, tokens)
     by_hand = F.nll_loss(log_probs.reshape(-1, V), tokens.T.reshape(-1))
     assert torch.allclose(loss, by_hand, atol=1e-5)
     assert n_params(m) < n_params(model(hidden_size=16))  # the tail clusters are smaller
@@ -141,6 +141,51 @@ def test_uniform_init_draws_every_parameter_in_range():
     cfg = ModelConfig(impl="scratch", hidden_size=8, init="uniform", init_range=0.01)
     classifier = SequenceClassifier(V, 2, cfg)  # its recurrent layers draw the same way
     assert 0.009 < classifier.encoder.stack.layer.weight_hh_l0.abs().max() <= 0.01
+
+
+def outputs_of(m: LanguageModel) -> list[torch.Tensor]:
+    """Filled, on the next call, with the stack's outputs and the output layer's input."""
+    seen: list[torch.Tensor] = []
+    m.rnn.register_forward_hook(lambda mod, args, out: seen.append(out[0]))
+    m.head.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    return seen
+
+
+@pytest.mark.parametrize("impl", ["builtin", "scratch"])
+def test_ar_and_tar_are_awd_lstms_penalties_in_training_only(impl):
+    m = model(impl=impl, ar=2.0, tar=3.0, output_dropout=0.5, locked_dropout=True)
+    tokens = torch.randint(0, V, (3, 7))  # (B, T)
+    seen = outputs_of(m)
+    torch.manual_seed(1)
+    loss, penalty, _ = m.loss(tokens, tokens)
+    raw, dropped = seen  # (T, B, H) each: before and after output dropout
+    assert not torch.equal(raw, dropped)
+    by_hand = 2.0 * (dropped**2).mean() + 3.0 * ((raw[1:] - raw[:-1]) ** 2).mean()
+    assert penalty.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    plain = model(impl=impl, output_dropout=0.5, locked_dropout=True)  # the same draws
+    torch.manual_seed(1)
+    plain_loss, none, _ = plain.loss(tokens, tokens)
+    assert none is None and loss.item() == pytest.approx(plain_loss.item(), rel=1e-6)
+    m.eval()
+    assert m.loss(tokens, tokens)[1] is None  # evaluation scores the loss alone
+    (loss + penalty).backward()
+    assert m.rnn.layer.weight_hh_l1.grad is not None
+
+
+def test_the_loop_minimises_ar_but_reports_the_loss_alone(tmp_path):
+    def rows(*options):
+        args = ["train", str(REPO / "configs" / "tiny.yaml"), "--out", str(tmp_path), "--quiet"]
+        args += ["model.embedding=8", "train.epochs=1", "train.eval_every_steps=1", *options]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        run_dir = Path(result.output.strip().splitlines()[-1])
+        lines = (run_dir / "metrics.csv").read_text().splitlines()
+        header = lines[0].split(",")
+        return [float(line.split(",")[header.index("train_loss")]) for line in lines[1:]]
+
+    plain, regularised = rows(), rows("model.ar=50", "model.tar=50")
+    assert plain[0] == regularised[0]  # the first step's loss, before any update: no penalty
+    assert plain[1] != regularised[1]  # the penalty changed the first update
 
 
 REGULARISED = [

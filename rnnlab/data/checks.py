@@ -19,7 +19,15 @@ def check_config(cfg: Config):
 
 
 # model keys only a language model has (issue 12): a classifier would ignore them
-LM_ONLY = ("tie_weights", "embed_dropout", "output_dropout", "locked_dropout", "weight_drop")
+LM_ONLY = (
+    "tie_weights",
+    "embed_dropout",
+    "output_dropout",
+    "locked_dropout",
+    "weight_drop",
+    "ar",
+    "tar",
+)
 
 
 def _check_lm_only(cfg) -> None:

@@ -4,7 +4,7 @@ It owns the input (one-hot vectors or a learned embedding), the recurrent stack 
 output layer; the recurrent stack follows the contract of `recurrent.py`. A stack that
 accepts ids gets one-hot input as the ids themselves and looks rows up. The regularisers
 of `regularize.py` (embedding/output dropout, locked or not, weight drop, tied or
-adaptive output layers) sit around the stack; all are off by default.
+adaptive output layers, AR and TAR) sit around the stack; all are off by default.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rnnlab.config import ModelConfig
 
 from .init import init_uniform
 from .recurrent import State
-from .regularize import SequenceDropout, head_loss, make_head, run_recurrent
+from .regularize import SequenceDropout, activation_penalty, head_loss, make_head, run_recurrent
 from .stack import build_recurrent
 
 
@@ -49,15 +49,22 @@ class LanguageModel(nn.Module):
         self.embed_drop = SequenceDropout(model_cfg.embed_dropout, model_cfg.locked_dropout)
         self.output_drop = SequenceDropout(model_cfg.output_dropout, model_cfg.locked_dropout)
         self.weight_drop = model_cfg.weight_drop
+        self.ar, self.tar = model_cfg.ar, model_cfg.tar
         if model_cfg.init == "uniform":  # Zaremba 2014: the embedding and output layer too
             init_uniform(self.embed, model_cfg.init_range)
             init_uniform(self.head, model_cfg.init_range)
 
     def hidden(self, tokens: torch.Tensor, state: State | None = None):
         """tokens (B, T) ids -> the output layer's input (T, B, H), state."""
+        outputs, _, state = self.features(tokens, state)
+        return outputs, state
+
+    def features(self, tokens: torch.Tensor, state: State | None = None):
+        """tokens (B, T) ids -> (the output layer's input, the stack's own outputs before
+        output dropout (T, B, H) each, state)."""
         x = tokens.T if self.ids_in else self.embed_drop(self.embed(tokens.T))  # (T, B[, D])
-        outputs, state = run_recurrent(self.rnn, x, state, self.weight_drop)  # (T, B, H*dirs)
-        return self.output_drop(outputs), state
+        raw, state = run_recurrent(self.rnn, x, state, self.weight_drop)  # (T, B, H*dirs)
+        return self.output_drop(raw), raw, state
 
     def forward(self, tokens: torch.Tensor, state: State | None = None):
         """tokens (B, T) ids -> logits (T, B, V) (log-probabilities: adaptive), state."""
@@ -65,6 +72,10 @@ class LanguageModel(nn.Module):
         return self.head(outputs), state  # (T, B, V)
 
     def loss(self, tokens: torch.Tensor, targets: torch.Tensor, state: State | None = None):
-        """tokens, targets (B, T) ids -> (mean cross-entropy, state)."""
-        outputs, state = self.hidden(tokens, state)  # (T, B, H)
-        return head_loss(self.head, outputs, targets.T), state
+        """tokens, targets (B, T) ids -> (mean cross-entropy, penalty, state); the penalty
+        is AR + TAR in training (`model.ar`, `model.tar`), None otherwise."""
+        outputs, raw, state = self.features(tokens, state)  # (T, B, H) each
+        penalty = None
+        if self.training and (self.ar or self.tar):
+            penalty = activation_penalty(outputs, raw, self.ar, self.tar)
+        return head_loss(self.head, outputs, targets.T), penalty, state

@@ -7,6 +7,8 @@
                       (`model.weight_drop`, Wan et al. 2013; AWD-LSTM's WeightDrop)
     make_head         the full softmax (a Linear, tied to the embedding or not) or the
                       adaptive one (Grave et al. 2017, nn.AdaptiveLogSoftmaxWithLoss)
+    activation_penalty  AWD-LSTM's activation regularisation (AR) and temporal AR (TAR),
+                      added to the training objective (Merity, Keskar and Socher 2017)
 
 Weight drop swaps dropped copies of the `weight_hh_*` parameters into the stack for one
 call with `torch.func.functional_call`: the registered parameters never change, so
@@ -62,6 +64,16 @@ def run_recurrent(stack: nn.Module, x: torch.Tensor, state, weight_drop: float):
     finally:
         for layer, weights in zip(layers, flat):
             layer._flat_weights = weights
+
+
+def activation_penalty(outputs: torch.Tensor, raw: torch.Tensor, ar: float, tar: float):
+    """AR + TAR over one batch:  ar * mean(m * h_t)^2  keeps the output layer's input (after
+    output dropout m) small, and  tar * mean(h_t - h_{t-1})^2  keeps the stack's own outputs
+    from jumping between steps; both means over every unit, step and sequence."""
+    penalty = ar * outputs.float().pow(2).mean()  # outputs (T, B, H)
+    if raw.shape[0] > 1:
+        penalty = penalty + tar * (raw[1:] - raw[:-1]).float().pow(2).mean()  # (T-1, B, H)
+    return penalty
 
 
 def make_head(

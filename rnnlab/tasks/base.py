@@ -33,6 +33,8 @@ class BatchResult(NamedTuple):
     tokens: int  # input tokens, for the speed
     sums: dict[str, torch.Tensor] = {}  # per-example quantities summed over the batch on the
     # device (e.g. {"train_acc": number correct}); the loop reports each as a mean per example
+    penalty: torch.Tensor | None = None  # a regulariser the loop adds to what it minimises
+    # but not to the loss it reports (a language model's AR and TAR)
 
 
 @dataclass

@@ -72,8 +72,8 @@ class LanguageModelTask(Task):
         X, Y = batch  # (B, T) each
         state = detach_state(self.state) if self.sampler.continues_state else None
         state = self.restart_streams(state)
-        loss, self.state = model.loss(X, Y, state)  # mean over B * T predictions
-        return BatchResult(loss, Y.numel(), Y.numel())
+        loss, penalty, self.state = model.loss(X, Y, state)  # mean over B * T predictions
+        return BatchResult(loss, Y.numel(), Y.numel(), penalty=penalty)
 
     def restart_streams(self, state):
         """The carried state with the streams due to restart zeroed (data.restart_every = N):

@@ -162,6 +162,8 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     with s.precision.autocast():
                         result = task.loss(model, batch)
                     objective = result.loss * result.n if t.loss_reduction == "sum" else result.loss
+                    if result.penalty is not None:  # regularisers (AR, TAR), not reported
+                        objective = objective + result.penalty
                     # backward (16-mixed: of the scaled loss, then the true gradients again)
                     s.optimizer.zero_grad(set_to_none=True)
                     s.precision.backward(objective)
