@@ -730,8 +730,14 @@ CASES = [
     ),
     case(
         "inspect-split-unknown",
+        ["inspect", "{lm_run}", "--split", "dev", "--out", "{out}"],
+        "--split must be one of valid, train, got 'dev'",
+    ),
+    case(
+        "inspect-test-without-a-test-split",
         ["inspect", "{lm_run}", "--split", "test", "--out", "{out}"],
-        "--split must be one of valid, train, got 'test'",
+        "timemachine has no test split here (ptb and split folders with a test file have "
+        "one): use --split valid",
     ),
     # --- evaluate ---
     evaluate(

@@ -56,7 +56,7 @@ def evaluate_run(
             result["static"] = strip_prefix(classifier_metrics(task, model, split))
             result["split"] = "dev" if split == "valid" else split  # as classifiers name it
             return result
-        ids = held_out_ids(task, split)
+        ids = task.split_ids(split)  # (M,)
         result["predictions"] = len(ids) - 1
         result["static"] = task.held_out_metrics(task.mean_loss(model, ids), "")
         if dynamic is not None:
@@ -75,18 +75,6 @@ def score_dynamically(task: LanguageModelTask, model, ids: torch.Tensor, given: 
     metrics = task.held_out_metrics(dynamic_mean_loss(model, ids, how, windows), "")
     metrics["seconds"] = round(time.perf_counter() - start, 1)
     return {**metrics, **vars(how)}
-
-
-def held_out_ids(task: LanguageModelTask, split: str) -> torch.Tensor:
-    """The split's token ids (M,)."""
-    if split == "valid":
-        return task.valid
-    if not task.reports_test:
-        raise RnnlabError(
-            f"{task.cfg.data.dataset} has no test split here (ptb and split folders with a "
-            f"test file have one): use --split valid"
-        )
-    return task.test_ids
 
 
 def classifier_metrics(task, model, split: str) -> dict:

@@ -53,18 +53,15 @@ def classifier_batch(seqs: Sequences, device, n: int = BATCH):
 
 def split_names(task: Task) -> tuple[str, ...]:
     """The splits of a task's data, held-out first."""
-    return ("valid", "train") if isinstance(task, LanguageModelTask) else ("dev", "test", "train")
+    return task.split_names() if isinstance(task, LanguageModelTask) else ("dev", "test", "train")
 
 
 def split_data(task: Task, split: str):
     """A language model's split as a 1-d id tensor on the task's device; a classifier's
     as `Sequences` ("valid" means its dev split)."""
     if isinstance(task, LanguageModelTask):
-        if split == "valid":
-            return task.valid
-        if split == "train":
-            return task.sampler.corpus
-    elif isinstance(task, ClassifyTask):
+        return task.split_ids(split)
+    if isinstance(task, ClassifyTask):
         split = "dev" if split == "valid" else split
         if split in task.data.splits:
             return task.data.split(split)

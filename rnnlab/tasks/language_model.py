@@ -47,6 +47,26 @@ class LanguageModelTask(Task):
         self.state = None  # carried between batches by the sequential sampler
         self.batch_index = 0  # of the next batch in the epoch (data.restart_every)
 
+    def split_names(self) -> tuple[str, ...]:
+        """The splits of this corpus, held-out first."""
+        return ("valid", "test", "train") if self.reports_test else ("valid", "train")
+
+    def split_ids(self, split: str) -> torch.Tensor:
+        """The token ids (M,) of one split, on the task's device; RnnlabError for a split
+        the corpus does not have."""
+        if split == "test" and not self.reports_test:
+            raise RnnlabError(
+                f"{self.cfg.data.dataset} has no test split here (ptb and split folders with "
+                "a test file have one): use --split valid"
+            )
+        if split not in self.split_names():
+            raise RnnlabError(
+                f"--split must be one of {', '.join(self.split_names())}, got {split!r}"
+            )
+        if split == "test":
+            return self.test_ids
+        return self.valid if split == "valid" else self.sampler.corpus
+
     def artifacts(self) -> Artifacts:
         return Artifacts(self.vocab)
 
