@@ -54,11 +54,6 @@ class LanguageModel(nn.Module):
             init_uniform(self.embed, model_cfg.init_range)
             init_uniform(self.head, model_cfg.init_range)
 
-    def hidden(self, tokens: torch.Tensor, state: State | None = None):
-        """tokens (B, T) ids -> the output layer's input (T, B, H), state."""
-        outputs, _, state = self.features(tokens, state)
-        return outputs, state
-
     def features(self, tokens: torch.Tensor, state: State | None = None):
         """tokens (B, T) ids -> (the output layer's input, the stack's own outputs before
         output dropout (T, B, H) each, state)."""
@@ -68,7 +63,7 @@ class LanguageModel(nn.Module):
 
     def forward(self, tokens: torch.Tensor, state: State | None = None):
         """tokens (B, T) ids -> logits (T, B, V) (log-probabilities: adaptive), state."""
-        outputs, state = self.hidden(tokens, state)
+        outputs, _, state = self.features(tokens, state)  # (T, B, H)
         return self.head(outputs), state  # (T, B, V)
 
     def loss(self, tokens: torch.Tensor, targets: torch.Tensor, state: State | None = None):
