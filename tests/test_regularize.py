@@ -188,6 +188,17 @@ def test_the_loop_minimises_ar_but_reports_the_loss_alone(tmp_path):
     assert plain[1] != regularised[1]  # the penalty changed the first update
 
 
+@pytest.mark.parametrize("reduction, scale", [("mean", 1), ("sum", 6)])
+def test_the_penalty_is_summed_with_the_loss_when_the_loss_is_summed(reduction, scale):
+    from rnnlab.tasks import BatchResult
+    from rnnlab.training.loop import minimised
+
+    plain = BatchResult(torch.tensor(2.0), 6, 6)
+    regularised = BatchResult(torch.tensor(2.0), 6, 6, penalty=torch.tensor(0.5))
+    assert minimised(plain, reduction).item() == 2.0 * scale
+    assert minimised(regularised, reduction).item() == 2.5 * scale  # per prediction, as the loss
+
+
 REGULARISED = [
     "model.tie_weights=true",
     "model.embed_dropout=0.2",

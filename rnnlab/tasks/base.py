@@ -178,3 +178,8 @@ def task_for(dataset: type) -> type[Task]:
             if task.serves is base:
                 return task
     raise RnnlabError(f"no task learns from dataset class {dataset.__name__}")
+
+
+def unknown_split(split: str, names: Iterable[str]) -> RnnlabError:
+    """The one-line error for a --split the task's data does not have."""
+    return RnnlabError(f"--split must be one of {', '.join(names)}, got {split!r}")

@@ -16,7 +16,7 @@ import torch
 from rnnlab.data.labelled import Sequences
 from rnnlab.errors import RnnlabError
 
-from .base import Task
+from .base import Task, unknown_split
 from .classify import ClassifyTask
 from .language_model import LanguageModelTask
 
@@ -65,7 +65,7 @@ def split_data(task: Task, split: str):
         split = "dev" if split == "valid" else split
         if split in task.data.splits:
             return task.data.split(split)
-    raise RnnlabError(f"--split must be one of {', '.join(split_names(task))}, got {split!r}")
+    raise unknown_split(split, split_names(task))
 
 
 def grad_flow_batch(task: Task, split: str = "valid", n: int = BATCH):

@@ -25,7 +25,7 @@ from rnnlab.models import LanguageModel, detach_state
 from rnnlab.runs.plots import plot_curves
 from rnnlab.tasks.generate import check_prefix, generate, generate_chunks, join_tokens, split_prefix
 
-from .base import TASKS, Artifacts, BatchResult, Task
+from .base import TASKS, Artifacts, BatchResult, Task, unknown_split
 
 
 @TASKS.register("language_model")
@@ -60,9 +60,7 @@ class LanguageModelTask(Task):
                 "a test file have one): use --split valid"
             )
         if split not in self.split_names():
-            raise RnnlabError(
-                f"--split must be one of {', '.join(self.split_names())}, got {split!r}"
-            )
+            raise unknown_split(split, self.split_names())
         if split == "test":
             return self.test_ids
         return self.valid if split == "valid" else self.sampler.corpus

@@ -161,9 +161,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     # forward (train.precision: autocast to bf16 or float16)
                     with s.precision.autocast():
                         result = task.loss(model, batch)
-                    objective = result.loss * result.n if t.loss_reduction == "sum" else result.loss
-                    if result.penalty is not None:  # regularisers (AR, TAR), not reported
-                        objective = objective + result.penalty
+                    objective = minimised(result, t.loss_reduction)
                     # backward (16-mixed: of the scaled loss, then the true gradients again)
                     s.optimizer.zero_grad(set_to_none=True)
                     s.precision.backward(objective)
@@ -253,6 +251,13 @@ def evaluation_weights(s: Session) -> ExitStack:
     for callback in s.callbacks:
         stack.enter_context(callback.evaluation_weights(s))
     return stack
+
+
+def minimised(result: BatchResult, reduction: str) -> torch.Tensor:
+    """What the step minimises: the mean loss plus the regularisers (AR, TAR; never
+    reported), or, with train.loss_reduction=sum, both summed over the batch's examples."""
+    objective = result.loss if result.penalty is None else result.loss + result.penalty
+    return objective * result.n if reduction == "sum" else objective
 
 
 def first_stop_reason(callbacks: list[Callback]) -> str | None:

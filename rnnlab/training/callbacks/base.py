@@ -18,13 +18,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from rnnlab.registry import Registry
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from rnnlab.config import Config
+    from rnnlab.runs import Run
+    from rnnlab.tasks import Task
     from rnnlab.training.checkpoint import TrainState
-    from rnnlab.training.loop import Session
+
+
+class SessionView(Protocol):
+    """What a callback reads of the training session (the loop's `Session` has it): a
+    protocol, so that callbacks do not import the loop that calls them."""
+
+    cfg: Config
+    run: Run | None
+    task: Task
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
 
 
 class Callback:
@@ -32,24 +48,24 @@ class Callback:
 
     name = "callback"  # set from the registry name by `make_callbacks`
 
-    def on_train_start(self, s: Session, state: TrainState) -> None:
+    def on_train_start(self, s: SessionView, state: TrainState) -> None:
         """Before the first batch (of a new or a resumed run)."""
 
-    def on_step(self, s: Session, state: TrainState) -> None:
+    def on_step(self, s: SessionView, state: TrainState) -> None:
         """After every optimizer step (`state.step` counts it)."""
 
-    def on_log_point(self, s: Session, state: TrainState, row: dict, evaluated: bool) -> None:
+    def on_log_point(self, s: SessionView, state: TrainState, row: dict, evaluated: bool) -> None:
         """A metrics row is about to be written: add columns to `row` or read it."""
 
-    def evaluation_weights(self, s: Session) -> AbstractContextManager:
+    def evaluation_weights(self, s: SessionView) -> AbstractContextManager:
         """A context in which the loop evaluates, keeps best.pt and samples: a callback may
         swap other weights into the model there (optim.average)."""
         return nullcontext()
 
-    def on_epoch_end(self, s: Session, state: TrainState) -> None:
+    def on_epoch_end(self, s: SessionView, state: TrainState) -> None:
         """After an epoch's last log point and before its last.pt."""
 
-    def on_train_end(self, s: Session, state: TrainState, status: str) -> None:
+    def on_train_end(self, s: SessionView, state: TrainState, status: str) -> None:
         """After training (finished, interrupted, diverged) and testing; `status` as in
         summary.json."""
 
@@ -68,11 +84,11 @@ class Callback:
         pass
 
 
-Factory = Callable[[Any], "Callback | None"]
+Factory = Callable[[SessionView], "Callback | None"]
 CALLBACKS: Registry[Factory] = Registry("callback")
 
 
-def make_callbacks(session) -> list[Callback]:
+def make_callbacks(session: SessionView) -> list[Callback]:
     """The callbacks `session.cfg` asks for, in registry-name order."""
     made = []
     for name in CALLBACKS.names():
