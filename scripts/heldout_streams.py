@@ -20,6 +20,8 @@ from rnnlab.device import pick_device
 from rnnlab.inference.predict import load_model, task_with_vocab
 from rnnlab.runs import Run
 
+HINT = "its ids would not mean what the model learnt"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,7 +32,7 @@ def main() -> None:
     cfg, _, artifacts, model = load_model(Run.open(args.run), "best", device)
     for n in args.streams:
         data = dataclasses.replace(cfg.data, eval_batch_size=n)
-        task = task_with_vocab(dataclasses.replace(cfg, data=data), artifacts.vocab, device, "")
+        task = task_with_vocab(dataclasses.replace(cfg, data=data), artifacts.vocab, device, HINT)
         start = time.perf_counter()
         loss = float(task.mean_loss(model, task.split_ids("valid")))
         seconds = time.perf_counter() - start

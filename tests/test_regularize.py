@@ -17,6 +17,8 @@ from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
 from rnnlab.models import LanguageModel, SequenceClassifier
 from rnnlab.models.regularize import SequenceDropout
+from rnnlab.tasks import BatchResult
+from rnnlab.training.loop import minimised
 
 REPO = Path(__file__).resolve().parents[1]
 V = 30
@@ -190,9 +192,6 @@ def test_the_loop_minimises_ar_but_reports_the_loss_alone(tmp_path):
 
 @pytest.mark.parametrize("reduction, scale", [("mean", 1), ("sum", 6)])
 def test_the_penalty_is_summed_with_the_loss_when_the_loss_is_summed(reduction, scale):
-    from rnnlab.tasks import BatchResult
-    from rnnlab.training.loop import minimised
-
     plain = BatchResult(torch.tensor(2.0), 6, 6)
     regularised = BatchResult(torch.tensor(2.0), 6, 6, penalty=torch.tensor(0.5))
     assert minimised(plain, reduction).item() == 2.0 * scale
