@@ -397,6 +397,9 @@ CASES = [
     override(
         "embed-dropout-on-one-hot", "model.embed_dropout=0.2", "set a learned model.embedding"
     ),
+    override(
+        "token-dropout-on-one-hot", "model.token_dropout=0.1", "set a learned model.embedding"
+    ),
     override("locked-without-dropout", "model.locked_dropout=true", "set one of them above 0"),
     override("init-range-without-uniform", "model.init_range=0.05", "for model.init: uniform"),
     train(

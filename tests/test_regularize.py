@@ -1,5 +1,6 @@
-"""Regularising a recurrent language model (issue 12): tied weights, locked dropout, weight
-drop for builtin and scratch stacks, the adaptive softmax and Zaremba's uniform init."""
+"""Regularising a recurrent language model (issue 12): tied weights, locked dropout, token
+dropout, weight drop for builtin and scratch stacks, the adaptive softmax and Zaremba's
+uniform init."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from rnnlab.cli import app
 from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
 from rnnlab.models import LanguageModel, SequenceClassifier
-from rnnlab.models.regularize import SequenceDropout
+from rnnlab.models.regularize import SequenceDropout, TokenDropout
 from rnnlab.tasks import BatchResult
 from rnnlab.training.loop import minimised
 
@@ -64,6 +65,30 @@ def test_locked_dropout_keeps_one_mask_over_time():
     plain = SequenceDropout(0.5, locked=False)(x)
     assert not torch.equal(plain, plain[:1].expand_as(plain))
     assert torch.equal(SequenceDropout(0.5, locked=True).eval()(x), x)
+
+
+def test_token_dropout_blanks_whole_tokens_in_training_only():
+    x = torch.rand(50, 40, 8) + 1  # (T, B, D), no zero anywhere
+    torch.manual_seed(0)
+    out = TokenDropout(0.2)(x)
+    blank = (out == 0).all(-1)  # (T, B): tokens whose whole vector is zero
+    assert torch.equal((out == 0).any(-1), blank)  # a token is blanked whole or not at all
+    assert 0.15 < blank.float().mean() < 0.25  # about p of them
+    assert torch.equal(out[~blank], x[~blank])  # the rest exactly as they were, unscaled
+    assert torch.equal(TokenDropout(0.2).eval()(x), x)
+
+
+def test_a_language_model_blanks_input_tokens_before_its_stack():
+    m = model(token_dropout=0.5)
+    seen = []
+    m.rnn.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    tokens = torch.randint(0, V, (4, 9))
+    m(tokens)
+    assert (seen[0] == 0).all(-1).any()  # (T, B, D): some tokens blanked
+    m.eval()
+    m(tokens)
+    assert not (seen[1] == 0).all(-1).any()  # none in evaluation
+    assert torch.equal(m(tokens)[0], m(tokens)[0])
 
 
 def test_a_language_model_applies_locked_dropout_to_its_outputs():
@@ -203,6 +228,7 @@ REGULARISED = [
     "model.embed_dropout=0.2",
     "model.output_dropout=0.3",
     "model.locked_dropout=true",
+    "model.token_dropout=0.1",
     "model.weight_drop=0.3",
 ]
 ADAPTIVE = ["model.softmax=adaptive", "model.adaptive_cutoffs=[4]", "model.weight_drop=0.3"]

@@ -71,6 +71,7 @@ class ModelConfig:
     embed_dropout: float = bounded(0.0, ge=0, lt=1)  # dropout on the embedding output
     output_dropout: float = bounded(0.0, ge=0, lt=1)  # dropout before the output layer
     locked_dropout: bool = False  # embed/output dropout: one mask per sequence (Gal 2016)
+    token_dropout: float = bounded(0.0, ge=0, lt=1)  # blank out input tokens (Xie 2017)
     weight_drop: float = bounded(0.0, ge=0, lt=1)  # DropConnect on hidden-to-hidden (AWD-LSTM)
     ar: float = bounded(0.0, ge=0)  # activation regularisation: ar * mean(output layer input^2)
     tar: float = bounded(0.0, ge=0)  # temporal AR: tar * mean((h_t - h_{t-1})^2) (AWD-LSTM)

@@ -90,6 +90,10 @@ def check_regularisers(model) -> None:
         raise RnnlabError(
             "'model.embed_dropout' drops the embedding output: set a learned model.embedding"
         )
+    if model.token_dropout and model.embedding == "one_hot":
+        raise RnnlabError(
+            "'model.token_dropout' blanks input tokens' embeddings: set a learned model.embedding"
+        )
     if model.locked_dropout and not (model.embed_dropout or model.output_dropout):
         raise RnnlabError(
             "'model.locked_dropout' locks the masks of model.embed_dropout and "

@@ -24,6 +24,7 @@ LM_ONLY = (
     "embed_dropout",
     "output_dropout",
     "locked_dropout",
+    "token_dropout",
     "weight_drop",
     "ar",
     "tar",

@@ -3,8 +3,8 @@
 It owns the input (one-hot vectors or a learned embedding), the recurrent stack and the
 output layer; the recurrent stack follows the contract of `recurrent.py`. A stack that
 accepts ids gets one-hot input as the ids themselves and looks rows up. The regularisers
-of `regularize.py` (embedding/output dropout, locked or not, weight drop, tied or
-adaptive output layers, AR and TAR) sit around the stack; all are off by default.
+of `regularize.py` (embedding/output dropout, locked or not, token dropout, weight drop,
+tied or adaptive output layers, AR and TAR) sit around the stack; all are off by default.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from rnnlab.config import ModelConfig
 
 from .init import init_uniform
 from .recurrent import State
-from .regularize import SequenceDropout, activation_penalty, head_loss, make_head, run_recurrent
+from .regularize import (
+    SequenceDropout,
+    TokenDropout,
+    activation_penalty,
+    head_loss,
+    make_head,
+    run_recurrent,
+)
 from .stack import build_recurrent
 
 
@@ -48,6 +55,7 @@ class LanguageModel(nn.Module):
         self.head = make_head(self.rnn.output_size, vocab_size, model_cfg, self.embed)
         self.embed_drop = SequenceDropout(model_cfg.embed_dropout, model_cfg.locked_dropout)
         self.output_drop = SequenceDropout(model_cfg.output_dropout, model_cfg.locked_dropout)
+        self.token_drop = TokenDropout(model_cfg.token_dropout)
         self.weight_drop = model_cfg.weight_drop
         self.ar, self.tar = model_cfg.ar, model_cfg.tar
         if model_cfg.init == "uniform":  # Zaremba 2014: the embedding and output layer too
@@ -57,7 +65,10 @@ class LanguageModel(nn.Module):
     def features(self, tokens: torch.Tensor, state: State | None = None):
         """tokens (B, T) ids -> (the output layer's input, the stack's own outputs before
         output dropout (T, B, H) each, state)."""
-        x = tokens.T if self.ids_in else self.embed_drop(self.embed(tokens.T))  # (T, B[, D])
+        if self.ids_in:
+            x = tokens.T  # (T, B)
+        else:
+            x = self.token_drop(self.embed_drop(self.embed(tokens.T)))  # (T, B, D)
         raw, state = run_recurrent(self.rnn, x, state, self.weight_drop)  # (T, B, H*dirs)
         return self.output_drop(raw), raw, state
 

@@ -1,5 +1,6 @@
 """What makes a recurrent language model generalise (issue 12), around any recurrent stack:
 
+    TokenDropout      blanks whole input tokens (`model.token_dropout`, Xie et al. 2017)
     SequenceDropout   dropout on (T, B, D) sequences: a fresh mask per element, or with
                       `locked` one mask per sequence for all time steps (variational
                       dropout, Gal & Ghahramani 2016; AWD-LSTM's LockedDropout)
@@ -43,6 +44,23 @@ class SequenceDropout(nn.Module):
             return F.dropout(x, self.p, training=True)
         keep = x.new_empty((1, *x.shape[1:])).bernoulli_(1 - self.p)  # (1, B, D)
         return x * keep / (1 - self.p)  # the same units dropped at every step
+
+
+class TokenDropout(nn.Module):
+    """Blank noising (Xie et al. 2017; word dropout, Bowman et al. 2016): in training, each
+    input token's vector is zeroed with probability `p`, as if the token were unreadable, so
+    the model has to predict from the context around it. Kept tokens are not rescaled: they
+    are the very vectors evaluation sees."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or not self.p:
+            return x
+        keep = torch.rand(*x.shape[:2], 1, device=x.device) >= self.p  # (T, B, 1)
+        return x * keep  # (T, B, D): whole token vectors blanked
 
 
 def run_recurrent(stack: nn.Module, x: torch.Tensor, state, weight_drop: float):
