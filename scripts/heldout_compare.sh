@@ -16,8 +16,9 @@ CONFIG=configs/lstm_timemachine_heldout.yaml
 VARIANT=(model.hidden_size="$SIZE" data.max_tokens="$TOKENS" train.time_limit="$BUDGET"
   train.epochs=1000 train.sample_every=1000)
 PLAIN=(model.dropout=0 model.embed_dropout=0 model.output_dropout=0 model.locked_dropout=false
-  model.weight_drop=0 model.ar=0 model.tar=0 optim.schedule=none optim.factor=null
-  optim.patience=null optim.average=none optim.average_decay=null train.early_stop=null)
+  model.weight_drop=0 model.token_dropout=0 model.ar=0 model.tar=0 optim.schedule=none
+  optim.factor=null optim.patience=null optim.average=none optim.average_decay=null
+  train.early_stop=null)
 nice -n 10 python -m rnnlab train "$CONFIG" "${VARIANT[@]}" "${PLAIN[@]}" name=plain --out "$OUT"
 nice -n 10 python -m rnnlab train "$CONFIG" "${VARIANT[@]}" name=regularised --out "$OUT"
 python - "$OUT" <<'PY'
