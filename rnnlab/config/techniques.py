@@ -69,6 +69,13 @@ def check_average(optim) -> None:
         raise RnnlabError(f"'optim.average_decay' is for optim.average: ema, not {optim.average}")
 
 
+# regularisers that act on a learned embedding, and what each does to it
+EMBEDDING_REGULARISERS = {
+    "embed_dropout": "drops the embedding output",
+    "token_dropout": "blanks input tokens' embeddings",
+}
+
+
 def check_regularisers(model) -> None:
     """Tied weights, dropout placements, the adaptive softmax and init_range (the cutoffs
     against the vocabulary are checked when the model is built)."""
@@ -86,14 +93,9 @@ def check_regularisers(model) -> None:
             )
         if model.softmax != "full":
             raise RnnlabError("'model.tie_weights' shares a full output layer: use softmax: full")
-    if model.embed_dropout and model.embedding == "one_hot":
-        raise RnnlabError(
-            "'model.embed_dropout' drops the embedding output: set a learned model.embedding"
-        )
-    if model.token_dropout and model.embedding == "one_hot":
-        raise RnnlabError(
-            "'model.token_dropout' blanks input tokens' embeddings: set a learned model.embedding"
-        )
+    for key, what in EMBEDDING_REGULARISERS.items():
+        if getattr(model, key) and model.embedding == "one_hot":
+            raise RnnlabError(f"'model.{key}' {what}: set a learned model.embedding")
     if model.locked_dropout and not (model.embed_dropout or model.output_dropout):
         raise RnnlabError(
             "'model.locked_dropout' locks the masks of model.embed_dropout and "
