@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from rnnlab.cli import app
 from rnnlab.device import flush_denormals, flushing_denormals
+from rnnlab.training.precision import cpu_has_bf16
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_DIGITSUM = REPO / "configs" / "tiny_digitsum.yaml"
@@ -72,6 +73,9 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+@pytest.mark.skipif(
+    not cpu_has_bf16(), reason="a bf16 step: needs a CPU with native bfloat16 (avx512_bf16)"
+)
 def test_a_reused_heap_stops_page_faulting_a_word_models_steps():
     """By default glibc maps a step's large buffers afresh each time (measured: ~18,000 page
     faults a step, 70 MB of fresh pages); with `reuse_cpu_heap` (training on CPU) they come

@@ -9,13 +9,16 @@ import json
 import pytest
 import torch
 from torch import nn
+from typer.testing import CliRunner
 
 import rnnlab.training.loop as loop
+from rnnlab.cli import app
 from rnnlab.config import load_config
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import load_checkpoint
 from rnnlab.runs.progress import Reporter
-from rnnlab.training.precision import Precision, check_precision
+from rnnlab.training import precision
+from rnnlab.training.precision import Precision, check_precision, resolve_precision
 from rnnlab.training.resume import resume
 from rnnlab.training.session import train
 
@@ -90,6 +93,47 @@ def test_precision_checks(tiny_config):
     assert check_precision(32, torch.device("cpu"), cfg.model) == []
     with pytest.raises(RnnlabError, match="'train.precision' must be one of 32 | bf16 | 16-mixed"):
         load_config(tiny_config, ["train.precision=fp8"])
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_is_bf16_only_where_the_cpu_has_it(monkeypatch, native):
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if native else 32)
+    assert resolve_precision("auto", torch.device("mps")) == 32
+    assert [resolve_precision(m, cpu) for m in (32, "bf16", "16-mixed")] == [32, "bf16", "16-mixed"]
+
+
+def test_auto_runs_and_records_what_it_resolved_to(tiny_config, tmp_path):
+    run = run_tiny(tiny_config, tmp_path, "train.precision=auto")
+    summary = json.loads(run.summary_path.read_text())
+    assert summary["status"] == "finished"
+    assert summary["precision"] == ("bf16" if precision.cpu_has_bf16() else 32)
+
+
+def test_bf16_builtin_lstm_without_native_bf16_is_one_line_before_a_run_folder(
+    tiny_config, tmp_path, monkeypatch
+):
+    """An AVX2 CPU: oneDNN cannot build a bfloat16 LSTM (measured: 'could not create a
+    primitive descriptor', a traceback before this check)."""
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(precision, "cpu_runs_bf16_lstm", lambda: False)
+    args = ["model.cell=lstm", "model.impl=builtin", "train.precision=bf16"]
+    result = CliRunner().invoke(app, ["train", str(tiny_config), "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert "bf16 with a builtin LSTM cannot run on this CPU" in result.output
+    assert "train.precision=auto" in result.output and "Traceback" not in result.output
+    assert not any(tmp_path.iterdir())  # no run folder
+    cfg = load_config(tiny_config, ["model.cell=gru"])  # a GRU runs: slow, with a warning
+    assert "20x" in check_precision("bf16", torch.device("cpu"), cfg.model)[0]
+
+
+def test_the_bf16_lstm_probe_matches_the_cpu():
+    """Where the CPU has native bfloat16, oneDNN builds the bf16 LSTM (the probe's True)."""
+    if precision.cpu_has_bf16():
+        assert precision.cpu_runs_bf16_lstm()
+    else:  # AVX2 (this project's 2026-11-30 host): refused; AVX-512 without bf16 may emulate
+        assert precision.cpu_runs_bf16_lstm() == ("avx512f" in open("/proc/cpuinfo").read())
 
 
 def test_deterministic_on_cpu_changes_nothing(tiny_config, tmp_path):

@@ -55,7 +55,7 @@ def test_keys_cover_every_schema_field_with_a_meaning():
     assert keys["train.on_nan"].meaning.startswith("a nan or inf loss: stop")
     assert keys["model.cell"].type == "str"  # a registered cell, checked against the registry
     assert "mgu" in keys["model.cell"].meaning
-    assert keys["train.precision"].type == "32 | bf16 | 16-mixed"
+    assert keys["train.precision"].type == "32 | bf16 | 16-mixed | auto"
     assert keys["optim.clip"].type == "float | null"
 
 

@@ -123,7 +123,8 @@ class TrainConfig:
     prefixes: list[str] = bounded(["time traveller", "traveller"])  # prompts for samples
     sample_len: int = bounded(50, ge=0)  # tokens generated per sample
     # autocast the forward pass and loss: 32 (off) | bf16 | 16-mixed (float16 + loss scaler)
-    precision: Literal[32, "bf16", "16-mixed"] = 32
+    # | auto (bf16 where the device has it natively, else 32)
+    precision: Literal[32, "bf16", "16-mixed", "auto"] = 32
     deterministic: bool = False  # CUDA: deterministic kernels only (CPU runs are already)
     # seconds between last.pt saves at epoch ends (0: every epoch); also after the first
     # epoch, at the end and on a signal

@@ -38,7 +38,7 @@ from rnnlab.training.loop import Session, fit
 from rnnlab.training.memory import check_fits
 from rnnlab.training.nanguard import Diverged
 from rnnlab.training.optim import build_optimizer
-from rnnlab.training.precision import Precision, check_precision
+from rnnlab.training.precision import Precision, check_precision, resolve_precision
 
 
 def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
@@ -61,7 +61,8 @@ def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run 
     """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
     if device.type == "cpu":
         reuse_cpu_heap()  # large step buffers stay in the heap (device.py: 1.3x on bf16 PTB)
-    for warning in check_precision(cfg.train.precision, device, cfg.model):
+    mode = resolve_precision(cfg.train.precision, device)  # auto: bf16 where native
+    for warning in check_precision(mode, device, cfg.model):
         reporter.warn(warning)
     check_fits(cfg, task, device)  # an estimate on the meta device: refused before allocating
     with fits_in_memory("the model", "lower model.hidden_size, num_layers or embedding"):
@@ -75,7 +76,10 @@ def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run 
     reporter.message(f"device: {describe(device)}  parameters: {n_params:,}")
     if cfg.model.impl == "scratch":
         reporter.message(f"compile: {'on' if compiled else 'off'} ({why})")
-    precision = Precision(cfg.train.precision, device)
+    if cfg.train.precision == "auto":
+        native = "native" if mode == "bf16" else "no native"
+        reporter.message(f"precision: auto -> {mode} ({native} bfloat16 on this {device.type})")
+    precision = Precision(mode, device)
     session = Session(cfg, run, task, model, optimizer, device, compiled, precision)
     session.callbacks = make_callbacks(session)
     return session
@@ -150,7 +154,7 @@ def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, sta
         **({"examples": task.data_sizes()} if task.data_sizes() else {}),
         "tokens_per_s": float(np.median(speeds)) if speeds else None,
         "peak_memory_mb": peak_memory_mb(s.device),  # RSS on CPU, max allocated on CUDA
-        "precision": s.cfg.train.precision,
+        "precision": s.precision.mode,  # as run: `auto` resolved on this device
         **({"scaler_skipped_steps": s.precision.skipped_by_scaler} if s.precision.scaler else {}),
         "parameters": sum(p.numel() for p in s.model.parameters()),
         "device": describe(s.device),
