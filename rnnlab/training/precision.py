@@ -90,7 +90,7 @@ def resolve_precision(mode: int | str, device: torch.device) -> int | str:
     and 32 elsewhere (MPS included); every other mode is itself."""
     if mode != "auto":
         return mode
-    native = {"cpu": cpu_has_bf16, "cuda": lambda: torch.cuda.is_bf16_supported()}
+    native = {"cpu": cpu_has_bf16, "cuda": torch.cuda.is_bf16_supported}
     return "bf16" if native.get(device.type, lambda: False)() else 32
 
 
