@@ -17,7 +17,13 @@ from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run, load_checkpoint
 from rnnlab.runs.progress import Reporter, format_row
 from rnnlab.training.callbacks.early_stop import EarlyStop
-from rnnlab.training.callbacks.schedule import CosineSchedule, PlateauSchedule, StepSchedule
+from rnnlab.training.callbacks.schedule import (
+    BudgetCosine,
+    CosineSchedule,
+    PlateauSchedule,
+    StepSchedule,
+    cosine_lr,
+)
 from rnnlab.training.checkpoint import TrainState
 from rnnlab.training.interrupt import STOP_AFTER_STEPS_ENV, Interrupted
 from rnnlab.training.resume import resume
@@ -109,6 +115,51 @@ def test_cosine_schedule_matches_nanogpt_formula_per_step():
             hand.append(0.001 + coeff * (0.01 - 0.001))
     assert used == pytest.approx(hand, rel=1e-12)
     assert used[4] == pytest.approx(0.01) and used[3] < used[4] > used[5]
+
+
+def test_a_budget_cosine_ends_its_decay_where_the_time_limit_ends_the_run(monkeypatch):
+    """A scripted clock: 0.1 s a step, a 100 s budget. Peak lr until 50 steps are timed,
+    then decay_steps = 50 + 0.95 x 95 s / 0.1 s = 952, kept through a checkpoint."""
+    now = [0.0]
+    monkeypatch.setattr("time.perf_counter", lambda: now[0])
+    overrides = ["optim.lr=0.01", "optim.schedule=cosine", "optim.decay_steps=budget"]
+    s = session([*overrides, "optim.min_lr=0.001", "train.time_limit=100s"], epochs=1000)
+    callback, state, used = BudgetCosine(s), TrainState(), []
+    callback.on_train_start(s, state)
+    for _ in range(60):
+        used.append(s.optimizer.param_groups[0]["lr"])
+        s.optimizer.step()
+        now[0] += 0.1
+        state.step += 1
+        callback.on_step(s, state)
+    assert used[:50] == pytest.approx([0.01] * 50, rel=1e-12)  # the peak until fitted
+    assert used[50] < used[49]  # fitted after step 50: the decay from step 51 on
+    assert callback.decay == 952 and callback.summary() == {"decay_steps": 952}
+    assert used[59] == pytest.approx(cosine_lr(59, 0.01, 0, 952, 0.001), rel=1e-12)
+    again = BudgetCosine(session([*overrides, "optim.min_lr=0.001", "train.time_limit=100s"]))
+    again.load_state_dict(callback.state_dict())  # a resume: not fitted again
+    again.on_train_start(s, state)
+    assert again.decay == 952 and again.fitted
+    assert again.clock.elapsed() == pytest.approx(6.0)  # the budget spent before the resume
+
+
+def test_budget_decay_needs_a_time_limit():
+    overrides = ["optim.schedule=cosine", "optim.decay_steps=budget"]
+    with pytest.raises(RnnlabError, match="'optim.decay_steps: budget' .* set train.time_limit"):
+        load_config(REPO / "configs" / "tiny.yaml", overrides)
+    with pytest.raises(RnnlabError, match="'optim.decay_steps' must be an integer or budget"):
+        load_config(REPO / "configs" / "tiny.yaml", ["optim.schedule=cosine", "optim.decay_steps=soon"])
+
+
+def test_a_budget_cosine_run_records_its_fitted_decay(tmp_path):
+    """A real run: the decay is fitted once, in summary.json, and the lr falls after it."""
+    args = ["optim.schedule=cosine", "optim.decay_steps=budget", "train.time_limit=4s"]
+    folder = run([*args, "train.epochs=100000", "train.eval_every=10"], tmp_path)
+    summary = Run(folder).read_summary()
+    assert summary["status"] == "finished" and summary["stop_reason"].startswith("time_limit")
+    assert BudgetCosine.FIT_AFTER < summary["decay_steps"]
+    lrs = [row["lr"] for row in Run(folder).read_metrics()]
+    assert lrs[-1] < lrs[0] and lrs == sorted(lrs, reverse=True)
 
 
 def test_plateau_divides_on_a_scripted_metric_sequence():

@@ -26,6 +26,11 @@ def check_techniques(cfg) -> None:
     check_average(cfg.optim)
     if cfg.train.time_limit is not None:
         parse_duration(cfg.train.time_limit, "train.time_limit")
+    if cfg.optim.decay_steps == "budget" and cfg.train.time_limit is None:
+        raise RnnlabError(
+            "'optim.decay_steps: budget' ends the decay where train.time_limit ends the run: "
+            "set train.time_limit (e.g. 15m), or give decay_steps a number of steps"
+        )
     if cfg.train.log_grad_flow and cfg.model.softmax != "full":
         raise RnnlabError(ADAPTIVE_NOT_PROBED.format(what="'train.log_grad_flow'"))
 

@@ -11,7 +11,8 @@
     cosine   per optimizer step (nanoGPT): it < warmup_steps: lr (it + 1) / (warmup_steps + 1);
              then min_lr + (lr - min_lr) (1 + cos(pi r)) / 2 with r the share of the
              decay_steps - warmup_steps steps done; min_lr from decay_steps on (default:
-             the whole run, epochs x batches per epoch)
+             the whole run, epochs x batches per epoch). `decay_steps: budget` ends the
+             decay where train.time_limit will end the run (`BudgetCosine`)
 
 torch.optim.lr_scheduler does the work (LambdaLR over epochs or steps, ReduceLROnPlateau),
 its state_dict travels in every checkpoint and the optimizer's holds the lr itself, so
@@ -22,10 +23,12 @@ of the row's last optimizer step (`lr`), which the progress line shows.
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 
 from .base import CALLBACKS, Callback
+from .time_limit import TimeLimit
 
 
 class Schedule(Callback):
@@ -104,15 +107,76 @@ class CosineSchedule(Schedule):
 
     def make(self, session):
         o = session.cfg.optim
-        warmup, min_lr = o.warmup_steps or 0, o.min_lr or 0.0
-        decay = o.decay_steps or (session.task.batches_per_epoch() or 1) * session.cfg.train.epochs
+        self.warmup, self.min_lr = o.warmup_steps or 0, o.min_lr or 0.0
+        self.decay = self.decay_length(session)
         return torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda it: cosine_lr(it, o.lr, warmup, decay, min_lr) / o.lr
+            self.optimizer,
+            lambda it: cosine_lr(it, o.lr, self.warmup, self.decay, self.min_lr) / o.lr,
         )
+
+    def decay_length(self, session) -> int:
+        """optim.decay_steps, by default the whole run (epochs x batches per epoch)."""
+        o = session.cfg.optim
+        return o.decay_steps or (session.task.batches_per_epoch() or 1) * session.cfg.train.epochs
 
     def on_step(self, s, state) -> None:
         super().on_step(s, state)
         self.scheduler.step()  # last_epoch counts the optimizer steps taken
+
+
+class BudgetCosine(CosineSchedule):
+    """`optim.decay_steps: budget`: the cosine decay ends where train.time_limit will end the
+    run, on whatever machine it runs. The lr stays at its peak after the warm-up until
+    FIT_AFTER steps of this session are timed (or the warm-up is over, if later); then
+
+        decay_steps = step + MARGIN x (seconds left in the budget) / (seconds a step so far)
+
+    fixed from there on and kept in the checkpoint (a resume keeps it; summary.json has it).
+    MARGIN leaves room for the evaluations the timed steps did not include. Wall-clock
+    fitted, so two runs differ where their machines do: set optim.decay_steps to the
+    recorded number to repeat one exactly."""
+
+    FIT_AFTER = 50
+    MARGIN = 0.95
+    UNFITTED = 10**12  # a decay so long that the lr is the peak until fitted
+
+    def make(self, session):
+        self.clock = TimeLimit(session.cfg.train.time_limit)  # the budget's own clock
+        self.fitted, self.first = False, 0
+        return super().make(session)
+
+    def decay_length(self, session) -> int:
+        return self.UNFITTED
+
+    def on_train_start(self, s, state) -> None:
+        self.clock.on_train_start(s, state)
+        self.first, self.started = state.step, time.perf_counter()
+
+    def on_step(self, s, state) -> None:
+        timed = state.step - self.first
+        if not self.fitted and timed >= max(self.FIT_AFTER, self.warmup - self.first):
+            per_step = (time.perf_counter() - self.started) / timed
+            left = self.clock.limit - self.clock.elapsed()
+            self.decay, self.fitted = fit_decay(state.step, left, per_step, self.MARGIN), True
+        super().on_step(s, state)
+
+    def summary(self) -> dict:
+        return {"decay_steps": self.decay} if self.fitted else {}
+
+    def state_dict(self) -> dict:
+        fit = {"decay": self.decay, "fitted": self.fitted}
+        return {**super().state_dict(), **fit, "clock": self.clock.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        if state:
+            self.decay, self.fitted = state["decay"], state["fitted"]
+            self.clock.load_state_dict(state["clock"])
+
+
+def fit_decay(step: int, seconds_left: float, seconds_per_step: float, margin: float) -> int:
+    """The step at which a decay fitted at `step` ends: the steps the time left holds."""
+    return step + max(1, int(margin * max(seconds_left, 0.0) / seconds_per_step))
 
 
 def cosine_lr(it: int, lr: float, warmup: int, decay: int, min_lr: float) -> float:
@@ -131,4 +195,6 @@ SCHEDULES = {"step": StepSchedule, "plateau": PlateauSchedule, "cosine": CosineS
 @CALLBACKS.register("schedule")
 def schedule(session) -> Callback | None:
     name = session.cfg.optim.schedule
+    if name == "cosine" and session.cfg.optim.decay_steps == "budget":
+        return BudgetCosine(session)
     return SCHEDULES[name](session) if name != "none" else None
