@@ -148,7 +148,9 @@ def test_budget_decay_needs_a_time_limit():
     with pytest.raises(RnnlabError, match="'optim.decay_steps: budget' .* set train.time_limit"):
         load_config(REPO / "configs" / "tiny.yaml", overrides)
     with pytest.raises(RnnlabError, match="'optim.decay_steps' must be an integer or budget"):
-        load_config(REPO / "configs" / "tiny.yaml", ["optim.schedule=cosine", "optim.decay_steps=soon"])
+        load_config(
+            REPO / "configs" / "tiny.yaml", ["optim.schedule=cosine", "optim.decay_steps=soon"]
+        )
 
 
 def test_a_budget_cosine_run_records_its_fitted_decay(tmp_path):
