@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -48,13 +49,14 @@ class HoldSignalsWhileTorchLoads:
             if threading.current_thread() is not threading.main_thread():
                 return run_module(module)  # handlers run in the main thread, not in here
             came: list[int] = []
-            handlers = {int(sig): signal.signal(sig, lambda signum, _: came.append(signum))
-                        for sig in SIGNALS}  # fmt: skip
-            try:
+            handlers: dict[int, Any] = {}
+            try:  # one at a time: a signal may land between two of these calls
+                for sig in SIGNALS:
+                    handlers[int(sig)] = signal.signal(sig, lambda signum, _: came.append(signum))
                 run_module(module)
             finally:
-                for sig, handler in handlers.items():
-                    signal.signal(sig, handler)
+                for num, handler in handlers.items():
+                    signal.signal(num, handler)
             if came:
                 deliver(came[0], handlers[came[0]])
 
@@ -70,13 +72,37 @@ def deliver(signum: int, handler) -> None:
         os.kill(os.getpid(), signum)
 
 
-def _quit(signum, frame):
-    raise SystemExit(128 + signum)
+class QuitOnce:
+    """The handler until a command takes the signals over: the first one ends the process
+    silently with 128 + signal; later ones are absorbed, so a burst raises once."""
+
+    def __init__(self):
+        self.fired = False
+
+    def __call__(self, signum, frame) -> None:
+        if not self.fired:
+            self.fired = True
+            raise SystemExit(128 + signum)
+
+
+def ignore_signals() -> None:
+    """SIG_IGN for the three, however many signals land meanwhile. `signal.signal` runs a
+    pending signal's handler first, which may raise: the call is retried, for if a handler
+    were still a Python function at exit, Python would reset it to SIG_DFL and a late
+    signal would kill the process (exit -N) after its one line."""
+    while True:
+        try:
+            for sig in SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+            return
+        except BaseException:  # a signal's SystemExit or Interrupted: the command is over
+            continue
 
 
 def main() -> None:
+    quit_once = QuitOnce()
     for sig in SIGNALS:
-        signal.signal(sig, _quit)
+        signal.signal(sig, quit_once)
     HoldSignalsWhileTorchLoads.install()
     try:
         from rnnlab.cli import app
@@ -94,8 +120,7 @@ def main() -> None:
     except SystemExit as exit:
         code = exit.code
     finally:
-        for sig in SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_signals()
     sys.exit(code)
 
 

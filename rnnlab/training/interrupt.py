@@ -80,7 +80,8 @@ class StopGate:
         """Take the signals (main thread only: elsewhere Python cannot); False if not."""
         if threading.current_thread() is not threading.main_thread():
             return False
-        self._old = {sig: signal.signal(sig, self.handle) for sig in SIGNALS}
+        for sig in SIGNALS:  # one at a time: uninstall puts back whatever was taken
+            self._old[sig] = signal.signal(sig, self.handle)
         return True
 
     def uninstall(self) -> None:
@@ -100,12 +101,11 @@ def current_gate() -> StopGate | None:
 def stop_signals():
     """A command's gate for SIGINT, SIGTERM and SIGHUP; the old handlers come back after."""
     gate = StopGate()
-    installed = gate.install()
     try:
+        gate.install()
         yield gate
     finally:
-        if installed:
-            gate.uninstall()
+        gate.uninstall()
 
 
 @contextmanager
