@@ -85,20 +85,6 @@ class QuitOnce:
             raise SystemExit(128 + signum)
 
 
-def ignore_signals() -> None:
-    """SIG_IGN for the three, however many signals land meanwhile. `signal.signal` runs a
-    pending signal's handler first, which may raise: the call is retried, for if a handler
-    were still a Python function at exit, Python would reset it to SIG_DFL and a late
-    signal would kill the process (exit -N) after its one line."""
-    while True:
-        try:
-            for sig in SIGNALS:
-                signal.signal(sig, signal.SIG_IGN)
-            return
-        except BaseException:  # a signal's SystemExit or Interrupted: the command is over
-            continue
-
-
 def main() -> None:
     quit_once = QuitOnce()
     for sig in SIGNALS:
@@ -120,7 +106,20 @@ def main() -> None:
     except SystemExit as exit:
         code = exit.code
     finally:
-        ignore_signals()
+        # The command is over: every signal from here on is ignored. Python resets a
+        # handler still set at exit to SIG_DFL, and a late signal would kill the process
+        # (exit -N) after its one line. `fired` first: an assignment, so no handler runs
+        # before it; then SIG_IGN, retried, as signal.signal runs a pending handler first
+        # and a command's gate may still owe one Interrupted. No call in between: a
+        # function's entry is where a pending handler would run.
+        quit_once.fired = True
+        while True:
+            try:
+                for sig in SIGNALS:
+                    signal.signal(sig, signal.SIG_IGN)
+                break
+            except BaseException:
+                continue
     sys.exit(code)
 
 

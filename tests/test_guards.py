@@ -446,3 +446,36 @@ def test_compare_leaves_out_metrics_rows_with_a_non_numeric_epoch(tmp_path):
     result = runner.invoke(app, ["compare", str(folder), "--metric", "train_ppl",
                                  "--out", str(tmp_path / "c.png")])  # fmt: skip
     assert result.exit_code == 0, result.output
+
+
+def hail_until_exit(folder: Path, seed: int) -> subprocess.CompletedProcess:
+    """A tiny training hit by a signal of a random kind every 0-2 ms from its first last.pt
+    until it has exited: the stop, Python's shutdown and all."""
+    rng = random.Random(seed)
+    proc = cli("train", str(TINY), "train.epochs=1000", "model.hidden_size=8",
+               "--run-dir", str(folder), "--quiet")  # fmt: skip
+    wait_for(folder / "checkpoints" / "last.pt", proc)
+    while proc.poll() is None:
+        try:
+            proc.send_signal(rng.choice(STORM_SIGNALS))
+        except ProcessLookupError:
+            break
+        time.sleep(rng.uniform(0, 0.002))
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_signals_until_the_process_has_exited_never_kill_it_after_its_line(tmp_path):
+    """Signals that keep coming while a stopped run shuts down are ignored: exit 129/130/143
+    with its one line, never killed by one (exit -N: Python resets a handler still set at
+    exit to SIG_DFL) nor an 'Exception ignored' from a handler raising in the shutdown."""
+    with ThreadPoolExecutor(2) as pool:
+        trials = [pool.submit(hail_until_exit, tmp_path / f"run{i}", i) for i in range(6)]
+        for i, trial in enumerate(trials):
+            result = trial.result()
+            where = f"trial {i}: exit {result.returncode}, stderr {result.stderr!r}"
+            assert result.returncode in (129, 130, 143), where
+            assert len(result.stderr.splitlines()) == 1, where
+            assert result.stderr.startswith("interrupted (SIG") and "--resume" in result.stderr, (
+                where
+            )

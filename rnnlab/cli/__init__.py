@@ -8,7 +8,6 @@ Nothing here imports torch at module level, so `rnnlab --help` and config errors
 from __future__ import annotations
 
 import math
-import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -70,16 +69,16 @@ def train(
     writes summary.json (exit 130/143/129); more signals during that stop are absorbed."""
     from rnnlab.training.interrupt import Interrupted, stop_signals
 
-    try:
-        with stop_signals():
+    with stop_signals() as gate:  # the one line is printed while later signals are absorbed
+        try:
             extra = ["train.tensorboard=true"] if tensorboard else []
             run = _train_or_resume(
                 config, [*(overrides or []), *extra], out, run_dir, resume, quiet
             )
-    except (Interrupted, KeyboardInterrupt) as err:  # one line, no traceback
-        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
-        typer.echo(stop.message(), err=True)
-        raise typer.Exit(stop.exit_code) from None
+        except (Interrupted, KeyboardInterrupt) as err:  # one line, no traceback
+            stop = gate.stopped_by(err)
+            typer.echo(stop.message(), err=True)
+            raise typer.Exit(stop.exit_code) from None
     typer.echo(str(run.dir))
 
 

@@ -210,13 +210,15 @@ def _until_done(plan, run) -> None:
     from rnnlab.training.interrupt import Interrupted, stop_signals
 
     gpus = 0 if plan.executor.name == "ray" else _gpu_count()
-    try:
-        with stop_signals():
+    with stop_signals() as gate:  # the one line is printed while later signals are absorbed
+        try:
             counts = run(plan, SweepReporter(), gpus=gpus)
-    except (Interrupted, KeyboardInterrupt) as err:
-        code = err.exit_code if isinstance(err, Interrupted) else 130
-        typer.echo(f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True)
-        raise typer.Exit(code) from None
+        except (Interrupted, KeyboardInterrupt) as err:
+            stop = gate.stopped_by(err)
+            typer.echo(
+                f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True
+            )
+            raise typer.Exit(stop.exit_code) from None
     typer.echo(", ".join(f"{n} {status}" for status, n in counts.items()))
     typer.echo(str(plan.dir))
     if counts.get("failed"):

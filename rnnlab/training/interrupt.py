@@ -76,6 +76,14 @@ class StopGate:
         if self.raising:
             raise Interrupted(signum)
 
+    def stopped_by(self, err: KeyboardInterrupt) -> Interrupted:
+        """The stop `err` starts (a plain KeyboardInterrupt is SIGINT's); from now on the
+        gate absorbs every signal, so the command's one line is printed whole."""
+        stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
+        if self.signum is None:
+            self.signum = stop.signum
+        return stop
+
     def install(self) -> bool:
         """Take the signals (main thread only: elsewhere Python cannot); False if not."""
         if threading.current_thread() is not threading.main_thread():
