@@ -129,13 +129,13 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tiny_config, tmp_path):
 
 
 def test_ctrl_c_stops_the_workers_and_resume_finishes(tiny_config, tmp_path):
-    args = [str(tiny_config), "train.epochs=200", "--grid", "model.cell=rnn,gru,lstm",
+    args = [str(tiny_config), "train.epochs=200", "--grid", "model.cell=rnn,lstm",
             "--workers", "1"]  # fmt: skip
     sweep_dir, _ = interrupt_sweep(args, tmp_path)
     statuses = [r["status"] for r in read_results(sweep_dir)]
     assert statuses[0] == "interrupted" and "finished" not in statuses
     resume_sweep_quickly(sweep_dir, 200)
-    assert [r["status"] for r in read_results(sweep_dir)] == ["finished"] * 3
+    assert [r["status"] for r in read_results(sweep_dir)] == ["finished"] * 2
     assert not (sweep_dir / "attempts").exists()  # the interrupted run went on (--resume)
 
 
