@@ -28,6 +28,7 @@ from torch.func import functional_call
 
 from rnnlab.config import ModelConfig
 from rnnlab.errors import RnnlabError
+from rnnlab.models.dropout import dropout, keep_mask
 
 
 class SequenceDropout(nn.Module):
@@ -41,9 +42,9 @@ class SequenceDropout(nn.Module):
         if not self.training or not self.p:
             return x
         if not self.locked:
-            return F.dropout(x, self.p, training=True)
-        keep = x.new_empty((1, *x.shape[1:])).bernoulli_(1 - self.p)  # (1, B, D)
-        return x * keep / (1 - self.p)  # the same units dropped at every step
+            return dropout(x, self.p)
+        keep = keep_mask((1, *x.shape[1:]), self.p, x)  # (1, B, D), scaled by 1/(1-p)
+        return x * keep  # the same units dropped at every step
 
 
 class TokenDropout(nn.Module):
@@ -69,7 +70,7 @@ def run_recurrent(stack: nn.Module, x: torch.Tensor, state, weight_drop: float):
     if not weight_drop or not stack.training:
         return stack(x, state)
     dropped = {
-        name: F.dropout(param, weight_drop, training=True)  # (G*H, H)
+        name: dropout(param, weight_drop)  # (G*H, H)
         for name, param in stack.named_parameters()
         if name.rsplit(".", 1)[-1].startswith("weight_hh")
     }

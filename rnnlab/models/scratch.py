@@ -23,6 +23,7 @@ from rnnlab.errors import RnnlabError
 from .cells import CELLS
 from .cells.base import after_and_before
 from .compile import use_compile_cache
+from .dropout import dropout
 from .init import init_recurrent
 from .recurrent import RECURRENT, Recurrent
 
@@ -139,8 +140,8 @@ class Scratch(Recurrent):
                 if c0 is not None:
                     last_c.append(result[1])
             x = torch.cat(outputs, 2) if self.directions == 2 else outputs[0]
-            if self.dropout and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, self.training)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = dropout(x, self.dropout)
         h_n = torch.stack(last_h)  # (L * dirs, B, H)
         return x, (h_n, torch.stack(last_c)) if c0 is not None else h_n
 
