@@ -4,6 +4,7 @@ loop (data on the device, the task's loss, clipping, the optimizer, the nan guar
     python scripts/bench_train.py [--device cpu|cuda] [--steps 40] [--warmup 10]
                                   [--configs gru_timemachine,digitsum_lstm] [--impls builtin,scratch,compiled]
                                   [--precision 32] [--write docs/performance.md]
+                                  [--profile 20]
 
 For each config and implementation (`builtin`: torch.nn layers; `scratch`: rnnlab's
 cells, eager; `compiled`: scratch through torch.compile; `adaptive`: builtin with an
@@ -13,6 +14,9 @@ start of `train` to the end of the first step (data, model, compilation), and th
 memory (RSS on CPU, torch.cuda.max_memory_allocated on CUDA). One JSON row per
 measurement on stdout; with --write, a Markdown table (machine, versions, date) between
 markers in the page, replacing the previous table for the same device and precision.
+With --profile, torch.profiler records the timed steps (and only them: not the warm-up, not
+the evaluation at the end) and the operators that took the most time are printed after each
+row.
 """
 
 from __future__ import annotations
@@ -53,16 +57,24 @@ IMPLS = {
 
 
 class StepClock(Callback):
-    """Times optimizer steps (synchronising CUDA) and stops after `warmup + steps`."""
+    """Times optimizer steps (synchronising CUDA) and stops after `warmup + steps`; with a
+    profiler, records the steps after the warm-up."""
 
-    def __init__(self, device: torch.device, warmup: int, steps: int, started: float):
+    def __init__(
+        self, device: torch.device, warmup: int, steps: int, started: float, profiler=None
+    ):
         self.device, self.warmup, self.steps, self.started = device, warmup, steps, started
         self.times: list[float] = []
+        self.profiler = profiler
 
     def on_step(self, s, state) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.times.append(time.perf_counter())
+        if self.profiler is not None and len(self.times) == self.warmup:
+            self.profiler.start()
+        if self.profiler is not None and len(self.times) == self.warmup + self.steps:
+            self.profiler.stop()
 
     def stop_reason(self) -> str | None:
         return "benchmark steps done" if len(self.times) >= self.warmup + self.steps else None
@@ -96,12 +108,15 @@ def measure(config: Path, impl: str, args) -> dict:
     task = build_task(cfg, device)
     tokens = count_tokens(task)
     session = build_session(cfg, task, device, Reporter(quiet=True))
-    clock = StepClock(device, args.warmup, args.steps, started)
+    profiler = torch.profiler.profile() if args.profile else None
+    clock = StepClock(device, args.warmup, args.steps, started, profiler)
     session.callbacks.append(clock)
     with tempfile.TemporaryDirectory() as tmp:
         session.run = Run.create_at(Path(tmp) / "run")
         run_to_end(session, Reporter(quiet=True), TrainState())
     timed = clock.times[args.warmup - 1 :]  # from the end of the last warm-up step
+    if profiler is not None:
+        print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile))
     seconds = timed[-1] - timed[0]
     return {
         "config": config.stem,
@@ -169,6 +184,7 @@ def main() -> None:
     p.add_argument("--impls", default="builtin,scratch,compiled")
     p.add_argument("--precision", default="32")
     p.add_argument("--write", type=Path, help="the Markdown page to write the table into")
+    p.add_argument("--profile", type=int, default=0, help="print this many top operators")
     args = p.parse_args()
     args.precision = int(args.precision) if args.precision == "32" else args.precision
     names = args.configs.split(",") if args.configs else None
