@@ -111,7 +111,8 @@ def main() -> None:
             times[name].append(ms_per_call(fn, args.repeats))
     t = {name: statistics.median(ms) for name, ms in times.items()}
     tokens = STEPS * BATCH
-    lstm_flop = 3 * 2 * tokens * 2 * 4 * HIDDEN * (EMBED + HIDDEN)  # 2 layers, fwd + 2x bwd
+    gates = 4 * HIDDEN  # per layer: input and hidden state (layer 1: EMBED + HIDDEN, 2: 2 HIDDEN)
+    lstm_flop = 3 * 2 * tokens * gates * ((EMBED + HIDDEN) + 2 * HIDDEN)  # fwd + 2x bwd
     decoder_flop = 3 * 2 * tokens * HIDDEN * VOCAB
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(

@@ -84,6 +84,23 @@ def test_the_optimizer_table_matches_the_schema_and_builds_each_one():
     assert np.isclose(adamw.defaults["lr"], 0.1)
 
 
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_cpu_weights_get_the_fused_optimizer_and_it_steps_like_the_loop(name):
+    cfg = OptimConfig(name=name, lr=0.1, weight_decay=0.01)
+    torch.manual_seed(0)
+    start, grads = torch.randn(5, 3), [torch.randn(5, 3) for _ in range(3)]
+    fused_w, loop_w = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    fused = build_optimizer(cfg, [fused_w])
+    loop = OPTIMIZERS[name][0]([loop_w], lr=0.1, weight_decay=0.01)  # torch's per-op default
+    assert fused.defaults["fused"] is True and not loop.defaults.get("fused")
+    for g in grads:
+        fused_w.grad, loop_w.grad = g.clone(), g.clone()
+        fused.step(), loop.step()
+    assert torch.allclose(fused_w, loop_w, atol=1e-6)
+    meta = build_optimizer(cfg, [torch.nn.Parameter(torch.zeros(2, device="meta"))])
+    assert not meta.defaults.get("fused")  # no fused kernels there: torch's default
+
+
 def test_check_config_is_the_dataset_and_the_cell_check_in_one_call_without_torch(
     tmp_path, tiny_config
 ):
