@@ -53,7 +53,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    cell: str = "gru"  # the recurrent cell: rnn, gru, lstm, mgu (rnnlab/models/cells)
+    cell: str = "gru"  # the recurrent cell: rnn, gru, lstm, mgu, mingru, minlstm (models/cells)
     impl: Literal["builtin", "scratch"] = "builtin"  # torch.nn layers or rnnlab's own cells
     hidden_size: int = bounded(256, gt=0)  # units per layer and direction
     num_layers: int = bounded(1, gt=0)  # stacked recurrent layers
@@ -77,6 +77,13 @@ class ModelConfig:
     tar: float = bounded(0.0, ge=0)  # temporal AR: tar * mean((h_t - h_{t-1})^2) (AWD-LSTM)
     softmax: Literal["full", "adaptive"] = "full"  # adaptive: nn.AdaptiveLogSoftmaxWithLoss
     adaptive_cutoffs: list[int] = bounded([])  # softmax: adaptive: increasing, < vocabulary
+    # sequence layers (docs/frontier.md); null: the layer's own default
+    scan_chunk: Optional[int] = bounded(None, gt=0)  # mingru, minlstm, lru, s6: scan chunk length
+    state_size: Optional[int] = bounded(None, ge=1)  # lru, s6: state size N per channel
+    conv_width: Optional[int] = bounded(None, ge=1)  # s6: causal convolution width
+    expand: Optional[int] = bounded(None, ge=1)  # s6: inner width = expand * hidden_size
+    r_min: Optional[float] = bounded(None, ge=0, lt=1)  # lru: min eigenvalue modulus at init
+    r_max: Optional[float] = bounded(None, gt=0, lt=1)  # lru: max eigenvalue modulus at init
 
 
 @dataclass

@@ -14,12 +14,17 @@ A cell's equations are one of two kinds (docs/cells.md, "How to add a cell"):
 - a fused cell (`fused.py`: rnn, gru, lstm): forward and backward loops written out, the
   fast path, checked against torch.nn in tests/test_cells.py.
 
+A sequence layer (`sequence.py`: mingru, minlstm) is linear in its state and trains by a
+parallel scan: its spec names the layer class (`layer="mingru:MinGRU"`) instead of gate
+blocks, and it is stacked by `models/sequence_stack.py` (docs/frontier.md).
+
 Adding a cell is its equations file and one `CELLS.register(...)` line below.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,29 +32,62 @@ from rnnlab.errors import RnnlabError
 from rnnlab.registry import Registry, suggest
 
 # The cell-specific keys of the model section and the value that means "not used".
-OPTIONS = {"nonlinearity": "tanh", "residual": False, "forget_bias": 0.0}
+OPTIONS = {
+    "nonlinearity": "tanh",
+    "residual": False,
+    "forget_bias": 0.0,
+    "scan_chunk": None,  # sequence layers: the scan's chunk length
+    "state_size": None,
+    "conv_width": None,
+    "expand": None,
+    "r_min": None,
+    "r_max": None,
+}
+
+# Keys a sequence layer cannot take whatever its options: key -> why.
+NOT_FOR_SEQUENCE = {
+    "weight_drop": "DropConnect on W_hh, and a sequence layer has no recurrent matrix",
+    "compile": "compiles the scratch cells' time loops; a sequence layer has none",
+}
 
 
 @dataclass(frozen=True)
 class CellSpec:
     """What rnnlab needs to know about one cell, without importing torch."""
 
-    gates: int  # gate blocks G: W_ih is (G*H, D), W_hh (G*H, H), in the equations' order
-    equations: str  # "module:Class" under rnnlab.models.cells: the scratch equations
+    gates: int = 0  # gate blocks G: W_ih is (G*H, D), W_hh (G*H, H), in the equations' order
+    equations: str = ""  # "module:Class" under rnnlab.models.cells: the scratch equations
     memory: bool = False  # the state is (h, c): a memory cell beside h (the LSTM)
     torch_layer: str | None = None  # torch.nn layer with the same weights ("GRU"); None: none
     options: tuple[str, ...] = ()  # cell-specific model keys it accepts (keys of OPTIONS)
     forget_gate: int | None = None  # the gate block `model.forget_bias` shifts
+    layer: str | None = None  # "module:Class" of a SequenceLayer (no gate blocks); or None
+    check: Callable[[Any], None] | None = None  # its own cross-checks of the model section
 
     def __post_init__(self):
         unknown = set(self.options) - set(OPTIONS)
         if unknown or ("forget_bias" in self.options) != (self.forget_gate is not None):
             raise ValueError(f"bad cell spec options {self.options} / {self.forget_gate}")
+        if bool(self.layer) == bool(self.equations) or bool(self.layer) == bool(self.gates):
+            raise ValueError(f"a cell spec has gates and equations, or a layer: {self}")
+
+    @property
+    def sequence(self) -> bool:
+        """A sequence layer (`sequence.py`), stacked by `models/sequence_stack.py`."""
+        return self.layer is not None
 
     def load_equations(self) -> type:
         """The class of the scratch equations (imports torch)."""
-        module, name = self.equations.split(":")
-        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        return _load(self.equations)
+
+    def load_layer(self) -> type:
+        """The SequenceLayer class of a sequence layer (imports torch)."""
+        return _load(self.layer or "")
+
+
+def _load(where: str) -> type:
+    module, name = where.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 def register(name: str, spec: CellSpec) -> None:
@@ -64,6 +102,8 @@ register("gru", CellSpec(3, "fused:GRU", torch_layer="GRU"))
 register("lstm", CellSpec(4, "fused:LSTM", memory=True, torch_layer="LSTM",
                           options=("forget_bias",), forget_gate=1))
 register("mgu", CellSpec(2, "mgu:MGU"))
+register("mingru", CellSpec(layer="mingru:MinGRU", options=("scan_chunk",)))
+register("minlstm", CellSpec(layer="minlstm:MinLSTM", options=("scan_chunk",)))
 # fmt: on
 
 
@@ -86,10 +126,32 @@ def check_model(model: Any) -> None:
         if getattr(model, key) != unused and key not in spec.options:
             takers = [n for n in CELLS.names() if key in CELLS.get(n).options]
             shown = f"{key}: {getattr(model, key)}" if key == "nonlinearity" else key
+            if not takers:
+                raise RnnlabError(f"'model.{key}' is for no registered cell, got {model.cell}")
             raise RnnlabError(
                 f"'model.{shown}' is for model.cell: {' or '.join(takers)}, got {model.cell}"
             )
     if model.impl == "builtin" and spec.torch_layer is None:
         raise RnnlabError(
             f"model.cell: {model.cell} has no torch.nn layer: set model.impl: scratch"
+        )
+    if spec.sequence:
+        _check_sequence(model)
+    if model.r_min is not None and model.r_max is not None and model.r_min >= model.r_max:
+        raise RnnlabError(
+            f"'model.r_min' must be < model.r_max, got {model.r_min} >= {model.r_max}"
+        )
+    if spec.check is not None:
+        spec.check(model)
+
+
+def _check_sequence(model: Any) -> None:
+    """The keys a sequence layer cannot take (`NOT_FOR_SEQUENCE`, `model.init`)."""
+    for key, why in NOT_FOR_SEQUENCE.items():
+        if getattr(model, key) is True or getattr(model, key) not in (0.0, "auto", False):
+            raise RnnlabError(f"'model.{key}' is not for model.cell: {model.cell}: {why}")
+    if model.init != "default":
+        raise RnnlabError(
+            f"'model.init: {model.init}' draws gate blocks of W_ih and W_hh; model.cell: "
+            f"{model.cell} draws its own weights (leave model.init out)"
         )
