@@ -88,7 +88,8 @@ def _doubling(a, b):
 
 def linear_scan(a, b, h0=None, chunk: int | None = None):
     """h (T, ...) of h_t = a_t ⊙ h_{t-1} + b_t for real (any sign) or complex a
-    (broadcasts against b (T, ...)) and h0 (...) or None (zeros), in time chunks."""
+    (broadcasts against b (T, ...); a decay without time or batch dimensions keeps its
+    products that small) and h0 (...) or None (zeros), in time chunks."""
     chunk = chunk or LINEAR_CHUNK
     dtype = (
         torch.result_type(a, b)
@@ -96,7 +97,8 @@ def linear_scan(a, b, h0=None, chunk: int | None = None):
         else torch.promote_types(torch.result_type(a, b), h0.dtype)
     )
     b = b.to(dtype)  # (T, ...)
-    a = torch.broadcast_to(a, b.shape).to(dtype)  # (T, ...)
+    a = a.to(dtype).reshape((1,) * (b.dim() - a.dim()) + tuple(a.shape))  # rank of b
+    a = a.expand(b.shape[0], *a.shape[1:])  # (T, ...): dims of size 1 stay 1, cheap
     h = h0  # (...) or None: the state carried across chunks
     out = []
     for s in range(0, b.shape[0], chunk):

@@ -96,6 +96,22 @@ def register(name: str, spec: CellSpec) -> None:
 
 CELLS: Registry[CellSpec] = Registry("model.cell")
 
+# The defaults of the sequence layers' keys where the config leaves them null.
+LRU_DEFAULTS = {"r_min": 0.9, "r_max": 0.999, "max_phase": 6.283185307179586}  # 2π
+S6_DEFAULTS = {"state_size": 16, "conv_width": 4, "expand": 2, "scan_chunk": 64}
+
+
+def _check_lru(model: Any) -> None:
+    """r_min < r_max once the defaults fill the key left out."""
+    r_min = LRU_DEFAULTS["r_min"] if model.r_min is None else model.r_min
+    r_max = LRU_DEFAULTS["r_max"] if model.r_max is None else model.r_max
+    if r_min >= r_max:
+        raise RnnlabError(
+            f"'model.r_min' must be < model.r_max (defaults {LRU_DEFAULTS['r_min']} and "
+            f"{LRU_DEFAULTS['r_max']}), got {r_min} >= {r_max}"
+        )
+
+
 # fmt: off
 register("rnn", CellSpec(1, "fused:RNN", torch_layer="RNN", options=("nonlinearity", "residual")))
 register("gru", CellSpec(3, "fused:GRU", torch_layer="GRU"))
@@ -104,6 +120,9 @@ register("lstm", CellSpec(4, "fused:LSTM", memory=True, torch_layer="LSTM",
 register("mgu", CellSpec(2, "mgu:MGU"))
 register("mingru", CellSpec(layer="mingru:MinGRU", options=("scan_chunk",)))
 register("minlstm", CellSpec(layer="minlstm:MinLSTM", options=("scan_chunk",)))
+register("lru", CellSpec(layer="lru:LRU", check=_check_lru,
+                         options=("scan_chunk", "state_size", "r_min", "r_max")))
+register("s6", CellSpec(layer="s6:S6", options=("scan_chunk", "state_size", "conv_width", "expand")))
 # fmt: on
 
 
