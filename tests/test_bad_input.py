@@ -1124,6 +1124,49 @@ CASES = [
         run="{copy}",
         setup=empty_vocab,
     ),  # fmt: skip
+    # sequence layers (mingru, minlstm): keys that do not apply to them
+    override(
+        "mingru-weight-drop",
+        "model.cell=mingru",
+        "'model.weight_drop' is not for model.cell: mingru: DropConnect on W_hh",
+        "model.impl=scratch",
+        "model.weight_drop=0.2",
+    ),  # fmt: skip
+    override(
+        "minlstm-forget-bias",
+        "model.cell=minlstm",
+        "'model.forget_bias' is for model.cell: lstm, got minlstm",
+        "model.impl=scratch",
+        "model.forget_bias=1",
+    ),  # fmt: skip
+    override(
+        "mingru-builtin", "model.cell=mingru", "model.cell: mingru has no torch.nn layer"
+    ),  # fmt: skip
+    override(
+        "mingru-another-cells-key",
+        "model.cell=mingru",
+        "'model.nonlinearity: relu' is for model.cell: rnn, got mingru",
+        "model.impl=scratch",
+        "model.nonlinearity=relu",
+    ),  # fmt: skip
+    override(
+        "scan-chunk-on-gru", "model.scan_chunk=8", "'model.scan_chunk' is for model.cell: "
+    ),  # fmt: skip
+    override(
+        "mingru-compile-true",
+        "model.cell=mingru",
+        "'model.compile' is not for model.cell: mingru",
+        "model.impl=scratch",
+        "model.compile=true",
+    ),  # fmt: skip
+    override(
+        "mingru-init-scheme",
+        "model.cell=mingru",
+        "'model.init: orthogonal' draws gate blocks",
+        "model.impl=scratch",
+        "model.init=orthogonal",
+    ),  # fmt: skip
+    override("scan-chunk-zero", "model.scan_chunk=0", "'model.scan_chunk' must be > 0"),
 ]
 
 SUBPROCESS = {

@@ -10,7 +10,9 @@ without rnnlab (onnxruntime, or `torch.jit.load`), with its vocabulary beside it
 Scratch-cell models (`model.impl: scratch`) are exported through the builtin model with
 the same weights (`to_builtin_state_dict`: the names and gate order are torch.nn's), since
 their autograd-function loops cannot be traced; the residual SRN has no builtin
-equivalent and is refused. Beside the model file go vocab.json, labels.json
+equivalent and is refused. Sequence layers (mingru, minlstm: docs/frontier.md) are traced
+as they are, their scan in one chunk so the trace holds for any length; they export to
+TorchScript only (ONNX has no operator for their log-space scan). Beside the model file go vocab.json, labels.json
 (classifiers) and `<file>.json`, e.g. model.onnx.json (what the inputs and outputs are,
 the state's shape, char or word tokens).
 
@@ -34,7 +36,8 @@ from torch import nn
 
 from rnnlab.config import load_config
 from rnnlab.errors import RnnlabError
-from rnnlab.models import LanguageModel, SequenceClassifier
+from rnnlab.models import CELLS, LanguageModel, SequenceClassifier
+from rnnlab.models.cells.sequence import SequenceLayer
 from rnnlab.models.scratch import Scratch, to_builtin_state_dict
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
@@ -44,16 +47,20 @@ from .predict import load_model
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 INSTALL = "pip install 'rnnlab[export]'"
 TOLERANCE = 1e-4  # the largest |difference| from PyTorch an exported file may show
+TRACE_CHUNK = 1 << 30  # a sequence layer's scan chunk when traced: one chunk, any length
 
 
 class LMStep(nn.Module):
     """A language model as a step function: ids (B, T), state in; logits (B, T, V), state out."""
 
-    def __init__(self, lm: LanguageModel, lstm: bool):
+    def __init__(self, lm: LanguageModel, lstm: bool, sequence: bool = False):
         super().__init__()
-        self.lm, self.lstm = lm, lstm
+        self.lm, self.lstm, self.sequence = lm, lstm, sequence  # sequence: state is (h,)
 
     def forward(self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None = None):
+        if self.sequence:  # a sequence layer's state is the tuple (h,)
+            logits, (h_out,) = self.lm(ids, (h,))  # (T, B, V)
+            return logits.transpose(0, 1), h_out  # (B, T, V), (L * dirs, B, H)
         logits, state = self.lm(ids, (h, c) if self.lstm else h)  # (T, B, V)
         logits = logits.transpose(0, 1)  # (B, T, V)
         return (logits, *state) if self.lstm else (logits, state)
@@ -83,17 +90,23 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
         raise RnnlabError(f"--format must be onnx or torchscript, got {fmt!r}")
     if which not in ("best", "last"):
         raise RnnlabError(f"--checkpoint must be best or last, got {which!r}")
-    if fmt == "onnx":
-        import_onnx()
     run = Run.open(run_dir)
     cfg = load_config(run.config_path)
+    sequence = CELLS.get(cfg.model.cell).sequence
+    if fmt == "onnx" and sequence:
+        raise RnnlabError(
+            f"model.cell: {cfg.model.cell} cannot be exported to ONNX: its log-space scan "
+            "(logcumsumexp) has no ONNX operator; use --format torchscript"
+        )
+    if fmt == "onnx":
+        import_onnx()
     _, _, artifacts, model = load_model(run, which, torch.device("cpu"))
     vocab, classes = artifacts.vocab, (artifacts.classes or None)
     model = builtin_equivalent(model, cfg.model, len(vocab), classes)
     wrapper: nn.Module
     if classes is None:
         assert isinstance(model, LanguageModel)  # a run without labels is a language model
-        wrapper = LMStep(model, cfg.model.cell == "lstm")
+        wrapper = LMStep(model, cfg.model.cell == "lstm", sequence)
     else:
         assert isinstance(model, SequenceClassifier)
         wrapper = ClassifierProbs(model)
@@ -132,6 +145,11 @@ def import_onnx():
 def builtin_equivalent(model: nn.Module, model_cfg, vocab_size: int, classes) -> nn.Module:
     """`model` itself if builtin; else the builtin model holding the scratch one's weights."""
     if model_cfg.impl == "builtin":
+        return model
+    if CELLS.get(model_cfg.cell).sequence:  # traced as it is, one scan chunk for any length
+        for layer in model.modules():
+            if isinstance(layer, SequenceLayer):
+                layer.scan_chunk = TRACE_CHUNK
         return model
     if model_cfg.residual:
         raise RnnlabError(

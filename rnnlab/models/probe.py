@@ -269,3 +269,15 @@ def _states(p: Probe, trace: Trace, reverse: bool) -> list[tuple[str, list[torch
                 if trace.c is not None:
                     named.append((curve_name("c", layer, reverse), trace.c[layer][k]))
     return named
+
+
+def measure_grad_flow(model: nn.Module, model_cfg, tokens, targets) -> dict[str, list[float]]:
+    """`grad_flow` of any rnnlab model: the gated cells through `probe`, sequence layers
+    (mingru, minlstm) through their step form (`sequence_probe.py`)."""
+    from .cells import CELLS
+
+    if CELLS.get(model_cfg.cell).sequence:
+        from .sequence_probe import sequence_grad_flow
+
+        return sequence_grad_flow(model, tokens, targets)
+    return grad_flow(probe(model, model_cfg), tokens, targets)

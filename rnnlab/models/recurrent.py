@@ -7,7 +7,8 @@
                                        of size D, where the class sets `accepts_ids`
     outputs: (T, B, H * directions)    the last layer's hidden state at every step
     state:   (L * directions, B, H)    or, for a cell with memory (lstm), the pair (h, c)
-                                       of those; None on input means zeros
+                                       of those; for a sequence layer (mingru...) a tuple
+                                       of parts (L * directions, B, ...); None: zeros
 
 Implementations register under `model.impl` (`@RECURRENT.register("builtin")`) and are
 built from the `model` config section and the input size by `stack.build_recurrent`. Their parameters carry
@@ -25,7 +26,7 @@ from rnnlab.registry import Registry
 
 from .cells import CELLS
 
-State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+State = torch.Tensor | tuple[torch.Tensor, ...]
 
 
 class Recurrent(nn.Module):
@@ -58,6 +59,5 @@ def detach_state(state: State | None) -> State | None:
     if state is None:
         return None
     if isinstance(state, tuple):
-        h, c = state
-        return h.detach(), c.detach()
+        return tuple(part.detach() for part in state)
     return state.detach()

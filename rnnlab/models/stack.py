@@ -1,6 +1,8 @@
 """`build_recurrent`: the recurrent stack a `model` config names (`recurrent.py`'s
 contract), built by its registered implementation, then initialised as the config asks.
-Importing this module registers both implementations (`builtin.py`, `scratch.py`)."""
+Importing this module registers both implementations (`builtin.py`, `scratch.py`). A
+cell whose spec names a sequence layer (mingru, minlstm) is stacked by
+`sequence_stack.py` whatever `model.impl` (the config check lets only scratch through)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ from .recurrent import RECURRENT, Recurrent
 
 def build_recurrent(cfg, input_size: int) -> Recurrent:
     """The stack `cfg.impl` names, with the init and forget bias the config asks for."""
+    if CELLS.get(cfg.cell).sequence:  # a layer linear in its state: its own stack
+        from .sequence_stack import SequenceStack
+
+        return SequenceStack(cfg, input_size)
     stack = RECURRENT.get(cfg.impl)(cfg, input_size)
     if getattr(cfg, "init", None) == "uniform":  # model.init_range, builtin and scratch alike
         init_uniform(stack, cfg.init_range)

@@ -239,7 +239,8 @@ def last_row(state):
 
 
 def scale_rows(state, keep: torch.Tensor):
-    """state (L, B, H) (or a tuple or list of such) with stream b multiplied by keep[b]."""
+    """state (L, B, ...) (or a tuple or list of such) with stream b multiplied by keep[b]."""
     if isinstance(state, (tuple, list)):
         return type(state)(scale_rows(part, keep) for part in state)
-    return state * keep.view(1, -1, 1).to(state.dtype)  # (L, B, H)
+    shape = (1, -1) + (1,) * (state.dim() - 2)  # (1, B, 1, ...)
+    return state * keep.view(shape).to(state.dtype)  # (L, B, ...)

@@ -21,6 +21,7 @@ import numpy as np
 
 from rnnlab.device import pick_device
 from rnnlab.errors import RnnlabError
+from rnnlab.models import CELLS
 from rnnlab.runs.fileio import write_atomic
 
 from . import gates, gradflow, page, units
@@ -59,7 +60,9 @@ def inspect_runs(
             f"middle {r['middle']:.2f}, right {r['right']:.2f}"
             for r in rows
         ]
-    if first.kind == "lm":
+    if first.kind == "lm" and CELLS.get(first.cfg.model.cell).sequence:
+        lines.append(f"units: not drawn for model.cell {first.cfg.model.cell} (gated cells only)")
+    elif first.kind == "lm":
         lines += write_units(out, first, unit, "--split" in given)
     return out, lines
 
@@ -77,6 +80,8 @@ def check_unit(s: Subject, unit: tuple[int, int]) -> None:
             f"({s.cfg.data.dataset})"
         )
     m = s.cfg.model
+    if CELLS.get(m.cell).sequence:
+        raise RnnlabError(f"--unit: the units page is for the gated cells, not model.cell {m.cell}")
     size = m.hidden_size * (2 if m.bidirectional else 1)
     layer, k = unit
     if not (1 <= layer <= m.num_layers and 0 <= k < size):

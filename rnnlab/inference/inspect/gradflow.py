@@ -15,7 +15,7 @@ import json
 import math
 from pathlib import Path
 
-from rnnlab.models.probe import describe_curve, grad_flow, probe
+from rnnlab.models.probe import describe_curve, measure_grad_flow
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.plots import pyplot, save_png
 
@@ -24,8 +24,8 @@ def measure(subject) -> dict[str, dict[str, list[float]]]:
     """{"trained": curves, "init": curves} of one subject (see probe.grad_flow)."""
     model_cfg = subject.cfg.model
     return {
-        "trained": grad_flow(probe(subject.trained, model_cfg), *subject.batch),
-        "init": grad_flow(probe(subject.fresh, model_cfg), *subject.batch),
+        "trained": measure_grad_flow(subject.trained, model_cfg, *subject.batch),
+        "init": measure_grad_flow(subject.fresh, model_cfg, *subject.batch),
     }
 
 

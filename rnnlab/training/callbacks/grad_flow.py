@@ -15,7 +15,7 @@ import csv
 import io
 import time
 
-from rnnlab.models.probe import describe_curve, grad_flow, probe
+from rnnlab.models.probe import describe_curve, measure_grad_flow
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.plots import pyplot, save_png
 from rnnlab.tasks.heldout import grad_flow_batch
@@ -43,7 +43,7 @@ class GradFlowLog(Callback):
     def on_log_point(self, s, state, row: dict, evaluated: bool) -> None:
         if not evaluated:
             return
-        curves = grad_flow(probe(s.model, s.cfg.model), *self.batch)
+        curves = measure_grad_flow(s.model, s.cfg.model, *self.batch)
         self.evals.append([int(row["epoch"]), int(state.step)])
         for name, values in curves.items():
             self.curves.setdefault(name, []).append(values)
