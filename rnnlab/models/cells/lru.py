@@ -94,7 +94,7 @@ class LRU(SequenceLayer):
         bx = torch.complex(x @ self.B_re.t(), x @ self.B_im.t())  # (T, B, N): B x_t
         h = linear_scan(lam, gamma * bx, torch.view_as_complex(h0.contiguous()), self.scan_chunk)
         y = self.read_out(h, x)  # (T, B, H)
-        return y, (torch.view_as_real(h[-1]),)  # ((B, N, 2),)
+        return y, (torch.view_as_real(h[-1].clone()),)  # ((B, N, 2),): not a view of h
 
     def step(self, x_t, state):
         (h,) = state  # (B, N, 2)

@@ -51,7 +51,7 @@ def _scan_chunk(u, delta, A, Bm, Cm, h0):
     dBu = (delta * u).unsqueeze(-1) * Bm.unsqueeze(2)  # (L, B, E, N): B̄u
     h = linear_scan(dA, dBu, h0, chunk=dA.shape[0])  # (L, B, E, N)
     y = torch.einsum("lben,lbn->lbe", h, Cm)  # (L, B, E): C h
-    return y, h[-1]
+    return y, h[-1].clone()  # a copy: a view would keep the chunk's (L, B, E, N) alive
 
 
 def selective_scan(u, delta, A, Bm, Cm, h0, chunk: int):
@@ -119,7 +119,10 @@ class S6(SequenceLayer):
         chunk = self.scan_chunk or S6_DEFAULTS["scan_chunk"]
         y, h = selective_scan(u, delta, A, Bm, Cm, h0, chunk)  # (T, B, E), (B, E, N)
         y = (y + self.D * u) * F.silu(z)  # (T, B, E)
-        return self.out_proj(y), (seq[..., seq.shape[-1] - conv.shape[-1] :], h)  # (T, B, H)
+        return self.out_proj(y), (
+            seq[..., seq.shape[-1] - conv.shape[-1] :].clone(),
+            h,
+        )  # (T, B, H)
 
     def step(self, x_t, state):
         conv, h = state  # (B, E, K − 1), (B, E, N)
