@@ -22,6 +22,8 @@ from pathlib import Path
 from rnnlab.config.schema import ModelConfig
 from rnnlab.errors import RnnlabError
 
+from .cells import CELLS
+
 # Steps a CPU run needs before `auto` compiles: about 60 s of compiling (no cache) repaid
 # at a few ms per step (docs/cells.md).
 AUTO_MIN_STEPS_CPU = 20_000
@@ -57,6 +59,8 @@ def resolve_compile(
     setting = model_cfg.compile
     if model_cfg.impl != "scratch":
         return False, "builtin layers are torch's own kernels"
+    if CELLS.get(model_cfg.cell).sequence:
+        return False, f"{model_cfg.cell} is a sequence layer: no time loop to compile"
     if setting is not True and setting is not False:  # auto
         if device_type == "cuda":
             return True, "auto: CUDA"

@@ -21,10 +21,13 @@ directions: (L * dirs, B, ...) each, so `(h,)` with h (L * dirs, B, H) for minGR
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cells.sequence import SequenceLayer
 from .dropout import dropout
 from .recurrent import Recurrent
 
@@ -39,13 +42,14 @@ class SequenceStack(Recurrent):
         self.dropout = model_cfg.dropout
         self.proj = nn.Linear(input_size, width) if input_size != width else None
         self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(self.num_layers))
-        self.layers = nn.ModuleList(
+        layers: list[SequenceLayer] = [
             layer_cls(width, self.hidden_size, model_cfg)
             for _ in range(self.num_layers * self.directions)
-        )  # layer l, direction d at l * dirs + d
-        self.norm_out = nn.LayerNorm(width)
-        for layer in self.layers:
+        ]  # layer l, direction d at l * dirs + d
+        for layer in layers:
             layer.init_weights()
+        self.layers = nn.ModuleList(layers)
+        self.norm_out = nn.LayerNorm(width)
 
     def forward(self, inputs, state=None):
         """inputs (T, B, D) floats or (T, B) ids -> outputs (T, B, H * dirs), state."""
@@ -80,5 +84,6 @@ class SequenceStack(Recurrent):
     def split_state(self, state, batch: int, device, dtype) -> list:
         """Each layer's own state tuple: from (L * dirs, B, ...) parts, or its zeros."""
         if state is None:
-            return [layer.initial_state(batch, device, dtype) for layer in self.layers]
+            layers = [cast(SequenceLayer, layer) for layer in self.layers]
+            return [layer.initial_state(batch, device, dtype) for layer in layers]
         return [tuple(part[k] for part in state) for k in range(len(self.layers))]
