@@ -95,7 +95,7 @@ def test_gradients_lru():
     m = layer(LRU, D=3, H=3, dtype=torch.float64, state_size=2, scan_chunk=3)
     x = torch.randn(7, 2, 3, dtype=torch.float64)
     state = (torch.randn(2, 2, 2, dtype=torch.float64),)
-    names = ["nu_log", "theta_log", "gamma_log", "B_re", "B_im", "C_re", "C_im", "D"]
+    names = ["nu_log", "theta_log", "gamma_log", "B_re", "B_im", "C_re", "C_im", "D", "glu.weight"]
     _gradcheck(m, x, state, names)
 
 
@@ -131,8 +131,9 @@ def test_s6_is_mambapys_mamba_block():
 
 
 def test_lru_is_lru_pytorchs_lru():
-    """LRU-pytorch's LRU runs the paper's recurrence with a loop and a full (H, D) skip
-    matrix D; with D = diag(ours) and the same λ, γ, B, C, the outputs agree. Its
+    """LRU-pytorch's LRU runs the paper's recurrence (no GLU after it) with a loop and a
+    full (H, D) skip matrix D; with D = diag(ours) and the same λ, γ, B, C, the outputs
+    of our recurrence agree. Its
     initialisation is the paper's ring with the paper's code defaults (r_min = 0,
     r_max = 1); ours defaults to the long-range setting 0.9 / 0.999."""
     from LRU_pytorch import LRU as RefLRU
@@ -146,7 +147,8 @@ def test_lru_is_lru_pytorchs_lru():
         ref.C.copy_(torch.complex(m.C_re, m.C_im))
         ref.D.copy_(torch.diag(m.D))
         x = torch.randn(60, 5)  # (T, D): one sequence, its 2-D form
-        torch.testing.assert_close(m(x.unsqueeze(1))[0][:, 0], ref(x), atol=1e-5, rtol=1e-5)
+        y, _ = m.recurrence(x.unsqueeze(1), m.initial_state(1))  # (T, 1, H): before the GLU
+        torch.testing.assert_close(y[:, 0], ref(x), atol=1e-5, rtol=1e-5)
 
 
 def test_lru_init_is_the_ring():
@@ -192,4 +194,4 @@ def test_s6_memory_is_bounded_by_its_chunks(monkeypatch):
     full = T * B * m.inner * N * 4  # bytes of one (T, B, E, N) float32 tensor
     assert _saved_bytes(m, x) < full / 3  # (T, B, E) activations and B, C (T, B, N)
     monkeypatch.setattr(s6_module, "checkpoint", lambda f, *a, **kw: f(*a))
-    assert _saved_bytes(m, x) > 3 * full
+    assert _saved_bytes(m, x) > 2 * full  # Ā, h and more, per token

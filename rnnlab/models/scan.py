@@ -11,21 +11,25 @@ Shapes are time first: `a`, `b` (T, ...) and the initial state `h0` (...); the r
   computation": with a*_t = Σ_{s<=t} log a_s,
   log h_t = a*_t + logcumsumexp_{s<=t}(log b_s − a*_s), and h0 enters as one more term
   log h0 in that sum. Used by minGRU / minLSTM. Returns h (not its log).
-- `linear_scan(a, b, h0, chunk)`: any real sign and complex a, b: recursive doubling
-  (Hillis & Steele) inside each time chunk, the state carried from chunk to chunk.
+- `linear_scan(a, b, h0, chunk)`: any real sign and complex a, b: a blocked scan inside
+  each time chunk (blocks of √L steps scanned side by side, then the state carried from
+  block to block and from chunk to chunk); its backward is written out (`_LinearScan`):
+  the same scan run backwards in time.
 
 Cost, T steps, n = elements of one step's state (B·N...), L = chunk length:
 - `scan_reference`: T·n work, T sequential steps (T kernel launches each way).
 - `log_scan`: ~6·T·n work in ⌈T/L⌉ sequential chunk steps of 2 fused passes each
   (cumsum, logcumsumexp); autograd keeps ~4 tensors of (T, n).
-- `linear_scan`: ~3·T·n·⌈log2 L⌉ work in ⌈T/L⌉ chunk steps of ⌈log2 L⌉ passes each;
-  autograd keeps ~2·⌈log2 L⌉ tensors of (L, n) per chunk, so ~2·T·n·log2 L in all.
+- `linear_scan`: ~6·T·n work in ~2·√L sequential steps per chunk (vectorised over
+  √L blocks or over the state), the same again backwards; autograd keeps a (as
+  broadcast: a decay shared by the batch is small) and h, 2·T·n; the blocks' temporaries
+  live only inside one chunk, ~3·L·n.
   A caller that must bound memory further (the S6 layer) scans its own chunks under
   activation checkpointing, so only one chunk's tensors live at a time.
 
 Numerical limits:
 - `linear_scan` only multiplies and adds the given numbers (no division, no logs): its
-  error is a few ulps times log2 L, whatever a is. |a| near 0 makes the products
+  error is that of the loop, a few ulps per step, whatever a is. |a| near 0 makes the products
   underflow to 0, which is the right answer; |a| > 1 grows as the true recurrence does.
   The chunk bounds memory and the passes; it does not change the accuracy.
 - `log_scan` is exact in exact arithmetic for a, b, h0 > 0 (a zero is log = −inf: allowed
@@ -39,9 +43,11 @@ Numerical limits:
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-LINEAR_CHUNK = 256  # default time chunk of linear_scan: bounds the doubling's passes and memory
+LINEAR_CHUNK = 1024  # default time chunk of linear_scan: bounds its temporaries
 LOG_CHUNK = 16  # default time chunk of log_scan: bounds |a*| and so its loss of accuracy
 
 
@@ -75,15 +81,72 @@ def log_scan(log_a, log_b, log_h0=None, chunk: int | None = None):
     return torch.exp(torch.cat(out)) if out else torch.exp(log_b)  # (T, ...)
 
 
-def _doubling(a, b):
-    """Inclusive scan of the pairs (a_t, b_t) under (a1, b1)∘(a2, b2) = (a2 a1, a2 b1 + b2),
-    by recursive doubling: returns A_t = Π_{s<=t} a_s and B_t = h_t started from h = 0."""
-    k = 1
-    while k < b.shape[0]:
-        b = torch.cat([b[:k], a[k:] * b[:-k] + b[k:]])  # (L, ...): uses the old a
-        a = torch.cat([a[:k], a[k:] * a[:-k]])  # (L, ...)
-        k *= 2
-    return a, b
+def _blocked(a, b, h0):
+    """h (T, ...) of h_t = a_t h_{t-1} + b_t, no autograd, in O(T) work and ~2√T steps:
+    cut time into blocks of L = ⌊√T⌋; scan every block at once from a zero state, with
+    the running product P of its a (L steps); carry the state from block to block (T/L
+    steps); add P ⊙ (the state entering the block). Only products and sums of the given
+    numbers, as the loop: no division, no logarithm."""
+    T = b.shape[0]
+    L = max(1, math.isqrt(T))  # block length
+    n = -(-T // L)  # blocks
+    pad = n * L - T
+    if pad:  # a = 1, b = 0 after the end: the state passes through unchanged
+        a = torch.cat([a, a.new_ones((pad, *a.shape[1:]))])  # (n L, ...)
+        b = torch.cat([b, b.new_zeros((pad, *b.shape[1:]))])  # (n L, ...)
+    a = a.reshape(n, L, *a.shape[1:])  # (n, L, ...)
+    b = b.reshape(n, L, *b.shape[1:])  # (n, L, ...)
+    h_in = torch.empty(torch.broadcast_shapes(a.shape, b.shape), dtype=b.dtype, device=b.device)
+    p_in = torch.empty_like(a, memory_format=torch.contiguous_format)  # (n, L, ...)
+    h_in[:, 0], p_in[:, 0] = b[:, 0], a[:, 0]  # in-block state and product of a
+    for j in range(1, L):
+        torch.addcmul(b[:, j], a[:, j], h_in[:, j - 1], out=h_in[:, j])  # (n, ...)
+        torch.mul(a[:, j], p_in[:, j - 1], out=p_in[:, j])  # (n, ...)
+    carry = torch.zeros_like(h_in[0, 0]) if h0 is None else h0  # (...)
+    starts = []
+    for i in range(n):
+        starts.append(carry)
+        carry = p_in[i, -1] * carry + h_in[i, -1]  # (...): the state leaving block i
+    h = h_in + p_in * torch.stack(starts).unsqueeze(1)  # (n, L, ...)
+    return h.reshape(n * L, *h.shape[2:])[:T]  # (T, ...)
+
+
+class _LinearScan(torch.autograd.Function):
+    """h = linear_scan(a, b, h0) with its backward written out: the gradient of a linear
+    recurrence is the same recurrence run backwards, g_t = dL/dh_t + conj(a_{t+1}) g_{t+1},
+    then dL/db_t = g_t, dL/da_t = g_t conj(h_{t-1}), dL/dh0 = conj(a_1) g_1 (conj is the
+    identity for real numbers). Saves a (as broadcast) and h, nothing per step."""
+
+    @staticmethod
+    def forward(ctx, a, b, h0, chunk: int):
+        h = _scan_no_grad(a, b, h0, chunk)  # (T, ...)
+        ctx.save_for_backward(a, h, h0)
+        ctx.chunk = chunk
+        return h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_h):
+        a, h, h0 = ctx.saved_tensors
+        a_next = torch.cat([a[1:].conj(), torch.zeros_like(a[:1])])  # (T, ...): a_{t+1}, 0
+        g = _scan_no_grad(a_next.flip(0), grad_h.flip(0), None, ctx.chunk).flip(0)  # (T, ...)
+        grad_a = torch.empty_like(g)  # (T, ...): g_t conj(h_{t-1})
+        torch.mul(g[1:], h[:-1].conj(), out=grad_a[1:])
+        torch.mul(g[0], h0.conj(), out=grad_a[0])
+        grad_a = grad_a.sum_to_size(a.shape)  # as a broadcasts
+        grad_h0 = (a[0].conj() * g[0]).sum_to_size(h0.shape)  # (...)
+        return grad_a, g, grad_h0, None
+
+
+def _scan_no_grad(a, b, h0, chunk: int):
+    """The scan in time chunks, no autograd: h (T, ...); h0 (...) or None."""
+    with torch.no_grad():
+        out, h = [], h0
+        for s in range(0, b.shape[0], chunk):
+            hs = _blocked(a[s : s + chunk], b[s : s + chunk], h)  # (L, ...)
+            h = hs[-1]  # (...)
+            out.append(hs)
+        return out[0] if len(out) == 1 else torch.cat(out)  # (T, ...)
 
 
 def linear_scan(a, b, h0=None, chunk: int | None = None):
@@ -99,12 +162,7 @@ def linear_scan(a, b, h0=None, chunk: int | None = None):
     b = b.to(dtype)  # (T, ...)
     a = a.to(dtype).reshape((1,) * (b.dim() - a.dim()) + tuple(a.shape))  # rank of b
     a = a.expand(b.shape[0], *a.shape[1:])  # (T, ...): dims of size 1 stay 1, cheap
-    h = h0  # (...) or None: the state carried across chunks
-    out = []
-    for s in range(0, b.shape[0], chunk):
-        prod_a, hs = _doubling(a[s : s + chunk], b[s : s + chunk])  # (L, ...) each
-        if h is not None:
-            hs = prod_a * h + hs  # (L, ...): the carried state decayed through the chunk
-        h = hs[-1]  # (...)
-        out.append(hs)
-    return torch.cat(out) if out else b.clone()  # (T, ...)
+    if b.shape[0] == 0:
+        return b.clone()
+    h0 = torch.zeros_like(b[0]) if h0 is None else h0.to(dtype).expand_as(b[0])  # (...)
+    return _LinearScan.apply(a, b, h0, chunk)  # (T, ...)

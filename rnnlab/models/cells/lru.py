@@ -22,9 +22,13 @@ defaults here (`model.r_min`, `model.r_max`: long memory from the first step), w
 max_phase = 2π. N is `model.state_size` (default: hidden size). γ is trained, as in
 the paper's code (the equations fix it; the code learns γ_log from that start).
 
-The parallel form is `scan.linear_scan` over complex numbers; the step form is the
-recurrence above. The paper's LRU block also wraps this layer in a norm, an MLP/GLU and
-a residual; the stack (`models/sequence_stack.py`) supplies norm and residual only.
+The recurrence alone is linear in x: the paper's LRU block follows it with a GELU and a
+gated linear unit (its position-wise "MLP/GLU"), and so does this layer's output:
+
+    out_t = (W_a GELU(y_t)) ⊙ σ(W_g GELU(y_t))      (B, H), `glu` (2H, H) + bias
+
+the stack (`models/sequence_stack.py`) adds the block's norm and residual. The parallel
+form is `scan.linear_scan` over complex numbers; the step form is the recurrence above.
 """
 
 from __future__ import annotations
@@ -32,12 +36,18 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.models.cells import LRU_DEFAULTS
 from rnnlab.models.scan import linear_scan
 
 from .sequence import SequenceLayer
+
+
+def as_float32(h):
+    """A state (..., 2) in float32 at least, contiguous: view_as_complex needs both."""
+    return h.to(torch.promote_types(h.dtype, torch.float32)).contiguous()
 
 
 class LRU(SequenceLayer):
@@ -57,6 +67,7 @@ class LRU(SequenceLayer):
         self.C_re = nn.Parameter(torch.empty(H, N))  # (H, N)
         self.C_im = nn.Parameter(torch.empty(H, N))  # (H, N)
         self.D = nn.Parameter(torch.empty(H) if D == H else torch.empty(H, D))  # (H,) | (H, D)
+        self.glu = nn.Linear(H, 2 * H)  # rows W_a then W_g
 
     def init_weights(self) -> None:
         N, D = self.B_re.shape
@@ -71,6 +82,7 @@ class LRU(SequenceLayer):
             for part in (self.C_re, self.C_im):
                 part.normal_(0.0, 1.0 / math.sqrt(N))
             self.D.normal_(0.0, 1.0 if self.D.dim() == 1 else 1.0 / math.sqrt(D))
+        self.glu.reset_parameters()
 
     def initial_state(self, batch: int, device=None, dtype=None):
         return (torch.zeros(batch, self.state_size, 2, device=device, dtype=dtype),)
@@ -84,21 +96,36 @@ class LRU(SequenceLayer):
         """D ⊙ x, or D x where the input width is not H: (..., H)."""
         return x * self.D if self.D.dim() == 1 else x @ self.D.t()
 
+    def project_in(self, x):
+        """B x (..., N) complex, in float32 at least (autocast's bfloat16 has no complex)."""
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        return torch.complex((x @ self.B_re.t()).to(dtype), (x @ self.B_im.t()).to(dtype))
+
     def read_out(self, h, x):
         """y = Re(C h) + D ⊙ x from h (..., N) complex and x (..., D): (..., H)."""
         return h.real @ self.C_re.t() - h.imag @ self.C_im.t() + self.skip(x)
 
-    def parallel(self, x, state):
+    def mix(self, y):
+        """The block's position-wise part: GLU(GELU(y)), (..., H) -> (..., H)."""
+        a, g = self.glu(F.gelu(y)).chunk(2, -1)  # (..., H) each
+        return a * torch.sigmoid(g)
+
+    def recurrence(self, x, state):
+        """The LRU proper: y = Re(C h) + D x (T, B, H) and the last state ((B, N, 2),)."""
         (h0,) = state  # (B, N, 2)
         lam, gamma = self.lam()  # (N,) complex, (N,)
-        bx = torch.complex(x @ self.B_re.t(), x @ self.B_im.t())  # (T, B, N): B x_t
-        h = linear_scan(lam, gamma * bx, torch.view_as_complex(h0.contiguous()), self.scan_chunk)
+        bx = self.project_in(x)  # (T, B, N): B x_t
+        h = linear_scan(lam, gamma * bx, torch.view_as_complex(as_float32(h0)), self.scan_chunk)
         y = self.read_out(h, x)  # (T, B, H)
         return y, (torch.view_as_real(h[-1].clone()),)  # ((B, N, 2),): not a view of h
+
+    def parallel(self, x, state):
+        y, state = self.recurrence(x, state)  # (T, B, H)
+        return self.mix(y), state
 
     def step(self, x_t, state):
         (h,) = state  # (B, N, 2)
         lam, gamma = self.lam()  # (N,) complex, (N,)
-        bx = torch.complex(x_t @ self.B_re.t(), x_t @ self.B_im.t())  # (B, N): B x_t
-        h = lam * torch.view_as_complex(h.contiguous()) + gamma * bx  # (B, N) complex
-        return self.read_out(h, x_t), (torch.view_as_real(h),)  # (B, H), ((B, N, 2),)
+        bx = self.project_in(x_t)  # (B, N): B x_t
+        h = lam * torch.view_as_complex(as_float32(h)) + gamma * bx  # (B, N) complex
+        return self.mix(self.read_out(h, x_t)), (torch.view_as_real(h),)  # (B, H)
