@@ -18,6 +18,7 @@ from rnnlab.config.schema import ModelConfig
 from rnnlab.models import LanguageModel
 from rnnlab.models.cells.mingru import MinGRU
 from rnnlab.models.cells.minlstm import MinLSTM
+from rnnlab.models.compile import resolve_compile
 from rnnlab.models.recurrent import detach_state
 from rnnlab.models.sequence_probe import sequence_grad_flow
 from rnnlab.models.sequence_stack import SequenceStack
@@ -234,8 +235,19 @@ def test_train_predict_resume_evaluate_export_inspect(tmp_path):
     assert "static" in lines and "dynamic" in lines
     exported = cli("export", run, "--format", "torchscript").stdout
     assert "max |diff| from PyTorch" in exported and (run / "export" / "model.pt").exists()
+    refused = runner.invoke(app, ["inspect", str(run), "--unit", "1:0"])
+    assert refused.exit_code == 2 and "the units page is for the gated cells" in refused.output
+    assert not (run / "inspect").exists()
     inspected = cli("inspect", run, "--grad-flow").stdout
     assert "h2" in inspected and (run / "inspect" / "grad_flow.csv").exists()
+
+
+def test_nothing_to_compile():
+    cfg = ModelConfig(cell="minlstm", impl="scratch")
+    assert resolve_compile(cfg, "cuda", 10**6) == (
+        False,
+        "minlstm is a sequence layer: no time loop to compile",
+    )
 
 
 def test_onnx_export_is_refused_in_one_line(tmp_path):
