@@ -14,6 +14,8 @@ start of `train` to the end of the first step (data, model, compilation), and th
 memory (RSS on CPU, torch.cuda.max_memory_allocated on CUDA). One JSON row per
 measurement on stdout; with --write, a Markdown table (machine, versions, date) between
 markers in the page, replacing the previous table for the same device and precision.
+With --override key=value (repeatable), more config overrides (scripts/bench_frontier.py
+uses them).
 With --profile, torch.profiler records the timed steps (and only them: not the warm-up, not
 the evaluation at the end) and the operators that took the most time are printed after each
 row.
@@ -97,7 +99,7 @@ def count_tokens(task) -> list[int]:
 def measure(config: Path, impl: str, args) -> dict:
     overrides = [f"device={args.device}", "train.epochs=100000", "train.eval_every=100000"]
     overrides += ["train.sample_every=100000", f"train.precision={args.precision}"]
-    cfg = check_config(load_config(config, overrides + IMPLS[impl]))
+    cfg = check_config(load_config(config, overrides + IMPLS[impl] + args.override))
     if cfg.model.residual and impl == "builtin":
         raise RnnlabError("a residual SRN has no builtin layer")
     started = time.perf_counter()
@@ -185,6 +187,7 @@ def main() -> None:
     p.add_argument("--precision", default="32")
     p.add_argument("--write", type=Path, help="the Markdown page to write the table into")
     p.add_argument("--profile", type=int, default=0, help="print this many top operators")
+    p.add_argument("--override", action="append", default=[], help="one more key=value")
     args = p.parse_args()
     args.precision = int(args.precision) if args.precision == "32" else args.precision
     names = args.configs.split(",") if args.configs else None

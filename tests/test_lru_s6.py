@@ -195,3 +195,23 @@ def test_s6_memory_is_bounded_by_its_chunks(monkeypatch):
     assert _saved_bytes(m, x) < full / 3  # (T, B, E) activations and B, C (T, B, N)
     monkeypatch.setattr(s6_module, "checkpoint", lambda f, *a, **kw: f(*a))
     assert _saved_bytes(m, x) > 2 * full  # Ā, h and more, per token
+
+
+def test_bench_frontier_matches_parameter_counts(monkeypatch):
+    """scripts/bench_frontier.py's equal-parameter rows: the hidden size it picks gives
+    each cell's stack about the base LSTM's parameter count."""
+    import sys
+    from pathlib import Path
+
+    from rnnlab.config import load_config
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
+    sys.modules.pop("bench_frontier", None)
+    import bench_frontier as bf
+
+    model = load_config(Path(bf.REPO) / "configs" / "lstm_shakespeare.yaml").model
+    target = bf.stack_params(bf.cell_model(model, "lstm", model.hidden_size), 64)
+    for cell in ("gru", "lru", "s6"):
+        hidden = bf.matched_hidden(model, cell, 64, target)
+        got = bf.stack_params(bf.cell_model(model, cell, hidden), 64)
+        assert abs(got - target) < 0.05 * target, (cell, hidden, got, target)
