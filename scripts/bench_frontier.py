@@ -41,7 +41,9 @@ def cell_model(model_cfg, cell: str, hidden: int):
 
 def matched_hidden(model_cfg, cell: str, input_size: int, target: int) -> int:
     """The hidden size (a multiple of 8) whose stack has the parameter count nearest target."""
-    lo, hi = 8, 8192
+    lo, hi = 8, 64
+    while stack_params(cell_model(model_cfg, cell, hi), input_size) < target:
+        lo, hi = hi, 2 * hi  # never builds a stack over twice the size needed
     while hi - lo > 8:  # parameters grow with the hidden size
         mid = (lo + hi) // 16 * 8
         if stack_params(cell_model(model_cfg, cell, mid), input_size) < target:
