@@ -156,11 +156,7 @@ def check_model(model: Any) -> None:
         )
     if spec.sequence:
         _check_sequence(model)
-    if model.r_min is not None and model.r_max is not None and model.r_min >= model.r_max:
-        raise RnnlabError(
-            f"'model.r_min' must be < model.r_max, got {model.r_min} >= {model.r_max}"
-        )
-    if spec.check is not None:
+    if spec.check is not None:  # the cell's own cross-checks (lru: r_min < r_max)
         spec.check(model)
 
 
