@@ -235,6 +235,7 @@ def test_train_predict_resume_evaluate_export_inspect(tmp_path):
     assert "static" in lines and "dynamic" in lines
     exported = cli("export", run, "--format", "torchscript").stdout
     assert "max |diff| from PyTorch" in exported and (run / "export" / "model.pt").exists()
+    check_trace_holds_for_any_length(run)
     refused = runner.invoke(app, ["inspect", str(run), "--unit", "1:0"])
     assert refused.exit_code == 2 and "the units page is for the gated cells" in refused.output
     assert not (run / "inspect").exists()
@@ -257,3 +258,24 @@ def test_onnx_export_is_refused_in_one_line(tmp_path):
     result = runner.invoke(app, ["export", str(run), "--format", "onnx"])
     assert result.exit_code == 2 and "cannot be exported to ONNX" in result.output
     assert not (run / "export").exists()
+
+
+def check_trace_holds_for_any_length(run: Path) -> None:
+    """The exported step function at lengths the trace never saw (1 and 40 tokens)."""
+    import warnings
+
+    from rnnlab.inference.predict import load_model
+    from rnnlab.runs import Run
+
+    _, _, artifacts, model = load_model(Run.open(run), "best", torch.device("cpu"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.load(str(run / "export" / "model.pt"))
+    for T in (1, 40):
+        ids = torch.randint(len(artifacts.vocab), (2, T))  # (B, T)
+        h = torch.rand(2, 2, 16)  # (L, B, H)
+        with torch.no_grad():
+            logits, h_out = traced(ids, h)
+            expected, (h_expected,) = model(ids, (h,))
+        torch.testing.assert_close(logits, expected.transpose(0, 1), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(h_out, h_expected, rtol=1e-4, atol=1e-4)
