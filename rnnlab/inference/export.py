@@ -93,11 +93,8 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
     run = Run.open(run_dir)
     cfg = load_config(run.config_path)
     sequence = CELLS.get(cfg.model.cell).sequence
-    if fmt == "onnx" and sequence:
-        raise RnnlabError(
-            f"model.cell: {cfg.model.cell} cannot be exported to ONNX: its log-space scan "
-            "(logcumsumexp) has no ONNX operator; use --format torchscript"
-        )
+    if sequence:
+        check_sequence_export(cfg.model.cell, fmt)
     if fmt == "onnx":
         import_onnx()
     _, _, artifacts, model = load_model(run, which, torch.device("cpu"))
@@ -129,6 +126,21 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
             "token": cfg.data.token, **signature}  # fmt: skip
     write_atomic(out.parent / f"{out.name}.json", json.dumps(meta, indent=2) + "\n")
     return Exported(out, max_diff)
+
+
+def check_sequence_export(cell: str, fmt: str) -> None:
+    """A sequence layer exports when its class says it traces for any length (and its
+    state is (h,)), to TorchScript only; RnnlabError before anything is written."""
+    if not CELLS.get(cell).load_layer().traceable:
+        raise RnnlabError(
+            f"model.cell: {cell} cannot be exported yet: its parallel form's loops depend on "
+            "the length, so a traced file would not hold for other lengths"
+        )
+    if fmt == "onnx":
+        raise RnnlabError(
+            f"model.cell: {cell} cannot be exported to ONNX: its log-space scan "
+            "(logcumsumexp) has no ONNX operator; use --format torchscript"
+        )
 
 
 def import_onnx():

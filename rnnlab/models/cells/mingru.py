@@ -51,6 +51,7 @@ def scan_with_start(log_a, log_b, h0, chunk):
 
 class MinGRU(SequenceLayer):
     gates = 2  # row blocks of proj: z, h_tilde
+    traceable = True  # log_scan in one chunk has no loop over time; the state is (h,)
 
     def __init__(self, input_size: int, hidden_size: int, cfg):
         super().__init__(input_size, hidden_size, cfg)

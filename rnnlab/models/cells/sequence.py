@@ -41,6 +41,11 @@ class SequenceLayer(nn.Module):
     """One direction of one sequence layer: `forward(x (T, B, D), state) -> (y (T, B, H),
     state)` in parallel over time, `step(x_t (B, D), state)` one step at a time."""
 
+    # True: with `scan_chunk` set to one chunk longer than any input, a trace of the
+    # parallel form holds for every length (no Python loop whose count depends on T), and
+    # the state is (h,) with h (B, H): `rnnlab export --format torchscript` accepts it
+    traceable = False
+
     def __init__(self, input_size: int, hidden_size: int, cfg):
         super().__init__()
         self.input_size = input_size
