@@ -56,14 +56,16 @@ def _scan_chunk(u, delta, A, Bm, Cm, h0):
 
 def selective_scan(u, delta, A, Bm, Cm, h0, chunk: int):
     """C h_t for h_t = exp(Δ_t A) h_{t−1} + Δ_t B_t u_t: (T, B, E) and the last state,
-    chunk by chunk; under autograd each chunk is recomputed in the backward."""
+    chunk by chunk; under autograd each chunk is recomputed in the backward. The inputs
+    are cut by `split` (its backward is one concatenation; slicing in a loop would add a
+    zero-filled (T, B, E) gradient per chunk, O(T²/L) work)."""
     ys, h = [], h0
-    for s in range(0, u.shape[0], chunk):
-        parts = (u[s : s + chunk], delta[s : s + chunk], A, Bm[s : s + chunk], Cm[s : s + chunk])
+    parts = zip(*(t.split(chunk) for t in (u, delta, Bm, Cm)))  # (L, B, ·) each
+    for u_c, delta_c, B_c, C_c in parts:
         if torch.is_grad_enabled():
-            y, h = checkpoint(_scan_chunk, *parts, h, use_reentrant=False)
+            y, h = checkpoint(_scan_chunk, u_c, delta_c, A, B_c, C_c, h, use_reentrant=False)
         else:
-            y, h = _scan_chunk(*parts, h)
+            y, h = _scan_chunk(u_c, delta_c, A, B_c, C_c, h)
         ys.append(y)
     return torch.cat(ys), h  # (T, B, E), (B, E, N)
 
