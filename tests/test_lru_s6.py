@@ -215,3 +215,19 @@ def test_bench_frontier_matches_parameter_counts(monkeypatch):
         hidden = bf.matched_hidden(model, cell, 64, target)
         got = bf.stack_params(bf.cell_model(model, cell, hidden), 64)
         assert abs(got - target) < 0.05 * target, (cell, hidden, got, target)
+
+
+def test_s6_peak_memory_is_within_4x_an_lstms(monkeypatch):
+    """Peak live tensor bytes of forward + backward at T = 2048 (the profiler's allocation
+    records, scripts/frontier_memory.py): S6 (E = 2H, N = 16) within 4x an nn.LSTM of the
+    same hidden size, though one (T, B, E, N) tensor alone is more than the LSTM's peak."""
+    import argparse
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
+    import frontier_memory as fm
+
+    args = argparse.Namespace(device="cpu", batch=2, hidden=32)
+    lstm, s6 = (fm.peak_mib(cell, 2048, args) for cell in ("lstm", "s6"))
+    full = 2048 * 2 * 64 * 16 * 4 / 2**20  # MiB of one (T, B, E, N) float32 tensor
+    assert full > lstm and s6 < 4 * lstm, (lstm, s6, full)
