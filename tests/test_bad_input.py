@@ -1167,6 +1167,30 @@ CASES = [
         "model.init=orthogonal",
     ),  # fmt: skip
     override("scan-chunk-zero", "model.scan_chunk=0", "'model.scan_chunk' must be > 0"),
+    # lru and s6: their keys' ranges and cross-checks
+    override(
+        "lru-r-min-above-default-r-max",
+        "model.cell=lru",
+        "'model.r_min' must be < model.r_max (defaults 0.9 and 0.999), got 0.9995 >= 0.999",
+        "model.impl=scratch",
+        "model.r_min=0.9995",
+    ),  # fmt: skip
+    override(
+        "lru-r-max-one", "model.cell=lru", "'model.r_max' must be < 1", "model.impl=scratch",
+        "model.r_max=1.0",
+    ),  # fmt: skip
+    override(
+        "s6-state-size-zero", "model.cell=s6", "'model.state_size' must be >= 1",
+        "model.impl=scratch", "model.state_size=0",
+    ),  # fmt: skip
+    override(
+        "s6-conv-width-zero", "model.cell=s6", "'model.conv_width' must be >= 1",
+        "model.impl=scratch", "model.conv_width=0",
+    ),  # fmt: skip
+    override(
+        "s6-lrus-key", "model.cell=s6", "'model.r_min' is for model.cell: lru, got s6",
+        "model.impl=scratch", "model.r_min=0.5",
+    ),  # fmt: skip
 ]
 
 SUBPROCESS = {
