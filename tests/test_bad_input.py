@@ -1176,20 +1176,32 @@ CASES = [
         "model.r_min=0.9995",
     ),  # fmt: skip
     override(
-        "lru-r-max-one", "model.cell=lru", "'model.r_max' must be < 1", "model.impl=scratch",
+        "lru-r-max-one",
+        "model.cell=lru",
+        "'model.r_max' must be < 1",
+        "model.impl=scratch",
         "model.r_max=1.0",
     ),  # fmt: skip
     override(
-        "s6-state-size-zero", "model.cell=s6", "'model.state_size' must be >= 1",
-        "model.impl=scratch", "model.state_size=0",
+        "s6-state-size-zero",
+        "model.cell=s6",
+        "'model.state_size' must be >= 1",
+        "model.impl=scratch",
+        "model.state_size=0",
     ),  # fmt: skip
     override(
-        "s6-conv-width-zero", "model.cell=s6", "'model.conv_width' must be >= 1",
-        "model.impl=scratch", "model.conv_width=0",
+        "s6-conv-width-zero",
+        "model.cell=s6",
+        "'model.conv_width' must be >= 1",
+        "model.impl=scratch",
+        "model.conv_width=0",
     ),  # fmt: skip
     override(
-        "s6-lrus-key", "model.cell=s6", "'model.r_min' is for model.cell: lru, got s6",
-        "model.impl=scratch", "model.r_min=0.5",
+        "s6-lrus-key",
+        "model.cell=s6",
+        "'model.r_min' is for model.cell: lru, got s6",
+        "model.impl=scratch",
+        "model.r_min=0.5",
     ),  # fmt: skip
 ]
 
