@@ -70,12 +70,20 @@ def selective_scan(u, delta, A, Bm, Cm, h0, chunk: int):
     return torch.cat(ys), h  # (T, B, E), (B, E, N)
 
 
+def option(cfg, key: str) -> int:
+    """`model.<key>`, or S6's default where the config leaves it null."""
+    value = getattr(cfg, key, None)
+    return int(S6_DEFAULTS[key] if value is None else value)
+
+
 class S6(SequenceLayer):
     def __init__(self, input_size: int, hidden_size: int, cfg):
         super().__init__(input_size, hidden_size, cfg)
-        opt = {k: getattr(cfg, k, None) for k in S6_DEFAULTS}
-        opt = {k: S6_DEFAULTS[k] if v is None else v for k, v in opt.items()}
-        E, N, K = opt["expand"] * hidden_size, opt["state_size"], opt["conv_width"]
+        E, N, K = (
+            option(cfg, "expand") * hidden_size,
+            option(cfg, "state_size"),
+            option(cfg, "conv_width"),
+        )
         self.inner, self.state_size, self.conv_width = E, N, K
         self.dt_rank = math.ceil(hidden_size / 16)  # R
         self.in_proj = nn.Linear(input_size, 2 * E, bias=False)
