@@ -231,3 +231,55 @@ def test_s6_peak_memory_is_within_4x_an_lstms(monkeypatch):
     lstm, s6 = (fm.peak_mib(cell, 2048, args) for cell in ("lstm", "s6"))
     full = 2048 * 2 * 64 * 16 * 4 / 2**20  # MiB of one (T, B, E, N) float32 tensor
     assert full > lstm and s6 < 4 * lstm, (lstm, s6, full)
+
+
+@pytest.mark.parametrize("cell", ["lru", "s6"])
+def test_generation_through_the_language_model_is_the_parallel_logits(cell):
+    """A language model over a 2-block stack: the prefix in parallel, then one token at a
+    time (the step form, as `predict` generates) == all in parallel."""
+    from rnnlab.config.schema import ModelConfig
+    from rnnlab.models import LanguageModel
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(cell=cell, impl="scratch", hidden_size=6, num_layers=2, embedding=5,
+                      state_size=4)  # fmt: skip
+    lm = LanguageModel(11, cfg).eval()
+    tokens = torch.randint(11, (2, 30))  # (B, T)
+    with torch.no_grad():
+        parallel, state_p = lm(tokens)  # (T, B, V)
+        logits, state = lm(tokens[:, :4])
+        steps = [logits]
+        for t in range(4, 30):
+            out, state = lm(tokens[:, t : t + 1], state)  # (1, B, V)
+            steps.append(out)
+    torch.testing.assert_close(torch.cat(steps), parallel, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(state, state_p, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lru", "s6"])
+def test_train_predict_resume_evaluate_inspect_and_export_refused(cell, tmp_path):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    runner = CliRunner()
+
+    def cli(*args):
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    config = Path(__file__).resolve().parents[1] / "configs" / f"tiny_{cell}.yaml"
+    out = cli("train", config, "train.epochs=1", "--out", tmp_path, "--quiet")
+    run = Path(out.strip().splitlines()[-1])
+    text = cli("predict", "--run", run, "--prefix", "time traveller")
+    assert text.startswith("time traveller") and len(text.strip()) > len("time traveller")
+    cli("train", "--resume", run, "train.epochs=2", "--quiet")
+    assert '"epochs": 2' in (run / "summary.json").read_text()
+    assert "dynamic" in cli("evaluate", run, "--dynamic")
+    cli("inspect", run, "--grad-flow")  # the probe runs the step form in float64
+    assert (run / "inspect" / "grad_flow.csv").read_text().count("\n") > 1
+    refused = runner.invoke(app, ["export", str(run), "--format", "torchscript"])
+    assert refused.exit_code == 2 and "cannot be exported yet" in refused.output
