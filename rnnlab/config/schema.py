@@ -53,7 +53,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    cell: str = "gru"  # the recurrent cell: rnn, gru, lstm, mgu, mingru, minlstm (models/cells)
+    cell: str = "gru"  # the cell: rnn, gru, lstm, mgu, mingru, minlstm, lru, s6 (models/cells)
     impl: Literal["builtin", "scratch"] = "builtin"  # torch.nn layers or rnnlab's own cells
     hidden_size: int = bounded(256, gt=0)  # units per layer and direction
     num_layers: int = bounded(1, gt=0)  # stacked recurrent layers
