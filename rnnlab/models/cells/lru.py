@@ -17,9 +17,10 @@ Initialisation, as the paper's Appendix A: |λ| uniform on the ring r_min <= |λ
 (ν_log = log(−½ log(u (r_max² − r_min²) + r_min²))), phase uniform in [0, max_phase]
 (θ_log = log(max_phase u)), γ_log = log sqrt(1 − |λ|²), B ~ N(0, 1/(2D)) per part,
 C ~ N(0, 1/N) per part, D ~ N(0, 1). The paper's code defaults to r_min = 0, r_max = 1,
-max_phase = 2π; its long-range runs use r_min = 0.9, r_max = 0.999, and those are the
-defaults here (`model.r_min`, `model.r_max`: long memory from the first step), with
-max_phase = 2π. N is `model.state_size` (default: hidden size). γ is trained, as in
+max_phase = 2π; the paper finds its long-range tasks need |λ| close to 1 at
+initialisation, and rnnlab defaults to such a ring, r_min = 0.9, r_max = 0.999
+(`model.r_min`, `model.r_max`: memory of tens to a thousand steps from the first update),
+with max_phase = 2π (the paper also narrows the phase for some tasks; not a key here). N is `model.state_size` (default: hidden size). γ is trained, as in
 the paper's code (the equations fix it; the code learns γ_log from that start).
 
 The recurrence alone is linear in x: the paper's LRU block follows it with a GELU and a
