@@ -269,14 +269,14 @@ def baseline_for(cfg: Config, metric: str, length: Any) -> float | None:
     if cfg.data.dataset not in DATASETS:
         return None
     cls = DATASETS.get(cfg.data.dataset)
-    if not issubclass(cls, MemoryDataset) or not isinstance(length, int):
+    if not issubclass(cls, MemoryDataset) or not isinstance(length, (int, type(None))):
         return None
     name = metric
     for prefix in ("best_dev_", "final_train_", "test_", "best_", "dev_"):
         if metric.startswith(prefix):
             name = metric[len(prefix) :]
             break
-    return cls.baseline(name, length, dict(cls.options))
+    return cls.baseline(name, length or 0, dict(cls.options))  # (digits: no length)
 
 
 def tokens_per_row(length: int, n: int, rng: np.random.Generator, k: int) -> np.ndarray:
