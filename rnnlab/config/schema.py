@@ -49,8 +49,8 @@ class DataConfig:
     # that generation starts from (docs/language_models.md, "Generation"); null (the
     # default, d2l's and Zaremba's): only at each epoch's start
     restart_every: Optional[int] = bounded(None, gt=0)
-    permute: Optional[int] = bounded(None, ge=0)  # digits: read the pixels in the fixed random
-    # order this seed draws (permuted sequential digits); null: row by row
+    # the digits' pixel order: the fixed permutation this seed draws; null: row by row
+    permute: Optional[int] = bounded(None, ge=0)  # digits: pixels in a seeded fixed order
 
 
 @dataclass
