@@ -26,10 +26,11 @@ def write_lengths(name: str, out: Path, lengths: str, sizes: dict, seed: int, op
     import numpy as np
 
     from rnnlab.data import DATASETS
-    from rnnlab.data.memory import write_folder
+    from rnnlab.data.memory import MemoryDataset, write_folder
     from rnnlab.data.safe_read import MAX_DATA_BYTES_ENV, max_data_bytes
 
     cls = DATASETS.get(name)
+    assert issubclass(cls, MemoryDataset)  # the commands below name memory datasets only
     parsed = parse_lengths(lengths)
     check_seed_and_sizes(seed, sizes)
     total = 0

@@ -28,6 +28,7 @@ class MemoryModel(nn.Module):
         """vocab: input ids (token tasks); features: real inputs per step (0: ids)."""
         super().__init__()
         self.features, self.per_step = features, per_step
+        self.embed: nn.Module
         if features:
             dim = model_cfg.embedding
             self.embed = nn.Identity() if dim == "one_hot" else nn.Linear(features, dim)
