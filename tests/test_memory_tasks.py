@@ -233,6 +233,9 @@ def test_adding_at_t10_learns_beyond_the_baseline_and_evaluates(tmp_path):
     result = runner.invoke(app, ["predict", "--run", str(run), "--seq", "1 2"])
     assert result.exit_code == 2 and "rnnlab predict has no input for" in result.stderr
     assert "score it with rnnlab evaluate" in result.stderr
+    result = runner.invoke(app, ["inspect", str(run), "--out", str(tmp_path / "inspect")])
+    assert result.exit_code == 2 and "rnnlab inspect reads language models and" in result.stderr
+    assert not (tmp_path / "inspect").exists()
 
 
 @pytest.mark.parametrize(
