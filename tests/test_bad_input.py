@@ -346,7 +346,7 @@ CASES = [
     # --- training techniques (issue 12) ---
     override(
         "tied-sizes-differ",
-        "model.ar=1",
+        "model.tie_weights=true",
         "needs the embedding size (12) to equal the last layer's output size (8)",
         "model.embedding=12",
     ),
