@@ -1206,6 +1206,13 @@ CASES += [
         "--n-train",
         "1700",
     ),
+    gen_memory(
+        "mnist1d-sizes-not-tens",
+        "mnist1d",
+        "must each be >= 1 and add up to a multiple of 10",
+        "--n-train",
+        "3",
+    ),
     train("adding-length-1-config", ADDING, "an adding length must be >= 2", "data.length=1"),
     train(
         "adding-classification-metric",

@@ -284,3 +284,22 @@ def test_digits_classify_from_a_permuted_folder(tmp_path):
     assert summary["examples"] == {"train": 300, "dev": 50, "test": 50}
     assert set(summary["test"]) == {"test_loss", "test_acc"}
     assert evaluate(run, "valid")["acc"] == pytest.approx(summary["best"]["dev_acc"])
+
+
+def test_mnist1d_built_by_its_package_deterministic_and_trains(tmp_path):
+    small = ["--n-train", "200", "--n-valid", "50", "--n-test", "50"]
+    for name, seed in (("a", "42"), ("b", "42"), ("c", "7")):
+        gen("mnist1d", tmp_path / name, "--seed", seed, *small)
+    a, b, c = (files(tmp_path / name / "40") for name in "abc")
+    assert a == b and a["train.x.npy"] != c["train.x.npy"]
+    data = read_folder(DATASETS.get("mnist1d"), tmp_path / "a" / "40")
+    x, y = data.split("train")
+    assert x.shape == (200, 40, 1) and y.shape == (200,) and set(y) <= set(range(10))
+    assert [len(data.split(s)[0]) for s in ("dev", "test")] == [50, 50]
+    state = np.random.get_state()[1].copy()
+    gen("mnist1d", tmp_path / "d", *small)
+    assert np.array_equal(np.random.get_state()[1], state)  # the package's reseeding undone
+    _, summary = train(
+        tmp_path, "tiny_mnist1d.yaml", f"data.path={tmp_path / 'a'}", "train.epochs=1"
+    )
+    assert set(summary["test"]) == {"test_loss", "test_acc"}

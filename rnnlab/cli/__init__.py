@@ -215,6 +215,7 @@ gen_data.command("copy")(memory.gen_copy)
 gen_data.command("selective-copy")(memory.gen_selective_copy)
 gen_data.command("recall")(memory.gen_recall)
 gen_data.command("digits")(memory.gen_digits)
+gen_data.command("mnist1d")(memory.gen_mnist1d)
 
 
 def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str, seed: int):

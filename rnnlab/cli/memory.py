@@ -161,3 +161,23 @@ def parse_permute(text: str | None) -> int | None:
     if not 0 <= value < 2**63:
         raise RnnlabError(f"--permute takes a seed, an integer >= 0; got {text!r}")
     return value
+
+
+@user_errors
+def gen_mnist1d(
+    out: Annotated[Path, typer.Option(help="Folder to write 40/ into (meta.json, *.npy).")],
+    n_train: NTrain = 3500, n_valid: NValid = 500, n_test: NTest = 1000,
+    seed: Annotated[int, typer.Option(help="The package's seed (42: the published data).")] = 42,
+) -> None:  # fmt: skip
+    """MNIST-1D (Greydanus 2020), built by the mnist1d package (no download): 40 steps."""
+    from rnnlab.data.memory import write_folder
+    from rnnlab.data.mnist1d import STEPS, Mnist1d, check_sizes
+
+    sizes = splits(n_train, n_valid, n_test)
+    check_seed_and_sizes(seed, sizes)
+    if seed >= 2**32:  # the package seeds NumPy's global generator
+        raise RnnlabError(f"--seed must be < 2**32 for mnist1d, got {seed}")
+    check_sizes(sizes)
+    folder = out / str(STEPS)
+    write_or_fail("mnist1d", lambda: write_folder(Mnist1d, folder, STEPS, {}, sizes, seed), out)
+    typer.echo(f"{folder}: train {n_train}, dev {n_valid}, test {n_test} examples")

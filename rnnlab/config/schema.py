@@ -21,7 +21,7 @@ def bounded(default, **bounds):
 class DataConfig:
     dataset: str = (
         "timemachine"  # a registered dataset: timemachine, jaychou, text, ptb, shakespeare,
-        # digitsum, imdb, csv, adding, copy, selective_copy, recall, digits
+        # digitsum, imdb, csv, adding, copy, selective_copy, recall, digits, mnist1d
     )
     path: Optional[str] = (
         None  # a local file or folder instead of the download (relative: cwd, then data dir)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rnnlab.data.adding import Adding
 from rnnlab.data.copytask import Copy
 from rnnlab.data.digits import Digits
+from rnnlab.data.mnist1d import Mnist1d
 from rnnlab.data.recall import Recall
 from rnnlab.data.selective_copy import SelectiveCopy
 
@@ -44,5 +45,12 @@ class RecallTask(MemoryTask):
 @TASKS.register("digits")
 class DigitsTask(MemoryTask):
     serves = Digits
+    key_metric = "dev_acc"
+    higher_is_better = True
+
+
+@TASKS.register("mnist1d")
+class Mnist1dTask(MemoryTask):
+    serves = Mnist1d
     key_metric = "dev_acc"
     higher_is_better = True
