@@ -1205,6 +1205,130 @@ CASES = [
     ),  # fmt: skip
 ]
 
+
+# --- the memory benchmarks (docs/memory.md): gen-data and their configs ---
+def gen_memory(id, task, expected, *options):
+    return case(id, ["gen-data", task, "--out", "{out}", *options], expected)
+
+
+ADDING = "name: bad\ndata: {dataset: adding, length: 10}\ntrain: {epochs: 1}\n"
+CASES += [
+    gen_memory("adding-length-1", "adding", "an adding length must be >= 2", "--lengths", "10,1"),
+    gen_memory(
+        "copy-length-0", "copy", "a copy length (the delay T) must be >= 1", "--lengths", "0"
+    ),
+    gen_memory(
+        "selective-copy-tokens-over-positions",
+        "selective-copy",
+        "16 tokens to copy do not fit in a span of 8 positions",
+        "--lengths",
+        "8",
+    ),
+    gen_memory(
+        "recall-pairs-over-positions",
+        "recall",
+        "8 pairs and 8 queries need 24 positions, the length T is 20",
+        "--lengths",
+        "20",
+    ),
+    gen_memory(
+        "recall-keys-too-few",
+        "recall",
+        "--keys 4 is too small a vocabulary for 8 distinct keys",
+        "--lengths",
+        "64",
+        "--keys",
+        "4",
+    ),
+    gen_memory(
+        "recall-queries-over-pairs",
+        "recall",
+        "--queries 9 is more than --pairs 8",
+        "--lengths",
+        "64",
+        "--queries",
+        "9",
+    ),
+    gen_memory(
+        "copy-alphabet-1",
+        "copy",
+        "--alphabet must be 2..30000",
+        "--lengths",
+        "5",
+        "--alphabet",
+        "1",
+    ),
+    gen_memory(
+        "copy-n-train-0",
+        "copy",
+        "--n-train must be >= 1, got 0",
+        "--lengths",
+        "5",
+        "--n-train",
+        "0",
+    ),
+    gen_memory(
+        "adding-lengths-malformed", "adding", "--lengths must be comma-separated", "--lengths", "a"
+    ),
+    gen_memory(
+        "digits-permute-not-a-seed",
+        "digits",
+        "--permute takes a seed, an integer >= 0; got '1.5'",
+        "--permute",
+        "1.5",
+    ),
+    gen_memory("digits-permute-negative", "digits", "--permute takes a seed", "--permute", "-3"),
+    gen_memory(
+        "digits-sizes-over-1797",
+        "digits",
+        "must each be >= 1 and add up to at most 1797",
+        "--n-train",
+        "1700",
+    ),
+    gen_memory(
+        "mnist1d-sizes-not-tens",
+        "mnist1d",
+        "must each be >= 1 and add up to a multiple of 10",
+        "--n-train",
+        "3",
+    ),
+    train("adding-length-1-config", ADDING, "an adding length must be >= 2", "data.length=1"),
+    train(
+        "adding-classification-metric",
+        ADDING,
+        "'sweep.metric: test_acc' is not reported by dataset 'adding' (a regression",
+        "sweep.metric=test_acc",
+    ),
+    train(
+        "adding-classifier-key",
+        ADDING,
+        "'data.max_len' cuts a text classifier's texts; dataset 'adding' has fixed-length",
+        "data.max_len=5",
+    ),
+    train(
+        "adding-language-model-key",
+        ADDING,
+        "'model.ar' is for language models; dataset 'adding' is a regression",
+        "model.ar=1",
+    ),
+    train(
+        "copy-permute",
+        ADDING,
+        "'data.permute' orders the digits' pixels; not for 'copy'",
+        "data.dataset=copy",
+        "data.permute=1",
+    ),
+    train(
+        "digits-length", ADDING, "dataset 'digits' is 64 steps (8x8 pixels)", "data.dataset=digits"
+    ),
+    train(
+        "memory-path-missing",
+        ADDING,
+        "{tmp}/none/10/meta.json not found: data.path must be a gen-data adding folder",
+        "data.path={tmp}/none",
+    ),
+]
+
 SUBPROCESS = {
     "unknown-option",
     "yaml-syntax",

@@ -136,7 +136,7 @@ def test_dataset_errors(write_config, tmp_path):
     with pytest.raises(RnnlabError, match="dataset 'digitsum' needs data.length"):
         check_config(load_config(write_config("data: {dataset: digitsum}\n")))
     with pytest.raises(RnnlabError, match="'data.length' must be >= 3"):
-        load_config(write_config("data: {dataset: digitsum, length: 2}\n"))
+        check_config(load_config(write_config("data: {dataset: digitsum, length: 2}\n")))
     gen(tmp_path / "ds", "--lengths", "5")
     with pytest.raises(RnnlabError, match="must be a gen-data digitsum folder holding 9/"):
         load(write_config, f"data: {{dataset: digitsum, length: 9, path: {tmp_path / 'ds'}}}\n")

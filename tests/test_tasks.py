@@ -26,6 +26,11 @@ def test_every_registered_dataset_has_a_task_by_its_class():
                 "text": LanguageModelTask, "ptb": LanguageModelTask,
                 "shakespeare": LanguageModelTask, "imdb": ClassifyTask, "csv": ClassifyTask,
                 "digitsum": DigitSumTask}  # fmt: skip
+    from rnnlab.tasks import memory_tasks as memory
+
+    expected.update(adding=memory.AddingTask, copy=memory.CopyTask, digits=memory.DigitsTask,
+                    mnist1d=memory.Mnist1dTask,
+                    selective_copy=memory.SelectiveCopyTask, recall=memory.RecallTask)  # fmt: skip
     assert {name: task_for(DATASETS.get(name)) for name in DATASETS.names()} == expected
 
 

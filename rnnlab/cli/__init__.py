@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from rnnlab.cli import memory
 from rnnlab.cli.boundary import OneLineUsageErrors, check_checkpoint, user_errors
 from rnnlab.cli.complete import complete_config, complete_run
 from rnnlab.cli.config import config_app
@@ -207,6 +208,14 @@ def gen_digitsum(
         typer.echo(
             f"{out / str(length)}: train {100 * k_train}, dev {100 * k_eval}, test {100 * k_eval} examples"
         )
+
+
+gen_data.command("adding")(memory.gen_adding)
+gen_data.command("copy")(memory.gen_copy)
+gen_data.command("selective-copy")(memory.gen_selective_copy)
+gen_data.command("recall")(memory.gen_recall)
+gen_data.command("digits")(memory.gen_digits)
+gen_data.command("mnist1d")(memory.gen_mnist1d)
 
 
 def _check_predict_options(num_chars: int, temperature: float, top_k, checkpoint: str, seed: int):

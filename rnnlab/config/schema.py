@@ -21,7 +21,7 @@ def bounded(default, **bounds):
 class DataConfig:
     dataset: str = (
         "timemachine"  # a registered dataset: timemachine, jaychou, text, ptb, shakespeare,
-        # digitsum, imdb, csv
+        # digitsum, imdb, csv, adding, copy, selective_copy, recall, digits, mnist1d
     )
     path: Optional[str] = (
         None  # a local file or folder instead of the download (relative: cwd, then data dir)
@@ -33,9 +33,9 @@ class DataConfig:
     sampling: Literal["random", "sequential"] = "sequential"  # d2l's two minibatch samplers
     valid_fraction: float = bounded(0.1, gt=0, lt=1)  # held-out share for validation
     max_tokens: Optional[int] = bounded(None, gt=0)  # train on the first N tokens (d2l: 10000)
-    length: Optional[int] = bounded(
-        None, ge=3
-    )  # digitsum: the sequence length (a <length>/ folder)
+    # digitsum (>= 3), adding, copy, selective_copy, recall: the sequence length T (a
+    # <length>/ folder; docs/memory.md says what T is for each task)
+    length: Optional[int] = bounded(None, ge=1)
     max_len: Optional[int] = bounded(None, gt=0)  # classifiers: keep the first N tokens of a text
     text_column: str = "text"  # csv: the column holding the text
     label_column: str = "label"  # csv: the column holding the label
@@ -49,6 +49,8 @@ class DataConfig:
     # that generation starts from (docs/language_models.md, "Generation"); null (the
     # default, d2l's and Zaremba's): only at each epoch's start
     restart_every: Optional[int] = bounded(None, gt=0)
+    # the digits' pixel order: the fixed permutation this seed draws; null: row by row
+    permute: Optional[int] = bounded(None, ge=0)  # digits: pixels in a seeded fixed order
 
 
 @dataclass

@@ -36,7 +36,12 @@ def _check_lm_only(cfg) -> None:
     if cfg.model.softmax != "full":
         set_keys.append("softmax")
     if set_keys:
+        from .memory import MemoryDataset, describe
+
+        dataset = DATASETS.get(cfg.data.dataset)
+        what = "trains a classifier"
+        if issubclass(dataset, MemoryDataset):
+            what = f"is {describe(dataset)}"
         raise RnnlabError(
-            f"'model.{set_keys[0]}' is for language models; dataset '{cfg.data.dataset}' "
-            "trains a classifier"
+            f"'model.{set_keys[0]}' is for language models; dataset '{cfg.data.dataset}' {what}"
         )

@@ -130,6 +130,8 @@ class DigitSum(ClassifyDataset):
     def check_config(cls, cfg: Config) -> None:
         if cfg.data.length is None:
             raise RnnlabError("dataset 'digitsum' needs data.length: the sequence length (e.g. 10)")
+        if cfg.data.length < 3:
+            raise RnnlabError(f"'data.length' must be >= 3 for digitsum, got {cfg.data.length}")
 
     def load(self, cfg: Config) -> Labelled:
         length = cfg.data.length

@@ -103,7 +103,7 @@ def describe(result: dict) -> list[str]:
 
 def figures(metrics: dict) -> str:
     shown = []
-    for key in ("loss", "ppl", "bpc", "acc"):
+    for key in ("loss", "ppl", "bpc", "acc", "mse", "seq_acc"):
         if key in metrics and isinstance(metrics[key], float) and math.isfinite(metrics[key]):
             shown.append(f"{key} {metrics[key]:.4f}")
     return "  ".join(shown)

@@ -19,7 +19,6 @@ from rnnlab.runs import Run
 from rnnlab.runs.integrity import RESUMABLE, check_run_files
 from rnnlab.tasks import (
     Artifacts,
-    ClassifyTask,
     LanguageModelTask,
     Sampling,
     Task,
@@ -32,6 +31,11 @@ def check_option(run_dir: Path, option: str) -> None:
     """RnnlabError unless `option` ("--prefix", "--text", "--seq") feeds the run's task."""
     cfg = load_config(Run.open(run_dir).config_path)
     task = task_of(cfg)
+    if not task.predict_option:
+        raise RnnlabError(
+            f"rnnlab predict has no input for {run_dir}: it is {task.describe(cfg)}; score it "
+            f"with rnnlab evaluate {run_dir}"
+        )
     if option != task.predict_option:
         raise RnnlabError(
             f"{option} does not apply to {run_dir}: it is {task.describe(cfg)}; "
@@ -65,9 +69,8 @@ def task_with_vocab(cfg, vocab, device: torch.device, hint: str) -> Task:
     task = build_task(cfg, device)
     if isinstance(task, LanguageModelTask):
         data_vocab = task.vocab
-    else:
-        assert isinstance(task, ClassifyTask)  # the two kinds of task
-        data_vocab = task.data.vocab
+    else:  # classifiers and the memory tasks keep theirs with their data
+        data_vocab = task.data.vocab  # type: ignore[attr-defined]
     if data_vocab.idx_to_token != vocab.idx_to_token:
         raise RnnlabError(
             f"the {cfg.data.dataset} data now gives a different vocabulary than the run's "

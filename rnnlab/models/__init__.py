@@ -15,11 +15,13 @@ from .cells import CELLS, CellSpec, check_model
 if TYPE_CHECKING:
     from .classifier import SequenceClassifier
     from .lm import LanguageModel
+    from .memory import MemoryModel
     from .recurrent import RECURRENT, Recurrent, detach_state
     from .stack import build_recurrent
 
 _LAZY = {
     "LanguageModel": "lm",
+    "MemoryModel": "memory",
     "SequenceClassifier": "classifier",
     "RECURRENT": "recurrent",
     "Recurrent": "recurrent",
@@ -39,6 +41,7 @@ __all__ = [
     "RECURRENT",
     "CellSpec",
     "LanguageModel",
+    "MemoryModel",
     "Recurrent",
     "SequenceClassifier",
     "build_recurrent",

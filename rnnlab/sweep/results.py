@@ -11,7 +11,14 @@ from rnnlab.runs.plots import pyplot, save_png
 from rnnlab.runs.tables import write_csv
 
 # The metric a sweep plots when none is named: the first of these its runs report.
-DEFAULT_METRICS = ["test_acc", "best_dev_acc", "best_val_acc", "best_val_ppl", "final_train_ppl"]
+DEFAULT_METRICS = [
+    "test_acc",
+    "best_dev_acc",
+    "best_val_acc",
+    "best_val_ppl",
+    "final_train_ppl",
+    "test_mse",  # the adding problem
+]
 
 
 def flatten_summary(summary: dict) -> dict:
@@ -41,9 +48,16 @@ def write_results(path: Path, rows: list[dict]) -> None:
 
 
 def plot_sweep(
-    path: Path, rows: list[dict], grid: dict[str, list], metric: str, title: str
+    path: Path,
+    rows: list[dict],
+    grid: dict[str, list],
+    metric: str,
+    title: str,
+    baseline: dict | None = None,
 ) -> bool:
-    """Plot `metric` against the first grid key; False when there is nothing to plot yet."""
+    """Plot `metric` against the first grid key; False when there is nothing to plot yet.
+    `baseline` ({x: value}, or {None: value} for one value at every x): a memory task's
+    memoryless baseline, drawn as a dashed black line."""
     keys = list(grid)
     series = _series(rows, keys, metric)
     if not series:
@@ -60,8 +74,14 @@ def plot_sweep(
         if any(len(points[x]) > 1 for x in xs):
             low, high = [min(points[x]) for x in xs], [max(points[x]) for x in xs]
             ax.fill_between([position(x) for x in xs], low, high, alpha=0.2)
+    if baseline:
+        _draw_baseline(ax, baseline, xs_all, position)
     if not numeric:
         ax.set_xticks(range(len(xs_all)), [str(x) for x in xs_all])
+    elif min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 8:  # lengths 10..1000: log spacing
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs_all, [str(x) for x in xs_all])
+        ax.minorticks_off()
     ax.set_xlabel(keys[0])
     ax.set_ylabel(metric + (" (mean, min-max over seeds)" if _has_seeds(rows) else ""))
     ax.set_title(title)
@@ -69,6 +89,16 @@ def plot_sweep(
     ax.legend()
     save_png(fig, path)
     return True
+
+
+def _draw_baseline(ax, baseline: dict, xs_all: list, position) -> None:
+    label = "memoryless baseline"
+    if None in baseline:
+        ax.axhline(baseline[None], color="black", linestyle="--", linewidth=1.2, label=label)
+        return
+    xs = [x for x in xs_all if baseline.get(x) is not None]
+    ys = [baseline[x] for x in xs]
+    ax.plot([position(x) for x in xs], ys, "k--", linewidth=1.2, label=label)
 
 
 def _series(rows, keys, metric) -> dict[str, dict]:

@@ -234,7 +234,25 @@ def _write(sweep: Plan, rows: list[dict]) -> None:
     metric = pick_metric(rows, sweep.metric)
     if metric:
         title = f"{sweep.name}: {metric} against {list(sweep.grid)[0]}"
-        plot_sweep(sweep.dir / "plots" / f"{metric}.png", rows, sweep.grid, metric, title)
+        baseline = memoryless_baseline(sweep.base_path, sweep.grid, metric)
+        plot_sweep(sweep.dir / "plots" / f"{metric}.png", rows, sweep.grid, metric, title, baseline)
+
+
+def memoryless_baseline(base_path: Path, grid: dict, metric: str) -> dict | None:
+    """A memory task's memoryless baseline of `metric` (docs/memory.md): per length when the
+    sweep's first key is data.length, else one value ({None: value}); None for others."""
+    from rnnlab.data.memory import baseline_for
+
+    try:
+        cfg = load_config(base_path)
+    except RnnlabError:
+        return None
+    key = list(grid)[0]
+    if key == "data.length":
+        values = {x: baseline_for(cfg, metric, x) for x in grid[key]}
+        return {x: v for x, v in values.items() if v is not None} or None
+    value = baseline_for(cfg, metric, cfg.data.length)
+    return None if value is None else {None: value}
 
 
 def _set_aside(sweep: Plan, point: Point) -> None:

@@ -7,7 +7,7 @@ import torch
 
 from rnnlab.data import DATASETS
 
-from . import digitsum  # noqa: F401  (register the DigitSum task)
+from . import digitsum, memory_tasks  # noqa: F401  (register DigitSum's and the memory tasks)
 from .base import TASKS as TASKS  # re-exported by rnnlab.tasks, as the names below
 from .base import Artifacts as Artifacts
 from .base import BatchResult as BatchResult

@@ -61,6 +61,10 @@ def split_data(task: Task, split: str):
     as `Sequences` ("valid" means its dev split)."""
     if isinstance(task, LanguageModelTask):
         return task.split_ids(split)
+    if not isinstance(task, ClassifyTask):  # the memory tasks (docs/memory.md)
+        raise RnnlabError(
+            f"rnnlab inspect reads language models and classifiers, not {task.describe(task.cfg)}"
+        )
     if isinstance(task, ClassifyTask):
         split = "dev" if split == "valid" else split
         if split in task.data.splits:
