@@ -1124,6 +1124,8 @@ CASES = [
         run="{copy}",
         setup=empty_vocab,
     ),  # fmt: skip
+    train("threads-zero", LM, "--threads takes auto or a number of threads >= 1", "--threads", "0"),
+    train("threads-key-zero", LM, "threads", "threads=0"),
 ]
 
 SUBPROCESS = {

@@ -154,6 +154,9 @@ class Config:
     name: str = "run"  # run folder prefix: runs/<name>-<timestamp>/
     seed: int = bounded(0, ge=0, lt=2**63)  # seeds torch and the samplers
     device: str = "auto"  # auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps
+    # CPU threads (torch intra-op): auto = the usable cores less what other work keeps busy
+    # at start (rnnlab/cpus.py; an explicit OMP_NUM_THREADS wins), or a number
+    threads: Union[Literal["auto"], int] = bounded("auto", gt=0)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

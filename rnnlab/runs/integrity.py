@@ -24,6 +24,7 @@ RESUMABLE = (
     "train.time_limit",
     "train.early_stop",
     "device",
+    "threads",
     "train.sample_every",
     "train.sample_len",
     "train.prefixes",

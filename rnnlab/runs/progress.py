@@ -25,11 +25,56 @@ def format_row(row: dict) -> str:
     return "  ".join(parts)
 
 
+class SlowdownWatch:
+    """Notices, once, when a run's tokens/s falls below a third of its own first minute's
+    (rows' `tokens_per_s` and `train_s`), and says what the likely cause is."""
+
+    BASELINE_S = 60.0  # training seconds that make the first-minute speed
+    FACTOR = 3.0  # "far below": a third or less
+
+    def __init__(self, load=None):
+        self.first: list[float] = []  # tokens/s of the rows in the first minute
+        self.seconds = 0.0
+        self.said = False
+        self.load = load or _load_per_core
+
+    def check(self, row: dict) -> str | None:
+        speed, took = row.get("tokens_per_s"), row.get("train_s")
+        if self.said or not isinstance(speed, (int, float)) or not isinstance(took, float):
+            return None
+        if self.seconds < self.BASELINE_S or not self.first:
+            self.seconds += took
+            self.first.append(speed)
+            return None
+        base = sorted(self.first)[len(self.first) // 2]
+        if speed * self.FACTOR > base:
+            return None
+        self.said = True
+        load, cores = self.load()
+        cause = (
+            f"the machine is busy (load {load:.1f} on {cores} cores): other jobs hold the "
+            f"cores; fewer threads (--threads 1) suffer least"
+            if load > cores * 0.9
+            else "not the machine's load: a slower phase (memory, swapping, thermal limits?)"
+        )
+        return f"note: {speed / 1000:.1f}k tok/s, under a third of the first minute's {base / 1000:.1f}k: likely {cause}"
+
+
+def _load_per_core() -> tuple[float, int]:
+    import os
+
+    try:
+        return os.getloadavg()[0], os.cpu_count() or 1
+    except (AttributeError, OSError):
+        return 0.0, os.cpu_count() or 1
+
+
 class Reporter:
     def __init__(self, console: Console | None = None, quiet: bool = False):
         self.console = console or Console(highlight=False, soft_wrap=True)
         self.quiet = quiet
         self.progress: Progress | None = None
+        self.slowdown = SlowdownWatch()
 
     def message(self, text: str) -> None:
         if not self.quiet:
@@ -57,10 +102,13 @@ class Reporter:
 
     def epoch(self, row: dict, evaluated: bool) -> None:
         """A metrics row (each epoch, or each evaluation when evaluating by steps)."""
+        note = self.slowdown.check(row)
         if self.progress is not None:
             self.progress.update(self.bar, line=format_row(row))
         if evaluated:
             self.message(format_row(row))
+        if note:
+            self.message(note)
 
     def advance(self, epochs_done: int) -> None:
         if self.progress is not None:

@@ -23,6 +23,7 @@ from rnnlab.device import (
     pick_device,
     reuse_cpu_heap,
     set_deterministic,
+    set_threads,
 )
 from rnnlab.errors import RnnlabError
 from rnnlab.models.compile import resolve_compile, set_compiled
@@ -43,10 +44,13 @@ from rnnlab.training.precision import Precision, check_precision, resolve_precis
 
 def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
     """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
+    threads_line = set_threads(cfg.threads)  # before torch's first operation
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
+    if device.type == "cpu":
+        reporter.message(threads_line)
     session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
     run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
     with locked(run.dir):  # one writer per run folder (a --resume of it must wait)
@@ -158,6 +162,7 @@ def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, sta
         **({"scaler_skipped_steps": s.precision.skipped_by_scaler} if s.precision.scaler else {}),
         "parameters": sum(p.numel() for p in s.model.parameters()),
         "device": describe(s.device),
+        "threads": torch.get_num_threads(),  # intra-op threads as run (config `threads`)
         "wall_s": round(wall_s, 3),
         "versions": {
             "rnnlab": rnnlab.__version__,
