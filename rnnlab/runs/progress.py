@@ -25,6 +25,28 @@ def format_row(row: dict) -> str:
     return "  ".join(parts)
 
 
+def closing_lines(summary: dict, run_dir) -> list[str]:
+    """The run in two lines, from its summary.json: status, best validation figure and its
+    epoch, test figure, wall time, tokens/s; then the run folder."""
+    key = summary.get("key_metric")
+    best = summary.get("best") or {}
+    parts = [f"summary: {summary.get('status')}"]
+    if key and isinstance(best.get(key), (int, float)):
+        parts.append(f"best {key} {best[key]:.4g} (epoch {best.get('epoch')})")
+    test = summary.get("test") or {}
+    test_key = "test_" + key.split("_", 1)[-1] if key else None  # val_ppl, dev_acc: test_*
+    if test_key in test and isinstance(test[test_key], (int, float)):
+        parts.append(f"{test_key} {test[test_key]:.4g}")
+    if isinstance(summary.get("wall_s"), (int, float)):
+        took = f"wall {summary['wall_s']:.1f} s"
+        if isinstance(summary.get("test_s"), (int, float)):
+            took += f" (test {summary['test_s']:.1f} s)"
+        parts.append(took)
+    if isinstance(summary.get("tokens_per_s"), (int, float)):
+        parts.append(f"{summary['tokens_per_s'] / 1000:.1f}k tok/s")
+    return ["  ".join(parts), f"run folder: {run_dir}"]
+
+
 class SlowdownWatch:
     """Notices, once, when a run's tokens/s falls below a third of its own first minute's
     (rows' `tokens_per_s` and `train_s`), and says what the likely cause is."""

@@ -30,7 +30,7 @@ from rnnlab.models.compile import resolve_compile, set_compiled
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import StorageError, write_atomic
 from rnnlab.runs.lock import locked
-from rnnlab.runs.progress import Reporter, format_row
+from rnnlab.runs.progress import Reporter, closing_lines, format_row
 from rnnlab.tasks import Task, build_task
 from rnnlab.training.callbacks import make_callbacks
 from rnnlab.training.checkpoint import TrainState
@@ -93,6 +93,7 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
     """Fit, test the best checkpoint and write summary.json; on a signal or a diverged loss,
     record the run's status (interrupted, diverged) before passing the exception on."""
     started = time.time()
+    timing: dict = {}  # test_s: the final evaluation's seconds, inside wall_s
     run = s.run
     assert run is not None, "a session runs in its run folder (set by train or resume)"
 
@@ -104,12 +105,20 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
             done = summary(s, state, wall_s, test, status)
             for callback in s.callbacks:
                 done.update(callback.summary())
-            run.write_summary({**done, **extra, "compiled": s.compiled})
+            done = {**done, **extra, "compiled": s.compiled, **timing}
+            run.write_summary(done)
+            for line in closing_lines(done, run.dir):
+                reporter.message(line)
 
     try:
         with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
             fit(s, reporter, state)
-            test = test_best(run, s.task, s.model) if s.task.reports_test else None
+            test = None
+            if s.task.reports_test:
+                reporter.message("evaluating on test (best checkpoint) ...")
+                tested = time.time()
+                test = test_best(run, s.task, s.model)
+                timing["test_s"] = round(time.time() - tested, 3)
             state.test = test
     except Diverged as err:
         if state.rows:
