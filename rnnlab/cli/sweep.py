@@ -153,10 +153,17 @@ def compare(
     from rich.console import Console
     from rich.table import Table
 
-    from rnnlab.runs.compare import collect_runs, default_metric, labels, plot_runs, table_rows
+    from rnnlab.runs.compare import (
+        collect_runs,
+        default_metric,
+        in_natural_order,
+        labels,
+        plot_runs,
+        table_rows,
+    )
 
     runs = collect_runs(paths)
-    names = labels(runs)
+    runs, names = in_natural_order(runs, labels(runs))
     metric = metric or default_metric(runs)
     rows = table_rows(runs, names, metric)
     table = Table(*dict.fromkeys(k for row in rows for k in row))
