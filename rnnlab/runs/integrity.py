@@ -30,6 +30,7 @@ RESUMABLE = (
     "train.prefixes",
     "train.checkpoint_every",
     "train.tensorboard",
+    "train.log_every_steps",
 )
 
 

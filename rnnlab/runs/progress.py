@@ -132,6 +132,14 @@ class Reporter:
         if note:
             self.message(note)
 
+    def progress_line(self, epoch: int, step: int, row: dict) -> None:
+        """Between evaluations of a long epoch: the training figures so far."""
+        line = format_row({"epoch": epoch, "step": step, **row})
+        if self.progress is not None:
+            self.progress.update(self.bar, line=line)
+        else:
+            self.message(line + "  (train, so far)")
+
     def advance(self, epochs_done: int) -> None:
         if self.progress is not None:
             self.progress.update(self.bar, completed=epochs_done)

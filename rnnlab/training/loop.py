@@ -151,6 +151,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
         callback.load_state_dict(state.callbacks.get(callback.name) or {})
         callback.on_train_start(s, state)
     checkpoints = Every(t.checkpoint_every, first=state.epoch == 0)
+    every = log_every(t, task.batches_per_epoch())  # a progress line every N steps, or 0
     reporter.start(t.epochs, done=state.epoch)
     try:
         with StopSignals() as stop:
@@ -186,6 +187,8 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     # log and evaluate every train.eval_every_steps steps
                     if t.eval_every_steps and state.step % t.eval_every_steps == 0:
                         log_point(epoch, evaluate=True)
+                    elif every and state.step % every == 0 and window.n:  # long epochs
+                        reporter.progress_line(epoch, state.step, progress_row(task, window))
                     # SIGINT or SIGTERM: last.pt resumes right after this step
                     if stop.requested(state.step) and stop.signum is not None:
                         stop_here(epoch, stop.signum)
@@ -258,6 +261,19 @@ def minimised(result: BatchResult, reduction: str) -> torch.Tensor:
     reported), or, with train.loss_reduction=sum, both summed over the batch's examples."""
     objective = result.loss if result.penalty is None else result.loss + result.penalty
     return objective * result.n if reduction == "sum" else objective
+
+
+def log_every(t, per_epoch: int | None) -> int:
+    """train.log_every_steps resolved: auto is 100 for epochs over 1,000 batches, else 0."""
+    if t.log_every_steps == "auto":
+        return 100 if per_epoch and per_epoch > 1000 else 0
+    return t.log_every_steps or 0
+
+
+def progress_row(task: Task, window: Window) -> dict:
+    """The training figures of the window so far (one host sync; nothing is reset)."""
+    mean_loss, extras, seconds = window.means()
+    return {**task.train_metrics(mean_loss), **extras, "tokens_per_s": window.tokens / seconds}
 
 
 def first_stop_reason(callbacks: list[Callback]) -> str | None:
