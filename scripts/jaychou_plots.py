@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""The figures of docs/results.md's issue-13 sections (the Jay Chou configs and the
+"""The figures of docs/results.md's Jay Chou and reproduction-gap sections (the Jay Chou configs and the
 reproduction gaps), drawn from finished run folders.
 
-    python scripts/issue13_plots.py RUNS [--out docs/img/results]
+    python scripts/jaychou_plots.py RUNS [--out docs/img/results]
 
 RUNS holds one run folder per experiment, named as in the commands of docs/results.md
 (rnn_concise, gru_concise, lstm_concise, deep_lstm2, deep_lstm6, bigru, srn_explosion,
