@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +64,10 @@ def choose_threads(
 ) -> ThreadChoice:
     """The thread count for `threads: <setting>`; `cores_load` replaces the machine's
     (usable cores, load on them) for tests."""
-    env = os.environ if env is None else env
+    environ: MutableMapping[str, str] = os.environ if env is None else env
     if setting != "auto":
         return ThreadChoice(int(setting), "threads setting")
-    given = str(env.get("OMP_NUM_THREADS", "")).strip()
+    given = str(environ.get("OMP_NUM_THREADS", "")).strip()
     if given.isdigit() and int(given) > 0:
         return ThreadChoice(int(given), f"auto: OMP_NUM_THREADS={given}")
     if cores_load is None:
@@ -83,12 +84,12 @@ def choose_threads(
 def prepare_environment(choice: ThreadChoice, env: dict | None = None) -> bool:
     """Before torch loads: on a busy machine, OpenMP's idle threads sleep instead of spinning
     (OMP_WAIT_POLICY=PASSIVE) unless the user set a policy. Returns whether it set it."""
-    env = os.environ if env is None else env
+    environ: MutableMapping[str, str] = os.environ if env is None else env
     if "torch" in sys.modules:  # OpenMP has read its settings already
         return False
-    if not choice.busy or choice.threads < 2 or "OMP_WAIT_POLICY" in env:
+    if not choice.busy or choice.threads < 2 or "OMP_WAIT_POLICY" in environ:
         return False
-    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return True
 
 
