@@ -1,7 +1,7 @@
 """Training speed on a machine that another training keeps busy, for four thread settings:
 
     python scripts/threads_under_load.py [--config configs/gru_timemachine.yaml]
-                                         [--seconds 60] [--no-load]
+                                         [--seconds 60] [--no-load] [--settings 1 thread,auto]
 
 A second training (the same config, torch's default threads) runs in the background for
 the whole measurement, as another user's job would. Each setting then trains the config
@@ -83,10 +83,10 @@ def table(rows: list[tuple[str, dict]], config: str, loaded: bool) -> str:
         f"Host: {cpu_name()}, {cores()} usable cores; {time.strftime('%Y-%m-%d')}; "
         f"`{config}`, {load}.",
         "",
-        "| setting | threads | OMP_WAIT_POLICY | tokens/s | vs default |",
+        "| setting | threads | OMP_WAIT_POLICY | tokens/s | vs first row |",
         "|---|---:|---|---:|---:|",
     ]
-    base = rows[0][1].get("tokens_per_s") or 0.0
+    base = rows[0][1].get("tokens_per_s") or 0.0  # the first setting (default, unless chosen)
     for name, summary in rows:
         speed = summary.get("tokens_per_s") or 0.0
         ratio = f"{speed / base:.2f}x" if base else "-"
@@ -101,7 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default="configs/gru_timemachine.yaml")
     parser.add_argument("--seconds", type=int, default=60, help="training time per setting")
     parser.add_argument("--no-load", action="store_true", help="no background training")
+    parser.add_argument("--settings", default=",".join(SETTINGS), help="which, comma-separated")
     args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.settings.split(",")]
+    unknown = [name for name in chosen if name not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting {unknown[0]!r}; known: {', '.join(SETTINGS)}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         load = None if args.no_load else start_load(args.config, out)
@@ -109,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
             if load is not None:
                 time.sleep(min(10, args.seconds))  # past its start-up, into its epochs
             rows = []
-            for name, (threads, extra) in SETTINGS.items():
+            for name in chosen:
+                threads, extra = SETTINGS[name]
                 rows.append((name, train(args.config, out, args.seconds, threads, extra)))
                 print(f"{name}: {rows[-1][1].get('tokens_per_s') or 0:,.0f} tok/s", file=sys.stderr)
         finally:

@@ -1127,6 +1127,12 @@ CASES = [
     train("threads-zero", LM, "--threads takes auto or a number of threads >= 1", "--threads", "0"),
     train("threads-key-zero", LM, "threads", "threads=0"),
     case(
+        "sweep-threads-on-resume",
+        ["sweep", "--resume", "{tmp}", "--threads", "2"],
+        "--threads applies to a new sweep",
+    ),  # fmt: skip
+    sweep("sweep-threads-not-a-number", "--threads takes auto or a number", "--threads", "many"),
+    case(
         "flag-given-a-value",
         ["evaluate", "{lm_run}", "--dynamic", "true"],
         "--dynamic is a flag and takes no value: give --dynamic alone",
