@@ -5,25 +5,50 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
 from rnnlab.runs.plots import _log_axis, fitted_title, pyplot
-from rnnlab.training.loop import log_every
+from rnnlab.training.log_every import LogEvery, nice_steps
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def test_auto_logs_long_epochs_only():
-    auto = SimpleNamespace(log_every_steps="auto")
-    assert log_every(auto, 2_323) == 100  # PTB's epoch at 20 x 20
-    assert log_every(auto, 49) == 0 and log_every(auto, None) == 0
-    assert log_every(SimpleNamespace(log_every_steps=7), 49) == 7
-    assert log_every(SimpleNamespace(log_every_steps=None), 5_000) == 0
+class Clock:
+    def __init__(self, per_step: float):
+        self.now, self.per_step = 0.0, per_step
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run_steps(every: LogEvery, clock: Clock, steps: int) -> list[int]:
+    due = []
+    for step in range(1, steps + 1):
+        clock.now += clock.per_step
+        if every.due(step):
+            due.append(step)
+    return due
+
+
+@pytest.mark.parametrize("per_step, interval", [(0.1, 200), (0.5, 50), (4.0, 10), (0.001, 20000)])
+def test_auto_times_its_first_steps_and_logs_about_every_30_s(per_step, interval):
+    clock = Clock(per_step)
+    every = LogEvery("auto", 2_323, clock=clock)  # PTB's epoch at 20 x 20
+    due = run_steps(every, clock, 1000)
+    assert every.every == interval and due == [s for s in range(12, 1001) if s % interval == 0]
+
+
+def test_short_epochs_fixed_and_off():
+    assert run_steps(LogEvery("auto", 49, clock=Clock(1.0)), Clock(1.0), 200) == []
+    assert run_steps(LogEvery(7, 49), Clock(1.0), 21) == [7, 14, 21]
+    assert run_steps(LogEvery(None, 5_000), Clock(1.0), 100) == []
+    assert [nice_steps(s) for s in (3, 10, 19, 20, 49, 50, 99, 100, 730)] == [
+        10, 10, 10, 20, 20, 50, 50, 100, 500
+    ]  # fmt: skip
 
 
 def test_progress_lines_between_evaluations_leave_metrics_alone(tmp_path):

@@ -134,8 +134,8 @@ class TrainConfig:
     time_limit: Union[str, float, None] = None  # wall-clock budget "90s", "10m", "2h", "1h30m"
     log_grad_flow: bool = False  # ||dL/dh_t|| by distance at each evaluation -> grad_flow.csv
     tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard/ (extra)
-    # a progress line (train figures so far, no evaluation) every N steps; auto: every 100
-    # steps when an epoch is over 1,000 batches (PTB, Shakespeare), else none; null: none
+    # a progress line (train figures so far, no evaluation) every N steps; auto: about every
+    # 30 s when an epoch is over 1,000 batches (PTB, Shakespeare), else none; null: none
     log_every_steps: Union[Literal["auto"], int, None] = bounded("auto", gt=0)
 
 

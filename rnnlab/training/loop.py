@@ -21,6 +21,7 @@ from rnnlab.training.callbacks import Callback
 from rnnlab.training.checkpoint import TrainState, payload
 from rnnlab.training.gradnorms import GradNormLog
 from rnnlab.training.interrupt import Interrupted, StopSignals
+from rnnlab.training.log_every import LogEvery
 from rnnlab.training.nanguard import NanGuard
 from rnnlab.training.precision import Precision
 
@@ -151,7 +152,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
         callback.load_state_dict(state.callbacks.get(callback.name) or {})
         callback.on_train_start(s, state)
     checkpoints = Every(t.checkpoint_every, first=state.epoch == 0)
-    every = log_every(t, task.batches_per_epoch())  # a progress line every N steps, or 0
+    every = LogEvery(t.log_every_steps, task.batches_per_epoch())  # long epochs' progress
     reporter.start(t.epochs, done=state.epoch)
     try:
         with StopSignals() as stop:
@@ -187,7 +188,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     # log and evaluate every train.eval_every_steps steps
                     if t.eval_every_steps and state.step % t.eval_every_steps == 0:
                         log_point(epoch, evaluate=True)
-                    elif every and state.step % every == 0 and window.n:  # long epochs
+                    elif every.due(state.step) and window.n:  # long epochs: figures so far
                         reporter.progress_line(epoch, state.step, progress_row(task, window))
                     # SIGINT or SIGTERM: last.pt resumes right after this step
                     if stop.requested(state.step) and stop.signum is not None:
@@ -261,13 +262,6 @@ def minimised(result: BatchResult, reduction: str) -> torch.Tensor:
     reported), or, with train.loss_reduction=sum, both summed over the batch's examples."""
     objective = result.loss if result.penalty is None else result.loss + result.penalty
     return objective * result.n if reduction == "sum" else objective
-
-
-def log_every(t, per_epoch: int | None) -> int:
-    """train.log_every_steps resolved: auto is 100 for epochs over 1,000 batches, else 0."""
-    if t.log_every_steps == "auto":
-        return 100 if per_epoch and per_epoch > 1000 else 0
-    return t.log_every_steps or 0
 
 
 def progress_row(task: Task, window: Window) -> dict:
