@@ -72,9 +72,9 @@ def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -
     torch.manual_seed(cfg.seed)
     task = build_task(cfg, device)
     check_data(run, ckpt, task)
-    if device.type == "cpu":
-        reporter.message(threads_line)
     session = build_session(cfg, task, device, reporter, run)
+    if device.type == "cpu":
+        reporter.message(threads_line)  # after the device line: why that many threads
     try:
         state = restore(ckpt, task, session.model, session.optimizer)
     except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as err:

@@ -49,9 +49,9 @@ def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = Non
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
-    if device.type == "cpu":
-        reporter.message(threads_line)
     session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
+    if device.type == "cpu":
+        reporter.message(threads_line)  # after the device line: why that many threads
     run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
     with locked(run.dir):  # one writer per run folder (a --resume of it must wait)
         with shielded():  # a signal now stops the run after its first step, with last.pt
