@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import torch
 
+from rnnlab.cpus import choose_threads, plural
 from rnnlab.errors import RnnlabError
 
 
@@ -83,8 +84,18 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
+        return f"cpu ({plural(torch.get_num_threads(), 'thread')})"
     return str(device)
+
+
+def set_threads(setting: int | str) -> str:
+    """Set torch's intra-op threads from the config's `threads` (before the first
+    operation); return the start-up line that says what was chosen and why."""
+    choice = choose_threads(setting)
+    torch.set_num_threads(choice.threads)
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    wait = f"; OMP_WAIT_POLICY={policy}" if policy else ""
+    return f"threads: {choice.threads} ({choice.why}{wait})"
 
 
 @contextmanager

@@ -7,7 +7,7 @@ the textbook reported beside what our run measured, the wall time, and small plo
 RUNS_DIR holds times.tsv and meta.tsv (written by reproduce.sh) and one folder per
 experiment: a run folder (summary.json, metrics.csv, samples.txt) or a sweep folder
 (results.csv), read through rnnlab.runs. What the textbooks reported comes from
-configs/reported.yaml. Plots go to img/results/ beside the Markdown file, at most ~80 KB
+docs/reported.yaml. Plots go to img/results/ beside the Markdown file, at most ~80 KB
 each.
 """
 
@@ -26,7 +26,7 @@ from rnnlab.runs import Run  # noqa: E402
 from rnnlab.runs.tables import read_csv  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-REPORTED = REPO / "configs" / "reported.yaml"  # config name -> source, reported
+REPORTED = REPO / "docs" / "reported.yaml"  # config name -> source, reported
 LM_GROUPS = {
     "The Time Machine, character language models (d2l 8.5, 9.1-9.4)": "timemachine",
     "Jay Chou lyrics, character language models (d2l-zh 6.4, 6.7, 6.8)": "jaychou",
@@ -35,7 +35,7 @@ MAX_PNG = 80_000
 
 
 def read_reported(path: Path) -> dict[str, tuple[str, str]]:
-    """configs/reported.yaml: {config name: (textbook section, what it reported)}."""
+    """docs/reported.yaml: {config name: (textbook section, what it reported)}."""
     entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return {name: (e["source"], e["reported"]) for name, e in entries.items()}
 

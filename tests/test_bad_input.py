@@ -1327,6 +1327,31 @@ CASES += [
         "{tmp}/none/10/meta.json not found: data.path must be a gen-data adding folder",
         "data.path={tmp}/none",
     ),
+    train("threads-zero", LM, "--threads takes auto or a number of threads >= 1", "--threads", "0"),
+    train("threads-key-zero", LM, "threads", "threads=0"),
+    case(
+        "sweep-threads-on-resume",
+        ["sweep", "--resume", "{tmp}", "--threads", "2"],
+        "--threads applies to a new sweep",
+    ),  # fmt: skip
+    sweep("sweep-threads-not-a-number", "--threads takes auto or a number", "--threads", "many"),
+    case(
+        "flag-given-a-value",
+        ["evaluate", "{lm_run}", "--dynamic", "true"],
+        "--dynamic is a flag and takes no value: give --dynamic alone",
+    ),  # fmt: skip
+    train(
+        "config-key-as-option",
+        LM,
+        "No such option: --epochs; did you mean train.epochs=5?",
+        "--epochs",
+        "5",
+    ),  # fmt: skip
+    case(
+        "config-path-typo",
+        ["train", str(REPO / "configs" / "gru_timemachin.yaml")],
+        f"did you mean '{REPO / 'configs' / 'gru_timemachine.yaml'}'?",
+    ),  # fmt: skip
 ]
 
 SUBPROCESS = {

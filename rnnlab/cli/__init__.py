@@ -22,8 +22,10 @@ from rnnlab.cli.export import export
 from rnnlab.cli.inspect import inspect
 from rnnlab.cli.runs import runs
 from rnnlab.cli.sweep import compare, sweep
+from rnnlab.cpus import choose_threads, parse_threads, prepare_environment
 from rnnlab.errors import RnnlabError
 
+THREADS_HELP = "CPU threads: auto (usable cores less other load) or N (config `threads`)."
 MIN_TEMPERATURE = 1e-3  # logits (|z| up to ~1e3) / T stay far from float32's 3.4e38
 
 app = typer.Typer(
@@ -64,6 +66,7 @@ def train(
     tensorboard: Annotated[
         bool, typer.Option(help="Also write TensorBoard event files (train.tensorboard=true).")
     ] = False,
+    threads: Annotated[Optional[str], typer.Option(help=THREADS_HELP)] = None,
 ) -> None:
     """Train a model from a config, or continue a stopped run (--resume); prints the run
     folder when done. Ctrl-C, SIGTERM or SIGHUP saves last.pt after the current step and
@@ -73,6 +76,8 @@ def train(
     with stop_signals() as gate:  # the one line is printed while later signals are absorbed
         try:
             extra = ["train.tensorboard=true"] if tensorboard else []
+            if threads is not None:
+                extra.append(f"threads={parse_threads(threads)}")
             run = _train_or_resume(
                 config, [*(overrides or []), *extra], out, run_dir, resume, quiet
             )
@@ -104,6 +109,7 @@ def _train_or_resume(config, overrides: list[str], out, run_dir, resume, quiet: 
     if config is None:
         raise RnnlabError("give a config to train, or --resume RUN_DIR to continue a run")
     cfg = check_config(load_config(config, overrides))
+    prepare_environment(choose_threads(cfg.threads))  # before torch: OMP_WAIT_POLICY
     from rnnlab.tasks import config_warnings  # torch from here on: the config is good
     from rnnlab.training.session import train as run_training
 
@@ -130,7 +136,8 @@ def predict(
     run: Annotated[
         Optional[Path],
         typer.Option(
-            help="Run folder; default: the newest under runs/.", autocompletion=complete_run
+            help="Run folder; default: the newest under runs/ that takes the input.",
+            autocompletion=complete_run,
         ),
     ] = None,
     num_chars: Annotated[
@@ -148,6 +155,7 @@ def predict(
     stop_at_eos: Annotated[
         bool, typer.Option(help="Word models with <eos>: end the text at the first <eos>.")
     ] = False,
+    threads: Annotated[str, typer.Option(help=THREADS_HELP)] = "auto",
 ) -> None:
     """Continue a prefix with a language model (word models: words separated by spaces),
     or label a text or digit sequence with a classifier (prints the label and its
@@ -160,14 +168,17 @@ def predict(
             "give exactly one of --prefix (language models), --text or --seq (classifiers)"
         )
     ((option, value),) = given.items()
-    from rnnlab.runs import newest_run
+    from rnnlab.cli.pick import pick_run
 
-    run_dir = run or newest_run(Path("runs"))
+    run_dir = pick_run(run, option)  # without --run: the newest run that `option` feeds
     from rnnlab.inference.predict import check_option
     from rnnlab.inference.predict import predict as run_predict
     from rnnlab.tasks import Sampling
 
     check_option(run_dir, option)  # the run's task says which option feeds it
+    from rnnlab.device import set_threads
+
+    set_threads(parse_threads(threads))
     sampling = Sampling(num_chars, temperature, top_k, seed, stop_at_eos)
     for piece in run_predict(run_dir, value, checkpoint, sampling):  # printed as generated
         typer.echo(piece, nl=False)

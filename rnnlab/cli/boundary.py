@@ -23,6 +23,9 @@ class OneLineUsageErrors(TyperGroup):
     missing argument) as one `error:` line and exit code 2, like every other user error."""
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
+        from rnnlab.cli.hints import show_flags_as_flags
+
+        show_flags_as_flags(self)
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         try:
@@ -31,7 +34,8 @@ class OneLineUsageErrors(TyperGroup):
             sys.exit(err.exit_code)
         except usage.UsageError as err:
             hint = f" (see {err.ctx.command_path} --help)" if err.ctx else ""
-            typer.echo(f"error: {err.format_message()}{hint}", err=True)
+            meant = _meant(self, err, args[0] if args else kwargs.get("args"))
+            typer.echo(f"error: {err.format_message()}{meant or hint}", err=True)
             sys.exit(2)
         except usage.ClickException as err:
             typer.echo(f"error: {err.format_message()}", err=True)
@@ -40,6 +44,20 @@ class OneLineUsageErrors(TyperGroup):
             typer.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _meant(group, err, args) -> str:
+    """'; did you mean train.epochs=5?' and the like for a usage error, or ''."""
+    from rnnlab.cli.hints import flag_names, option_as_key, value_after_flag
+
+    argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+    if isinstance(err, usage.NoSuchOption):
+        meant = option_as_key(err.option_name, argv)
+        return f"; {meant}" if meant else ""
+    if "unexpected extra argument" in err.format_message():
+        meant = value_after_flag(argv, flag_names(group))
+        return f"; {meant}" if meant else ""
+    return ""
 
 
 def user_errors(command):

@@ -18,7 +18,12 @@ from rnnlab.errors import RnnlabError
 
 @user_errors
 def evaluate(
-    run: Annotated[Path, typer.Argument(help="Run folder.", autocompletion=complete_run)],
+    run: Annotated[
+        Optional[Path],
+        typer.Argument(
+            help="Run folder; default: the newest under runs/.", autocompletion=complete_run
+        ),
+    ] = None,
     split: Annotated[str, typer.Option(help="valid (a classifier's dev) or test.")] = "valid",
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
     dynamic: Annotated[
@@ -47,6 +52,9 @@ def evaluate(
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    threads: Annotated[
+        str, typer.Option(help="CPU threads: auto (usable cores less other load) or N.")
+    ] = "auto",
 ) -> None:
     """Score a run's held-out data again from its checkpoint (every token, float32, as
     training did); with --dynamic, also while the model keeps learning from the text it
@@ -64,7 +72,14 @@ def evaluate(
     given = {k: v for k, v in given.items() if v is not None}
     if given and not dynamic:
         raise RnnlabError(f"--{next(iter(given))} applies to dynamic evaluation: add --dynamic")
+    from rnnlab.cli.pick import pick_run
+    from rnnlab.cpus import parse_threads
+    from rnnlab.device import set_threads
     from rnnlab.inference.evaluate import describe, evaluate_run
+
+    set_threads(parse_threads(threads))
+
+    run = pick_run(run, "--prefix" if dynamic else None)  # dynamic: language models only
 
     how = {"rule": rule, **given} if dynamic else None
     result = evaluate_run(run, split, checkpoint, how, device)

@@ -14,8 +14,13 @@ from rnnlab.cli.complete import complete_run
 
 @user_errors
 def export(
-    run: Annotated[Path, typer.Argument(help="Run folder to export.", autocompletion=complete_run)],
     format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")],
+    run: Annotated[
+        Optional[Path],
+        typer.Argument(
+            help="Run folder; default: the newest under runs/.", autocompletion=complete_run
+        ),
+    ] = None,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
     out: Annotated[
         Optional[Path], typer.Option(help="The model file (default: RUN/export/model.onnx|.pt).")
@@ -24,7 +29,10 @@ def export(
     """Export a language model as a step function (ids and state in, logits and state out)
     or a classifier (ids and lengths in, probabilities out); vocab.json, labels.json and
     <file>.json (its inputs and outputs) go beside the file. Prints the file and how closely it matches PyTorch."""
+    from rnnlab.cli.pick import pick_run
     from rnnlab.inference.export import export_run
+
+    run = pick_run(run)
 
     done = export_run(run, checkpoint, format, out)
     typer.echo(f"{done.path}  (max |diff| from PyTorch: {done.max_diff:.2g})")

@@ -20,8 +20,11 @@ UNIT = re.compile(r"(\d+):(\d+)")
 @user_errors
 def inspect(
     runs: Annotated[
-        list[Path], typer.Argument(help="Run folder(s); several overlay (--grad-flow).")
-    ],
+        Optional[list[Path]],
+        typer.Argument(
+            help="Run folder(s); several overlay (--grad-flow); default: the newest under runs/."
+        ),
+    ] = None,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
     text: Annotated[
         Optional[str], typer.Option(help="Inspect this text (language and text models).")
@@ -54,6 +57,11 @@ def inspect(
         raise RnnlabError("give at most one of --text, --seq and --split")
     given = given or {"--split": "valid"}
     check_checkpoint(checkpoint)
+    if not runs:
+        from rnnlab.cli.pick import pick_run
+
+        option = "--seq" if seq is not None else "--prefix" if unit is not None else None
+        runs = [pick_run(None, option)]
     if len(runs) > 1 and not grad_flow:
         raise RnnlabError("several runs are compared by their gradient flow only: add --grad-flow")
     if len(runs) > 1 and out is None:

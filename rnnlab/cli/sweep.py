@@ -81,6 +81,10 @@ def sweep(
     max_runs: Annotated[
         int, typer.Option(help="Refuse a grid of more runs than this (raise it to consent).")
     ] = 200,
+    threads: Annotated[
+        Optional[str],
+        typer.Option(help="CPU threads per run (default: the cores divided by --workers)."),
+    ] = None,
 ) -> None:
     """Run a grid of configs (and seeds) as ordinary runs, or a random or Optuna search
     (--search, with pruning); gather results.csv and plots."""
@@ -88,6 +92,12 @@ def sweep(
 
     if workers is not None and workers < 1:
         raise RnnlabError(f"--workers must be >= 1, got {workers}")
+    if threads is not None:
+        from rnnlab.cpus import parse_threads
+
+        if config is None:
+            raise RnnlabError("--threads applies to a new sweep (a resumed one keeps its own)")
+        overrides = [*(overrides or []), f"threads={parse_threads(threads)}"]
     given = {"name": executor, "address": address, "gpus_per_run": gpus_per_run,
              "cpus_per_run": cpus_per_run, "max_retries": max_retries}  # fmt: skip
     searching = search is not None or trials is not None or bool(space)
@@ -143,10 +153,17 @@ def compare(
     from rich.console import Console
     from rich.table import Table
 
-    from rnnlab.runs.compare import collect_runs, default_metric, labels, plot_runs, table_rows
+    from rnnlab.runs.compare import (
+        collect_runs,
+        default_metric,
+        in_natural_order,
+        labels,
+        plot_runs,
+        table_rows,
+    )
 
     runs = collect_runs(paths)
-    names = labels(runs)
+    runs, names = in_natural_order(runs, labels(runs))
     metric = metric or default_metric(runs)
     rows = table_rows(runs, names, metric)
     table = Table(*dict.fromkeys(k for row in rows for k in row))

@@ -69,13 +69,29 @@ def check_expansion(data: Any, where: str) -> None:
             stack.extend((v, depth + 1) for v in node)
 
 
+def nearest_config(path: Path) -> str:
+    """ "; did you mean 'configs/gru_timemachine.yaml'?" for a config path that is not there:
+    the YAML file with the nearest name in its folder, else in configs/."""
+    import difflib
+
+    for folder in dict.fromkeys([Path(path).parent, Path("configs")]):
+        try:
+            files = {p.name: p for p in folder.iterdir() if p.suffix in (".yaml", ".yml")}
+        except OSError:
+            continue
+        near = difflib.get_close_matches(Path(path).name, list(files), n=1, cutoff=0.6)
+        if near:
+            return f"; did you mean '{files[near[0]]}'?"
+    return ""
+
+
 def read_config_text(path: Path) -> str:
     """The text of a config file: a regular file of at most MAX_CONFIG_BYTES, UTF-8
     (UnicodeDecodeError is the caller's to report)."""
     try:
         st = os.stat(path)
     except OSError:
-        raise RnnlabError(f"config file not found: {path}") from None
+        raise RnnlabError(f"config file not found: {path}{nearest_config(path)}") from None
     import stat
 
     if stat.S_ISDIR(st.st_mode):

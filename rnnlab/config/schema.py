@@ -143,6 +143,9 @@ class TrainConfig:
     time_limit: Union[str, float, None] = None  # wall-clock budget "90s", "10m", "2h", "1h30m"
     log_grad_flow: bool = False  # ||dL/dh_t|| by distance at each evaluation -> grad_flow.csv
     tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard/ (extra)
+    # a progress line (train figures so far, no evaluation) every N steps; auto: about every
+    # 30 s when an epoch is over 1,000 batches (PTB, Shakespeare), else none; null: none
+    log_every_steps: Union[Literal["auto"], int, None] = bounded("auto", gt=0)
 
 
 @dataclass
@@ -163,6 +166,9 @@ class Config:
     name: str = "run"  # run folder prefix: runs/<name>-<timestamp>/
     seed: int = bounded(0, ge=0, lt=2**63)  # seeds torch and the samplers
     device: str = "auto"  # auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps
+    # CPU threads (torch intra-op): auto = the usable cores less what other work keeps busy
+    # at start (rnnlab/cpus.py; an explicit OMP_NUM_THREADS wins), or a number
+    threads: Union[Literal["auto"], int] = bounded("auto", gt=0)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

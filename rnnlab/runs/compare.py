@@ -3,11 +3,13 @@ configs; a table of their summaries and their curves overlaid in one PNG."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rnnlab.config.load import flatten_dotted, read_yaml
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run
+from rnnlab.runs.listing import epochs_run
 from rnnlab.runs.plots import plot_curves
 
 IGNORED = {"name", "sweep"}  # config keys that never tell runs apart
@@ -31,7 +33,8 @@ def collect_runs(paths: list[Path]) -> list[Run]:
 
 
 def labels(runs: list[Run]) -> list[str]:
-    """'cell=lstm, length=10' per run: the config values that are not the same for all."""
+    """'cell=lstm, length=10' per run: the config values that are not the same for all;
+    runs whose configs agree on those are told apart by their folder names."""
     flats = [_flatten(read_yaml(r.config_path)) for r in runs]
     keys = sorted({k for f in flats for k in f})
     differ = [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
@@ -39,7 +42,21 @@ def labels(runs: list[Run]) -> list[str]:
         return [r.dir.name for r in runs]
     shorts = [k.split(".")[-1] for k in differ]
     names = shorts if len(set(shorts)) == len(shorts) else differ
-    return [", ".join(f"{n}={f.get(k)}" for n, k in zip(names, differ)) for f in flats]
+    found = [", ".join(f"{n}={f.get(k)}" for n, k in zip(names, differ)) for f in flats]
+    return [f"{label} ({run.dir.name})" if found.count(label) > 1 else label
+            for label, run in zip(found, runs)]  # fmt: skip
+
+
+def natural_key(text: str) -> list:
+    """'num_steps=5' before 'num_steps=10': numbers in a label compare as numbers."""
+    parts = re.split(r"(\d+(?:\.\d+)?(?:e-?\d+)?)", text)
+    return [(0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts)]
+
+
+def in_natural_order(runs: list[Run], names: list[str]) -> tuple[list[Run], list[str]]:
+    """The runs and their labels sorted by label, numbers as numbers."""
+    order = sorted(range(len(runs)), key=lambda i: natural_key(names[i]))
+    return [runs[i] for i in order], [names[i] for i in order]
 
 
 def default_metric(runs: list[Run]) -> str:
@@ -62,7 +79,7 @@ def table_rows(runs: list[Run], names: list[str], metric: str) -> list[dict]:
         rows.append({
             "run": name,
             "status": summary.get("status", "running?"),
-            "epochs": summary.get("epochs", len(metrics)),
+            "epochs": epochs_run(summary) if summary else len(metrics),
             f"best {metric}": best if best is not None else best_of(values, summary),
             f"last {metric}": values[-1] if values else None,
             **{f"test {k.removeprefix('test_')}": v for k, v in (summary.get("test") or {}).items()},

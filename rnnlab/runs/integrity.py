@@ -24,11 +24,13 @@ RESUMABLE = (
     "train.time_limit",
     "train.early_stop",
     "device",
+    "threads",
     "train.sample_every",
     "train.sample_len",
     "train.prefixes",
     "train.checkpoint_every",
     "train.tensorboard",
+    "train.log_every_steps",
 )
 
 

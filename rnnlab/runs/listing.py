@@ -28,9 +28,69 @@ def run_folders(parent: Path) -> list[Run]:
 
 
 def list_runs(parent: Path) -> list[dict]:
-    """One row per run under `parent`, newest first."""
+    """One row per run under `parent`, and per sweep folder there (or in its sweeps/),
+    newest first."""
     rows = [run_row(run) for run in run_folders(parent)]
+    if not (Path(parent) / "sweep.yaml").is_file():
+        rows += [sweep_row(folder) for folder in sweep_folders(Path(parent))]
     return sorted(rows, key=lambda row: row["started"] or "", reverse=True)
+
+
+def sweep_folders(parent: Path) -> list[Path]:
+    found = [p.parent for p in parent.glob("*/sweep.yaml")]
+    return found + [p.parent for p in parent.glob("sweeps/*/sweep.yaml")]
+
+
+def sweep_row(folder: Path) -> dict:
+    """A sweep as one row: its cells (grid points x seeds, or trials), how many finished
+    (and failed, ...), the best key metric among them."""
+    runs = [run_row(run) for run in run_folders(folder)]
+    counts: dict[str, int] = {}
+    for row in runs:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    cells = planned_cells(folder) or len(runs)
+    done = counts.get("finished", 0)
+    others = ", ".join(
+        f"{n} {status}" for status, n in sorted(counts.items()) if status != "finished"
+    )
+    key = next((r["key_metric"] for r in runs if r["key_metric"]), None)
+    values = [
+        r["best"] for r in runs if r["key_metric"] == key and isinstance(r["best"], (int, float))
+    ]
+    best = (max if key and key.endswith("acc") else min)(values) if values else None
+    return {
+        "name": f"{folder.name}/",
+        "kind": "sweep",
+        "status": f"sweep {done}/{cells} finished" + (f", {others}" if others else ""),
+        "cells": cells,
+        "key_metric": key,
+        "best": best,
+        "best_epoch": None,
+        "epochs": None,
+        "wall_s": sum(r["wall_s"] or 0 for r in runs) or None,
+        "started": started(Run(folder)),
+        "path": str(folder),
+    }
+
+
+def planned_cells(folder: Path) -> int | None:
+    """The runs a sweep asked for (sweep.yaml): its grid's points times its seeds, or its
+    trials; None when the file does not say."""
+    from rnnlab.config.load import read_yaml
+
+    try:
+        asked = read_yaml(folder / "sweep.yaml")
+    except RnnlabError:
+        return None
+    if isinstance(asked.get("trials"), int):
+        return asked["trials"]
+    grid, seeds = asked.get("grid"), asked.get("seeds")
+    if not isinstance(grid, dict):
+        return None
+    cells = 1
+    for values in grid.values():
+        cells *= len(values) if isinstance(values, list) else 1
+    return cells * (len(seeds) if isinstance(seeds, list) and seeds else 1)
 
 
 def run_row(run: Run) -> dict:
@@ -47,11 +107,12 @@ def run_row(run: Run) -> dict:
     if value is None and key and metrics:
         values = [r[key] for r in metrics if isinstance(r.get(key), (int, float))]
         value = (max if key.endswith("acc") else min)(values) if values else None
-    epochs = summary.get("epochs")
+    epochs = epochs_run(summary)
     if epochs is None and metrics:
         epochs = max((r.get("epoch") or 0 for r in metrics), default=None)
     return {
         "name": run.dir.name,
+        "kind": "run",
         "status": summary.get("status") or "running?",
         "key_metric": key,
         "best": value,
@@ -61,6 +122,15 @@ def run_row(run: Run) -> dict:
         "started": started(run),
         "path": str(run.dir),
     }
+
+
+def epochs_run(summary: dict) -> int | None:
+    """Epochs the run trained in, a partial last one counted (a run stopped mid-epoch by
+    its time limit has summary `epochs` 0 but evaluated, and may be best, at epoch 1)."""
+    whole = summary.get("epochs")
+    seen = [whole] + [(summary.get(k) or {}).get("epoch") for k in ("final", "best", "at")]
+    numbers = [n for n in seen if isinstance(n, int) and not isinstance(n, bool)]
+    return max(numbers) if numbers else None
 
 
 def started(run: Run) -> str | None:

@@ -21,6 +21,7 @@ from rnnlab.training.callbacks import Callback
 from rnnlab.training.checkpoint import TrainState, payload
 from rnnlab.training.gradnorms import GradNormLog
 from rnnlab.training.interrupt import Interrupted, StopSignals
+from rnnlab.training.log_every import LogEvery
 from rnnlab.training.nanguard import NanGuard
 from rnnlab.training.precision import Precision
 
@@ -151,6 +152,7 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
         callback.load_state_dict(state.callbacks.get(callback.name) or {})
         callback.on_train_start(s, state)
     checkpoints = Every(t.checkpoint_every, first=state.epoch == 0)
+    every = LogEvery(t.log_every_steps, task.batches_per_epoch())  # long epochs' progress
     reporter.start(t.epochs, done=state.epoch)
     try:
         with StopSignals() as stop:
@@ -186,6 +188,8 @@ def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
                     # log and evaluate every train.eval_every_steps steps
                     if t.eval_every_steps and state.step % t.eval_every_steps == 0:
                         log_point(epoch, evaluate=True)
+                    elif every.due(state.step) and window.n:  # long epochs: figures so far
+                        reporter.progress_line(epoch, state.step, progress_row(task, window))
                     # SIGINT or SIGTERM: last.pt resumes right after this step
                     if stop.requested(state.step) and stop.signum is not None:
                         stop_here(epoch, stop.signum)
@@ -258,6 +262,12 @@ def minimised(result: BatchResult, reduction: str) -> torch.Tensor:
     reported), or, with train.loss_reduction=sum, both summed over the batch's examples."""
     objective = result.loss if result.penalty is None else result.loss + result.penalty
     return objective * result.n if reduction == "sum" else objective
+
+
+def progress_row(task: Task, window: Window) -> dict:
+    """The training figures of the window so far (one host sync; nothing is reset)."""
+    mean_loss, extras, seconds = window.means()
+    return {**task.train_metrics(mean_loss), **extras, "tokens_per_s": window.tokens / seconds}
 
 
 def first_stop_reason(callbacks: list[Callback]) -> str | None:

@@ -17,7 +17,7 @@ import torch
 from rnnlab.config import Config, config_from_dict, config_to_dict, dump_config, load_config
 from rnnlab.config.load import flatten_dotted
 from rnnlab.config.techniques import parse_duration
-from rnnlab.device import pick_device, set_deterministic
+from rnnlab.device import pick_device, set_deterministic, set_threads
 from rnnlab.errors import RnnlabError
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
@@ -58,6 +58,7 @@ def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -
     saved = load_config(run.config_path)
     cfg = check_config(load_config(run.config_path, overrides))
     check_changes(saved, cfg)
+    threads_line = set_threads(cfg.threads)  # the numbers do not depend on it (docs/performance.md)
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)
     ckpt = run.load_checkpoint("last", map_location=device)
@@ -72,6 +73,8 @@ def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -
     task = build_task(cfg, device)
     check_data(run, ckpt, task)
     session = build_session(cfg, task, device, reporter, run)
+    if device.type == "cpu":
+        reporter.message(threads_line)  # after the device line: why that many threads
     try:
         state = restore(ckpt, task, session.model, session.optimizer)
     except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as err:

@@ -23,13 +23,14 @@ from rnnlab.device import (
     pick_device,
     reuse_cpu_heap,
     set_deterministic,
+    set_threads,
 )
 from rnnlab.errors import RnnlabError
 from rnnlab.models.compile import resolve_compile, set_compiled
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import StorageError, write_atomic
 from rnnlab.runs.lock import locked
-from rnnlab.runs.progress import Reporter, format_row
+from rnnlab.runs.progress import Reporter, closing_lines, format_row
 from rnnlab.tasks import Task, build_task
 from rnnlab.training.callbacks import make_callbacks
 from rnnlab.training.checkpoint import TrainState
@@ -43,11 +44,14 @@ from rnnlab.training.precision import Precision, check_precision, resolve_precis
 
 def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
     """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
+    threads_line = set_threads(cfg.threads)  # before torch's first operation
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)
     task = build_task(cfg, device)  # reads the data: fails before a run folder exists
     session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
+    if device.type == "cpu":
+        reporter.message(threads_line)  # after the device line: why that many threads
     run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
     with locked(run.dir):  # one writer per run folder (a --resume of it must wait)
         with shielded():  # a signal now stops the run after its first step, with last.pt
@@ -89,6 +93,7 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
     """Fit, test the best checkpoint and write summary.json; on a signal or a diverged loss,
     record the run's status (interrupted, diverged) before passing the exception on."""
     started = time.time()
+    timing: dict = {}  # test_s: the final evaluation's seconds, inside wall_s
     run = s.run
     assert run is not None, "a session runs in its run folder (set by train or resume)"
 
@@ -100,12 +105,20 @@ def run_to_end(s: Session, reporter: Reporter, state: TrainState, wall_before: f
             done = summary(s, state, wall_s, test, status)
             for callback in s.callbacks:
                 done.update(callback.summary())
-            run.write_summary({**done, **extra, "compiled": s.compiled})
+            done = {**done, **extra, "compiled": s.compiled, **timing}
+            run.write_summary(done)
+            for line in closing_lines(done, run.dir):
+                reporter.message(line)
 
     try:
         with flush_denormals(s.device):  # fast CPU arithmetic, for this training only
             fit(s, reporter, state)
-            test = test_best(run, s.task, s.model) if s.task.reports_test else None
+            test = None
+            if s.task.reports_test:
+                reporter.message("evaluating on test (best checkpoint) ...")
+                tested = time.time()
+                test = test_best(run, s.task, s.model)
+                timing["test_s"] = round(time.time() - tested, 3)
             state.test = test
     except Diverged as err:
         if state.rows:
@@ -158,6 +171,7 @@ def summary(s: Session, state: TrainState, wall_s: float, test: dict | None, sta
         **({"scaler_skipped_steps": s.precision.skipped_by_scaler} if s.precision.scaler else {}),
         "parameters": sum(p.numel() for p in s.model.parameters()),
         "device": describe(s.device),
+        "threads": torch.get_num_threads(),  # intra-op threads as run (config `threads`)
         "wall_s": round(wall_s, 3),
         "versions": {
             "rnnlab": rnnlab.__version__,

@@ -19,7 +19,7 @@ import torch
 
 from rnnlab.models.probe import probe, unroll
 from rnnlab.runs.fileio import write_atomic
-from rnnlab.runs.plots import pyplot, save_png
+from rnnlab.runs.plots import fitted_title, pyplot, save_png
 
 LEFT, RIGHT = 0.1, 0.9  # saturation thresholds
 MAX_TOKENS = 20_000  # language models: the first this many tokens of the text
@@ -125,5 +125,5 @@ def plot(path: Path, rows: list[dict], title: str) -> None:
         ax.set_xlabel(f"fraction < {LEFT}", fontsize=8)
         ax.set_ylabel(f"fraction > {RIGHT}", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(fitted_title(title, fig.get_figwidth(), 10), fontsize=10)
     save_png(fig, path)

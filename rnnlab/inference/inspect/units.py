@@ -31,11 +31,11 @@ import torch
 
 from rnnlab.models.probe import probe, unroll
 from rnnlab.runs.fileio import write_atomic
-from rnnlab.runs.plots import pyplot, save_png
+from rnnlab.runs.plots import fitted_title, pyplot, save_png
 
 PASSAGE = 2000  # tokens of a split's text the units are read over
 TOP = 12  # units on the page's list
-HEAT_UNITS, HEAT_TOKENS = 8, 100  # the PNG: top units over the passage's first tokens
+HEAT_UNITS, HEAT_TOKENS = 8, 72  # the PNG: top units over the passage's first tokens
 
 
 def properties(tokens: list[str]) -> dict[str, np.ndarray]:
@@ -143,15 +143,15 @@ def heatmap(path: Path, tokens, names, acts: np.ndarray, ranked: list[dict], tit
     n = min(HEAT_TOKENS, len(tokens))
     grid = acts[:n, cols].T  # (units, n)
     bound = max(1.0, float(np.abs(grid).max())) if grid.size else 1.0
-    fig, ax = plt.subplots(figsize=(min(18, 2 + 0.16 * n), 1.4 + 0.42 * len(shown)), dpi=100)
+    fig, ax = plt.subplots(figsize=(min(20, 3 + 0.24 * n), 1.6 + 0.45 * len(shown)), dpi=100)
     image = ax.imshow(grid, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound)
     ax.set_xticks(range(n))
     ax.set_xticklabels(
-        [{" ": "␣", "\n": "⏎"}.get(c, c)[:3] for c in tokens[:n]], fontsize=7, family="monospace"
+        [{" ": "␣", "\n": "⏎"}.get(c, c)[:3] for c in tokens[:n]], fontsize=10, family="monospace"
     )
     property_of = {u["unit"]: f"{u['property']} r={u['r']:+.2f}" for u in ranked}
     ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels([f"{u}  {property_of.get(u, '')}" for u in shown], fontsize=8)
+    ax.set_yticklabels([f"{u}  {property_of.get(u, '')}" for u in shown], fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="activation")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(fitted_title(title, fig.get_figwidth(), 11), fontsize=11)
     save_png(fig, path)

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
-"""The figures of docs/results.md's issue-13 sections (the Jay Chou configs and the
+"""The figures of docs/results.md's Jay Chou and reproduction-gap sections (the Jay Chou configs and the
 reproduction gaps), drawn from finished run folders.
 
-    python scripts/issue13_plots.py RUNS [--out docs/img/results]
+    python scripts/jaychou_plots.py RUNS [--out docs/img/results]
 
 RUNS holds one run folder per experiment, named as in the commands of docs/results.md
 (rnn_concise, gru_concise, lstm_concise, deep_lstm2, deep_lstm6, bigru, srn_explosion,
 srn_clip5_e500, srn_clip5_L5, ... ); a missing folder is left out of its figure. The textbooks'
-figures come from configs/reported.yaml.
+figures come from docs/reported.yaml.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-# run folder -> config name in configs/reported.yaml
+# run folder -> config name in docs/reported.yaml
 LM_RUNS = {
     "rnn_concise": "rnn_concise_jaychou",
     "gru_concise": "gru_concise_jaychou",
@@ -40,7 +40,7 @@ def metrics(run: Path) -> dict[str, np.ndarray]:
 
 def lm_figure(runs: Path, out: Path, plt) -> None:
     """Training perplexity by epoch, the book's printed figures as markers of one colour."""
-    reported = yaml.safe_load((REPO / "configs" / "reported.yaml").read_text("utf-8"))
+    reported = yaml.safe_load((REPO / "docs" / "reported.yaml").read_text("utf-8"))
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (folder, config) in enumerate(LM_RUNS.items()):
         if not (runs / folder / "metrics.csv").exists():
