@@ -1124,6 +1124,24 @@ CASES = [
         run="{copy}",
         setup=empty_vocab,
     ),  # fmt: skip
+    override("schedule-unknown", "optim.schedule=cosin", "got 'cosin'; did you mean 'cosine'?"),
+    override(
+        "schedule-option-undeclared",
+        "optim.options={warmup: 3}",
+        "unknown key 'optim.options.warmup'",
+    ),
+    override(
+        "cell-option-undeclared", "model.options={leak: 3}", "unknown key 'model.options.leak'"
+    ),
+    case(
+        "plugin-not-found",
+        ["train", "{tmp}/config.yaml", "--plugin", "no_such_plugin", "--out", "{out}"],
+        "plugin 'no_such_plugin' failed to import: ModuleNotFoundError",
+        {"config.yaml": LM},
+    ),
+    train(
+        "plugin-not-a-list", LM + "plugins: my_plugin\n", "'plugins' must be a list, got a string"
+    ),
 ]
 
 SUBPROCESS = {

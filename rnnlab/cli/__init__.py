@@ -19,6 +19,7 @@ from rnnlab.cli.config import config_app
 from rnnlab.cli.evaluate import evaluate
 from rnnlab.cli.export import export
 from rnnlab.cli.inspect import inspect
+from rnnlab.cli.plugins import PluginOption, import_given, with_plugins
 from rnnlab.cli.runs import runs
 from rnnlab.cli.sweep import compare, sweep
 from rnnlab.errors import RnnlabError
@@ -63,6 +64,7 @@ def train(
     tensorboard: Annotated[
         bool, typer.Option(help="Also write TensorBoard event files (train.tensorboard=true).")
     ] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Train a model from a config, or continue a stopped run (--resume); prints the run
     folder when done. Ctrl-C, SIGTERM or SIGHUP saves last.pt after the current step and
@@ -72,6 +74,10 @@ def train(
     with stop_signals() as gate:  # the one line is printed while later signals are absorbed
         try:
             extra = ["train.tensorboard=true"] if tensorboard else []
+            if resume is not None:
+                import_given(plugin)  # the run's config names the plug-ins it was made with
+            else:
+                extra = with_plugins(config, extra, plugin)
             run = _train_or_resume(
                 config, [*(overrides or []), *extra], out, run_dir, resume, quiet
             )
@@ -147,11 +153,13 @@ def predict(
     stop_at_eos: Annotated[
         bool, typer.Option(help="Word models with <eos>: end the text at the first <eos>.")
     ] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Continue a prefix with a language model (word models: words separated by spaces),
     or label a text or digit sequence with a classifier (prints the label and its
     probability)."""
     _check_predict_options(num_chars, temperature, top_k, checkpoint, seed)
+    import_given(plugin)
     options = {"--prefix": prefix, "--text": text, "--seq": seq}
     given = {option: value for option, value in options.items() if value is not None}
     if len(given) != 1:

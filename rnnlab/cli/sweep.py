@@ -10,6 +10,7 @@ import typer
 
 from rnnlab.cli.boundary import user_errors
 from rnnlab.cli.complete import complete_config, complete_run
+from rnnlab.cli.plugins import PluginOption, import_given, with_plugins
 from rnnlab.errors import RnnlabError
 
 
@@ -81,6 +82,7 @@ def sweep(
     max_runs: Annotated[
         int, typer.Option(help="Refuse a grid of more runs than this (raise it to consent).")
     ] = 200,
+    plugin: PluginOption = None,
 ) -> None:
     """Run a grid of configs (and seeds) as ordinary runs, or a random or Optuna search
     (--search, with pruning); gather results.csv and plots."""
@@ -88,6 +90,9 @@ def sweep(
 
     if workers is not None and workers < 1:
         raise RnnlabError(f"--workers must be >= 1, got {workers}")
+    import_given(plugin)  # a resumed sweep's base config names its own
+    if config is not None:
+        overrides = with_plugins(config, overrides or [], plugin)
     given = {"name": executor, "address": address, "gpus_per_run": gpus_per_run,
              "cpus_per_run": cpus_per_run, "max_retries": max_retries}  # fmt: skip
     searching = search is not None or trials is not None or bool(space)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
+from rnnlab.config.schedules import schedule_names
+
 
 def bounded(default, **bounds):
     """A field with a default and range bounds: gt, ge, lt, le."""
@@ -77,6 +79,7 @@ class ModelConfig:
     tar: float = bounded(0.0, ge=0)  # temporal AR: tar * mean((h_t - h_{t-1})^2) (AWD-LSTM)
     softmax: Literal["full", "adaptive"] = "full"  # adaptive: nn.AdaptiveLogSoftmaxWithLoss
     adaptive_cutoffs: list[int] = bounded([])  # softmax: adaptive: increasing, < vocabulary
+    options: dict[str, Any] = bounded({})  # the keys a plug-in's cell declares (its spec's keys)
 
 
 @dataclass
@@ -90,7 +93,7 @@ class OptimConfig:
     clip: Optional[float] = bounded(1.0, gt=0)  # max global gradient norm; null = no clipping
     # the learning-rate schedule (training/callbacks/schedule.py); its keys follow, each
     # belongs to the schedules named in its comment and is an error with any other one
-    schedule: Literal["none", "step", "plateau", "cosine"] = "none"
+    schedule: str = field(default="none", metadata={"names": schedule_names})
     gamma: Optional[float] = bounded(None, gt=0)  # step: multiply by gamma (default 0.1)
     step_size: Optional[int] = bounded(None, gt=0)  # step: every N epochs (default 1)
     start: Optional[int] = bounded(None, gt=0)  # step: first multiply after epoch N (step_size)
@@ -105,6 +108,7 @@ class OptimConfig:
     average: Literal["none", "uniform", "ema"] = "none"
     average_start: Optional[int] = bounded(None, ge=0)  # uniform, ema: first step (default 0)
     average_decay: Optional[float] = bounded(None, gt=0, lt=1)  # ema: the decay (0.999)
+    options: dict[str, Any] = bounded({})  # the keys a plug-in's schedule declares
 
 
 @dataclass
@@ -159,3 +163,6 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)  # used by `rnnlab sweep` only
+    # Python modules imported before the config is checked, to register cells, datasets or
+    # schedules of your own (docs/plugins.md); `--plugin MODULE` adds one
+    plugins: list[str] = bounded([])

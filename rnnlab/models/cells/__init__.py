@@ -20,11 +20,16 @@ Adding a cell is its equations file and one `CELLS.register(...)` line below.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from rnnlab.config.variants import Key, check_options
 from rnnlab.errors import RnnlabError
 from rnnlab.registry import Registry, suggest
+
+if TYPE_CHECKING:
+    from .base import Cell
 
 # The cell-specific keys of the model section and the value that means "not used".
 OPTIONS = {"nonlinearity": "tanh", "residual": False, "forget_bias": 0.0}
@@ -35,19 +40,25 @@ class CellSpec:
     """What rnnlab needs to know about one cell, without importing torch."""
 
     gates: int  # gate blocks G: W_ih is (G*H, D), W_hh (G*H, H), in the equations' order
-    equations: str  # "module:Class" under rnnlab.models.cells: the scratch equations
+    # the scratch equations: "module:Class" under rnnlab.models.cells, or the class itself
+    # (a plug-in's cell)
+    equations: str | type
     memory: bool = False  # the state is (h, c): a memory cell beside h (the LSTM)
     torch_layer: str | None = None  # torch.nn layer with the same weights ("GRU"); None: none
     options: tuple[str, ...] = ()  # cell-specific model keys it accepts (keys of OPTIONS)
     forget_gate: int | None = None  # the gate block `model.forget_bias` shifts
+    keys: Mapping[str, Key] = field(default_factory=dict)  # its own keys: model.options
+    check: Callable[[Any], None] | None = None  # a cross-check of the model section
 
     def __post_init__(self):
         unknown = set(self.options) - set(OPTIONS)
         if unknown or ("forget_bias" in self.options) != (self.forget_gate is not None):
             raise ValueError(f"bad cell spec options {self.options} / {self.forget_gate}")
 
-    def load_equations(self) -> type:
+    def load_equations(self) -> type[Cell]:
         """The class of the scratch equations (imports torch)."""
+        if not isinstance(self.equations, str):
+            return self.equations
         module, name = self.equations.split(":")
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
@@ -93,3 +104,8 @@ def check_model(model: Any) -> None:
         raise RnnlabError(
             f"model.cell: {model.cell} has no torch.nn layer: set model.impl: scratch"
         )
+    model.options = check_options(
+        "model.options", f"model.cell: {model.cell}", spec.keys, model.options
+    )
+    if spec.check is not None:
+        spec.check(model)
