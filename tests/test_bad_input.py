@@ -1295,3 +1295,30 @@ def test_a_unidirectional_language_model_and_a_bidirectional_classifier_have_no_
     assert config_warnings(load_config(REPO / "configs" / "tiny_imdb.yaml")) == []
     bilstm = load_config(REPO / "configs" / "bilstm_timemachine.yaml")
     assert "sees the future" in config_warnings(bilstm)[0]
+
+
+def refuse_run_folder(*args, **kwargs):
+    raise AssertionError("a run folder was created for bad input")
+
+
+# the run folder's own errors (--out a file, --run-dir taken) come from creating it
+MADE_BY_CREATING = {"out-is-a-file", "run-dir-exists"}
+TRAIN_CASES = [
+    c
+    for c in CASES
+    if c.values[0][0] == "train" and "--resume" not in c.values[0] and c.id not in MADE_BY_CREATING
+]
+
+
+@pytest.mark.parametrize("argv, files, expected, setup", TRAIN_CASES)
+def test_every_check_runs_before_a_run_folder_exists(
+    tmp_path, request, monkeypatch, argv, files, expected, setup
+):
+    """Every bad config fails before `Run.create` is even called (not only before the loop
+    starts): the checks of training, its callbacks and plug-ins are one step ahead of it."""
+    bad = Case(tmp_path, request, argv, files, expected, setup)
+    monkeypatch.setattr("rnnlab.runs.Run.create", refuse_run_folder)
+    monkeypatch.setattr("rnnlab.runs.Run.create_at", refuse_run_folder)
+    result = runner.invoke(app, bad.argv)
+    assert not isinstance(result.exception, AssertionError), result.exception
+    bad.check(result.exit_code, result.stdout, result.stderr)
