@@ -117,6 +117,28 @@ def test_cosine_schedule_matches_nanogpt_formula_per_step():
     assert used[4] == pytest.approx(0.01) and used[3] < used[4] > used[5]
 
 
+def test_inverse_sqrt_warms_up_then_decays_as_one_over_sqrt_step():
+    from rnnlab.training.callbacks.inverse_sqrt import InverseSqrt
+
+    overrides = ["optim.lr=0.02", "optim.schedule=inverse_sqrt", "optim.warmup_steps=4"]
+    s = session(overrides)
+    callback, state, used = InverseSqrt(s), TrainState(), []
+    for _ in range(16):
+        used.append(s.optimizer.param_groups[0]["lr"])
+        s.optimizer.step()
+        state.step += 1
+        callback.on_step(s, state)
+    hand = [0.02 * min(n / 4, math.sqrt(4 / n)) for n in range(1, 17)]  # steps n = 1, 2, ...
+    assert used == pytest.approx(hand, rel=1e-12)
+    assert used[3] == pytest.approx(0.02) and used[15] == pytest.approx(0.01)  # peak; half at 4x
+    s = session(["optim.lr=0.02", "optim.schedule=inverse_sqrt"])  # no warm-up: lr / sqrt(n)
+    callback = InverseSqrt(s)
+    for _ in range(3):
+        s.optimizer.step()
+        callback.on_step(s, state)
+    assert s.optimizer.param_groups[0]["lr"] == pytest.approx(0.02 / 2)  # step n = 4
+
+
 def test_a_budget_cosine_ends_its_decay_where_the_time_limit_ends_the_run(monkeypatch):
     """A scripted clock: 0.1 s a step, a 100 s budget. Peak lr until 50 steps are timed,
     then decay_steps = 50 + 0.95 x 95 s / 0.1 s = 952, kept through a checkpoint."""
@@ -229,6 +251,7 @@ def test_a_scheduled_run_logs_the_lr_and_shows_it(tmp_path):
 RESUMED = {  # 4 epochs of 5 steps; each stopped in the middle of epoch 4
     "step": ["optim.schedule=step", "optim.gamma=0.5", "optim.start=1"],
     "cosine": ["optim.schedule=cosine", "optim.warmup_steps=3", "optim.min_lr=0.001"],
+    "inverse_sqrt": ["optim.schedule=inverse_sqrt", "optim.warmup_steps=3"],
     # lr 0.3: epoch 3 is worse than epoch 2, so the lr is halved before the stop
     "plateau": ["optim.schedule=plateau", "optim.factor=2", "model.dropout=0.5", "optim.lr=0.3"],
     # the same: one bad evaluation counted when it stops

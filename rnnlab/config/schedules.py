@@ -86,4 +86,6 @@ register("plateau", ScheduleSpec(f"{CALLBACKS}.schedule:PlateauSchedule",
                                  uses=("factor", "patience", "min_lr")))
 register("cosine", ScheduleSpec(f"{CALLBACKS}.schedule:CosineSchedule",
                                 uses=("warmup_steps", "decay_steps", "min_lr")))
+register("inverse_sqrt", ScheduleSpec(f"{CALLBACKS}.inverse_sqrt:InverseSqrt",
+                                      uses=("warmup_steps",)))
 # fmt: on

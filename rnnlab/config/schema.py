@@ -99,7 +99,7 @@ class OptimConfig:
     start: Optional[int] = bounded(None, gt=0)  # step: first multiply after epoch N (step_size)
     factor: Optional[float] = bounded(None, gt=1)  # plateau: divide by factor (default 10)
     patience: Optional[int] = bounded(None, ge=0)  # plateau: evaluations to wait (default 0)
-    warmup_steps: Optional[int] = bounded(None, ge=0)  # cosine: linear warm-up steps (0)
+    warmup_steps: Optional[int] = bounded(None, ge=0)  # cosine, inverse_sqrt: warm-up steps (0)
     # cosine: steps to min_lr (default: the whole run); budget: where train.time_limit ends it
     decay_steps: Union[int, Literal["budget"], None] = bounded(None, gt=0)
     min_lr: Optional[float] = bounded(None, ge=0)  # cosine, plateau: the floor (default 0)
