@@ -1133,6 +1133,20 @@ CASES = [
     override(
         "cell-option-undeclared", "model.options={leak: 3}", "unknown key 'model.options.leak'"
     ),
+    override(
+        "indrnn-activation-unknown",
+        "model.cell=indrnn",
+        "'model.options.activation' must be one of relu | tanh, got 'sigmoid'",
+        "model.impl=scratch",
+        "model.options={activation: sigmoid}",
+    ),
+    override(
+        "indrnn-recurrent-max-not-positive",
+        "model.cell=indrnn",
+        "'model.options.recurrent_max' must be > 0, got -1",
+        "model.impl=scratch",
+        "model.options={recurrent_max: -1}",
+    ),
     case(
         "plugin-not-found",
         ["train", "{tmp}/config.yaml", "--plugin", "no_such_plugin", "--out", "{out}"],

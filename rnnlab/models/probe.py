@@ -33,7 +33,7 @@ class Direction:
     """The weights of one direction of one layer, torch.nn's shapes and gate order."""
 
     w_ih: torch.Tensor  # (G*H, D)
-    w_hh: torch.Tensor  # (G*H, H)
+    w_hh: torch.Tensor  # (G*H, H), or (G*H,) for a diagonal recurrence (IndRNN)
     b_ih: torch.Tensor  # (G*H,)
     b_hh: torch.Tensor  # (G*H,)
     reverse: bool  # runs from the last step to the first
@@ -46,6 +46,7 @@ class Probe:
     kind: str  # "lm" (a logit per step) or "classifier" (one logit vector per sequence)
     cell: Any  # the cell's equations (a `Cell` of rnnlab.models.cells), built from the config
     memory: bool  # the state is (h, c)
+    gates: int  # gate blocks G of the cell's weights
     layers: list[list[Direction]]  # [layer][direction]
     embed: torch.Tensor | None  # (V, D) a learned embedding; None: one-hot input
     vocab_size: int
@@ -54,7 +55,7 @@ class Probe:
 
     @property
     def hidden_size(self) -> int:
-        return self.layers[0][0].w_hh.shape[1]
+        return self.layers[0][0].w_ih.shape[0] // self.gates  # W_ih: (G*H, D)
 
     @property
     def directions(self) -> int:
@@ -105,8 +106,9 @@ def probe(model: nn.Module, model_cfg, dtype: torch.dtype = torch.float64) -> Pr
     spec = CELLS.get(model_cfg.cell)
     return Probe(
         kind=kind,
-        cell=spec.load_equations()(model_cfg),
+        cell=spec.build(model_cfg),
         memory=spec.memory,
+        gates=spec.gates,
         layers=[
             [Direction(copy(d[0]), copy(d[1]), copy(d[2]), copy(d[3]), d[4]) for d in layer]
             for layer in layers

@@ -19,10 +19,11 @@ Adding a cell is its equations file and one `CELLS.register(...)` line below.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from rnnlab.config.variants import Key, check_options
 from rnnlab.errors import RnnlabError
@@ -47,6 +48,7 @@ class CellSpec:
     torch_layer: str | None = None  # torch.nn layer with the same weights ("GRU"); None: none
     options: tuple[str, ...] = ()  # cell-specific model keys it accepts (keys of OPTIONS)
     forget_gate: int | None = None  # the gate block `model.forget_bias` shifts
+    diagonal: bool = False  # W_hh is a vector u (G*H,): h_{t-1} enters elementwise (IndRNN)
     keys: Mapping[str, Key] = field(default_factory=dict)  # its own keys: model.options
     check: Callable[[Any], None] | None = None  # a cross-check of the model section
 
@@ -62,6 +64,13 @@ class CellSpec:
         module, name = self.equations.split(":")
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
+    def build(self, model_cfg: Any) -> Cell:
+        """The scratch equations for `model_cfg`, its `options` complete with the keys'
+        defaults (imports torch)."""
+        own = check_options("model.options", f"model.cell: {model_cfg.cell}", self.keys,
+                            model_cfg.options)  # fmt: skip
+        return self.load_equations()(dataclasses.replace(model_cfg, options=own))
+
 
 def register(name: str, spec: CellSpec) -> None:
     CELLS.register(name)(spec)
@@ -69,12 +78,21 @@ def register(name: str, spec: CellSpec) -> None:
 
 CELLS: Registry[CellSpec] = Registry("model.cell")
 
+# IndRNN's own keys (model.options), beside its registration below
+INDRNN_KEYS = {
+    "activation": Key(Literal["relu", "tanh"], "relu", "h = act(W x + u * h_prev + b)"),
+    "recurrent_max": Key(
+        Optional[float], 2.0, "|u| <= recurrent_max^(1/T) after each step (null: unbounded)", gt=0
+    ),  # fmt: skip
+}
+
 # fmt: off
 register("rnn", CellSpec(1, "fused:RNN", torch_layer="RNN", options=("nonlinearity", "residual")))
 register("gru", CellSpec(3, "fused:GRU", torch_layer="GRU"))
 register("lstm", CellSpec(4, "fused:LSTM", memory=True, torch_layer="LSTM",
                           options=("forget_bias",), forget_gate=1))
 register("mgu", CellSpec(2, "mgu:MGU"))
+register("indrnn", CellSpec(1, "indrnn:IndRNN", diagonal=True, keys=INDRNN_KEYS))
 # fmt: on
 
 

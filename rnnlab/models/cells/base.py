@@ -40,7 +40,7 @@ class Cell:
         `bias_in_gx` and the stack runs the cell; `inspect` always passes it."""
         raise NotImplementedError
 
-    def constrain(self, weights: dict, steps: int) -> None:
+    def constrain(self, weights: tuple, steps: int) -> None:
         """After each optimizer step: keep the weights of one direction (`weights`: w_ih,
         w_hh, b_ih, b_hh) where the cell needs them (IndRNN's bound on |u|); `steps`: the
         sequence length trained on. Nothing by default."""
