@@ -51,11 +51,18 @@ class Callback:
     def on_train_start(self, s: SessionView, state: TrainState) -> None:
         """Before the first batch (of a new or a resumed run)."""
 
+    def on_after_backward(self, s: SessionView, state: TrainState) -> None:
+        """After backward, before clipping and the optimizer step: the gradients are
+        there, unscaled (`state.step` counts the steps before this one)."""
+
     def on_step(self, s: SessionView, state: TrainState) -> None:
         """After every optimizer step (`state.step` counts it)."""
 
     def on_log_point(self, s: SessionView, state: TrainState, row: dict, evaluated: bool) -> None:
         """A metrics row is about to be written: add columns to `row` or read it."""
+
+    def on_metrics(self, s: SessionView, state: TrainState) -> None:
+        """A metrics row was written (`state.rows` ends with it)."""
 
     def evaluation_weights(self, s: SessionView) -> AbstractContextManager:
         """A context in which the loop evaluates, keeps best.pt and samples: a callback may
