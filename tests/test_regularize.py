@@ -170,6 +170,20 @@ def test_uniform_init_draws_every_parameter_in_range():
     assert 0.009 < classifier.encoder.stack.layer.weight_hh_l0.abs().max() <= 0.01
 
 
+def test_uniform_init_draws_each_scratch_weight_once():
+    """One draw per parameter, in registration order: the stack's weights are the numbers
+    a fresh generator gives for their shapes (a second draw would give others)."""
+    from rnnlab.models.stack import build_recurrent
+
+    cfg = ModelConfig(impl="scratch", hidden_size=4, init="uniform", init_range=0.3)
+    torch.manual_seed(7)
+    stack = build_recurrent(cfg, 3)
+    torch.manual_seed(7)
+    for name, param in stack.named_parameters():
+        expected = torch.empty(param.shape).uniform_(-0.3, 0.3)
+        torch.testing.assert_close(param.detach(), expected, msg=name)
+
+
 def outputs_of(m: LanguageModel) -> list[torch.Tensor]:
     """Filled, on the next call, with the stack's outputs and the output layer's input."""
     seen: list[torch.Tensor] = []

@@ -121,7 +121,7 @@ class Scratch(Recurrent):
             self.directions,
             self.spec.diagonal,
         )
-        init_recurrent(self.layer, model_cfg.init, self.hidden_size)
+        init_recurrent(self.layer, model_cfg.init, self.hidden_size, model_cfg.init_range)
         self.eager = Kernels(self.cell_fn, compiled=False)
         self.kernels = self.eager
 
