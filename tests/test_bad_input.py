@@ -1,4 +1,4 @@
-"""Bad input, one table (issue 6): every user mistake is one clear line on stderr naming
+"""Bad input, one table: every user mistake is one clear line on stderr naming
 the problem, exit code 2, no traceback, and nothing written.
 
 Each case is (argv, files to write first, a substring the message must contain). Placeholders
@@ -69,7 +69,7 @@ def sweep(id, expected, *options, config=LM):
     return case(id, argv, expected, {"config.yaml": config})
 
 
-# --- issue 17: inputs that would cost unbounded resources, run folders changed under rnnlab ---
+# --- inputs that would cost unbounded resources, run folders changed under rnnlab ---
 def alias_bomb() -> str:
     """Nine levels of anchors, each nine aliases of the one before: 1.6 KB for 9**9 values."""
     lines = ["x0: &x0 [a, a, a, a, a, a, a, a, a]"]
@@ -305,7 +305,7 @@ CASES = [
         "model.cell: mgu has no torch.nn layer: set model.impl: scratch",
     ),
     override("text-without-path", "data.dataset=text", "dataset 'text' needs data.path"),
-    # --- language-model data (issue 12) ---
+    # --- language-model data ---
     override("ptb-char-level", "data.dataset=ptb", "dataset 'ptb' is word level"),
     override("eos-on-characters", "data.eos=true", "data.eos applies to word tokens"),
     override(
@@ -343,7 +343,7 @@ CASES = [
     override(
         "digitsum-without-length", "data.dataset=digitsum", "dataset 'digitsum' needs data.length"
     ),
-    # --- training techniques (issue 12) ---
+    # --- training techniques ---
     override(
         "tied-sizes-differ",
         "model.tie_weights=true",
@@ -420,7 +420,7 @@ CASES = [
         "data file not found: {tmp}/missing.txt",
     ),
     train("text-path-missing", TEXT, "data file not found: {tmp}/corpus.txt"),
-    train(  # a folder is a split folder now (issue 12): it needs its train file
+    train(  # a folder is a split folder now: it needs its train file
         "text-path-a-folder", TEXT, "corpus.txt has no train file", files={"corpus.txt/a": "x"}
     ),
     train("csv-path-missing", CSV, "CSV data not found: {tmp}/reviews.csv"),
@@ -950,7 +950,7 @@ CASES = [
         setup=run_config_not_utf8,
     ),
     case("compare-no-runs", ["compare", "{tmp}", "--out", "{out}/c.png"], "no runs found in {tmp}"),
-    # --- tools (issue 15): config, runs, export, search ---
+    # --- tools: config, runs, export, search ---
     case("config-show-missing", ["config", "show", "{tmp}/nope.yaml"], "config file not found"),
     case(
         "config-show-bad-override",
@@ -1048,7 +1048,7 @@ CASES = [
     ),
     case("export-no-format", ["export", "{tmp}/nothing"], "Missing option '--format'"),
     # @tools-cases (more rows go here)
-    # --- issue 17: bounded inputs (config, data, grid, model), names, integrity ---
+    # --- bounded inputs (config, data, grid, model), names, integrity ---
     train("config-alias-bomb", alias_bomb(), "expands to more than 100,000 values"),
     train("config-too-deep", "name: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 50"),
     train("config-too-big", LM + "#" * (1 << 20) + "\n", "a config is at most 1,048,576 bytes"),

@@ -1,4 +1,4 @@
-"""Regularising a recurrent language model (issue 12): tied weights, locked dropout, token
+"""Regularising a recurrent language model: tied weights, locked dropout, token
 dropout, weight drop for builtin and scratch stacks, the adaptive softmax and Zaremba's
 uniform init."""
 

@@ -1,4 +1,4 @@
-"""Learning-rate schedules, early stopping and the time limit (issue 12): each schedule's lr
+"""Learning-rate schedules, early stopping and the time limit: each schedule's lr
 against a hand computation, plateau and early stop on a scripted metric sequence, a time
 limit that ends a run cleanly, and exact resumes with each schedule and mid-run counters."""
 

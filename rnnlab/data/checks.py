@@ -18,7 +18,7 @@ def check_config(cfg: Config):
     return cfg
 
 
-# model keys only a language model has (issue 12): a classifier would ignore them
+# model keys only a language model has: a classifier would ignore them
 LM_ONLY = (
     "tie_weights",
     "embed_dropout",
