@@ -66,9 +66,11 @@ def train(
     ] = False,
     plugin: PluginOption = None,
 ) -> None:
-    """Train a model from a config, or continue a stopped run (--resume); prints the run
-    folder when done. Ctrl-C, SIGTERM or SIGHUP saves last.pt after the current step and
-    writes summary.json (exit 130/143/129); more signals during that stop are absorbed."""
+    """Train a model from a config, or continue a stopped run (--resume).
+
+    Prints the run folder when done. Ctrl-C, SIGTERM or SIGHUP saves last.pt after the
+    current step and writes summary.json (exit 130/143/129); more signals during that stop
+    are absorbed."""
     from rnnlab.training.interrupt import Interrupted, stop_signals
 
     with stop_signals() as gate:  # the one line is printed while later signals are absorbed
@@ -155,9 +157,10 @@ def predict(
     ] = False,
     plugin: PluginOption = None,
 ) -> None:
-    """Continue a prefix with a language model (word models: words separated by spaces),
-    or label a text or digit sequence with a classifier (prints the label and its
-    probability)."""
+    """Continue a prefix with a language model, or label a text with a classifier.
+
+    Word models take words separated by spaces; a classifier takes a text (--text) or a
+    digit sequence (--seq) and prints the label and its probability."""
     _check_predict_options(num_chars, temperature, top_k, checkpoint, seed)
     import_given(plugin)
     options = {"--prefix": prefix, "--text": text, "--seq": seq}
@@ -194,7 +197,9 @@ def gen_digitsum(
     k_eval: Annotated[int, typer.Option(help="Augmented copies of each pair, dev and test.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
 ) -> None:
-    """nndl's DigitSum data: one example a line, digits, a tab, the sum of the first two."""
+    """Write nndl's DigitSum data sets.
+
+    One example a line: digits, a tab, the sum of the first two."""
     try:
         parsed = [int(part) for part in lengths.split(",")]
     except ValueError:

@@ -50,9 +50,11 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plugin: PluginOption = None,
 ) -> None:
-    """Score a run's held-out data again from its checkpoint (every token, float32, as
-    training did); with --dynamic, also while the model keeps learning from the text it
-    has scored (dynamic evaluation: each segment is scored, then learnt from)."""
+    """Score a run's held-out data again from its checkpoint.
+
+    Every token, in float32, as training did; with --dynamic, also while the model keeps
+    learning from the text it has scored (dynamic evaluation: each segment is scored, then
+    learnt from)."""
     check_checkpoint(checkpoint)
     import_given(plugin)
     if rule not in ("rms", "sgd"):

@@ -24,8 +24,9 @@ def runs(
     ] = Path("runs"),
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list, for scripts.")] = False,
 ) -> None:
-    """List run folders: name, status, key metric (best), best epoch, epochs, wall time,
-    started; newest first."""
+    """List run folders, newest first.
+
+    Each row: name, status, key metric (best), best epoch, epochs, wall time, started."""
     from rnnlab.runs.listing import list_runs
 
     rows = list_runs(folder)

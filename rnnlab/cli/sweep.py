@@ -84,8 +84,10 @@ def sweep(
     ] = 200,
     plugin: PluginOption = None,
 ) -> None:
-    """Run a grid of configs (and seeds) as ordinary runs, or a random or Optuna search
-    (--search, with pruning); gather results.csv and plots."""
+    """Run a grid of configs, or a random or Optuna search, as ordinary runs.
+
+    A grid runs every point (and seed); --search samples sweep.space (Optuna with
+    pruning). Gathers results.csv and plots."""
     from rnnlab.sweep import parse_grid_options, parse_seeds, plan_sweep, reopen_sweep
 
     if workers is not None and workers < 1:
