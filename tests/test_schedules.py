@@ -95,15 +95,21 @@ def test_step_schedule_every_step_size_epochs_is_torch_steplr():
     assert lrs[2] == 0.8 and lrs[3] < 0.8  # the first multiplication after epoch 3
 
 
-def test_cosine_schedule_matches_nanogpt_formula_per_step():
-    overrides = ["optim.lr=0.01", "optim.schedule=cosine", "optim.warmup_steps=4"]
-    s = session([*overrides, "optim.min_lr=0.001"], epochs=2, per_epoch=10)  # 20 steps
-    callback, state, used = CosineSchedule(s), TrainState(), []
-    for _ in range(25):
+def step_lrs(callback, s, steps: int) -> list[float]:
+    """The lr each of `steps` optimizer steps takes, driving on_step as the loop does."""
+    state, used = TrainState(), []
+    for _ in range(steps):
         used.append(s.optimizer.param_groups[0]["lr"])
         s.optimizer.step()
         state.step += 1
         callback.on_step(s, state)
+    return used
+
+
+def test_cosine_schedule_matches_nanogpt_formula_per_step():
+    overrides = ["optim.lr=0.01", "optim.schedule=cosine", "optim.warmup_steps=4"]
+    s = session([*overrides, "optim.min_lr=0.001"], epochs=2, per_epoch=10)  # 20 steps
+    used = step_lrs(CosineSchedule(s), s, 25)
     hand = []
     for it in range(25):  # nanoGPT train.py get_lr, with lr_decay_iters = 20
         if it < 4:
@@ -122,21 +128,12 @@ def test_inverse_sqrt_warms_up_then_decays_as_one_over_sqrt_step():
 
     overrides = ["optim.lr=0.02", "optim.schedule=inverse_sqrt", "optim.warmup_steps=4"]
     s = session(overrides)
-    callback, state, used = InverseSqrt(s), TrainState(), []
-    for _ in range(16):
-        used.append(s.optimizer.param_groups[0]["lr"])
-        s.optimizer.step()
-        state.step += 1
-        callback.on_step(s, state)
+    used = step_lrs(InverseSqrt(s), s, 16)
     hand = [0.02 * min(n / 4, math.sqrt(4 / n)) for n in range(1, 17)]  # steps n = 1, 2, ...
     assert used == pytest.approx(hand, rel=1e-12)
     assert used[3] == pytest.approx(0.02) and used[15] == pytest.approx(0.01)  # peak; half at 4x
     s = session(["optim.lr=0.02", "optim.schedule=inverse_sqrt"])  # no warm-up: lr / sqrt(n)
-    callback = InverseSqrt(s)
-    for _ in range(3):
-        s.optimizer.step()
-        callback.on_step(s, state)
-    assert s.optimizer.param_groups[0]["lr"] == pytest.approx(0.02 / 2)  # step n = 4
+    assert step_lrs(InverseSqrt(s), s, 4)[3] == pytest.approx(0.02 / 2)  # step n = 4
 
 
 def test_a_budget_cosine_ends_its_decay_where_the_time_limit_ends_the_run(monkeypatch):
