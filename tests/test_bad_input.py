@@ -290,7 +290,7 @@ CASES = [
     override(
         "unknown-cell",
         "model.cell=gruu",
-        "'model.cell' must be one of gru | lstm | mgu | rnn, got 'gruu'; did you mean 'gru'?",
+        "'model.cell' must be one of gru | indrnn | lstm | mgu | rnn, got 'gruu'; did you mean 'gru'?",
     ),
     override("unknown-optimizer", "optim.name=adamm", "got 'adamm'; did you mean 'adam'?"),
     override("unknown-impl", "model.impl=scrach", "got 'scrach'; did you mean 'scratch'?"),

@@ -55,7 +55,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    cell: str = "gru"  # the recurrent cell: rnn, gru, lstm, mgu (rnnlab/models/cells)
+    cell: str = "gru"  # the recurrent cell: rnn, gru, lstm, mgu, indrnn (rnnlab/models/cells)
     impl: Literal["builtin", "scratch"] = "builtin"  # torch.nn layers or rnnlab's own cells
     hidden_size: int = bounded(256, gt=0)  # units per layer and direction
     num_layers: int = bounded(1, gt=0)  # stacked recurrent layers
