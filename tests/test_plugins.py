@@ -97,6 +97,8 @@ def test_a_plugin_cell_and_schedule_train_resume_inspect_and_export(tmp_path, pl
     assert float(rows[-1]["lr"]) < 0.01  # halved by the plug-in's schedule
     invoke("train", "--resume", run, "train.epochs=2", "--quiet")
     assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 2
+    assert invoke("predict", "--run", run, "--prefix", "the", "-n", "3")[-1].startswith("the")
+    invoke("evaluate", run)
     invoke("inspect", run, "--out", tmp_path / "inspect")
     assert (tmp_path / "inspect").is_dir()
     out = tmp_path / "model.pt"
