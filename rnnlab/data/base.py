@@ -24,6 +24,8 @@ class Dataset:
     """Base of every dataset. Subclasses derive from TextCorpus or ClassifyDataset (what
     their data is) and implement `load`."""
 
+    unused_model_keys: tuple[str, ...] = ()  # model keys its task ignores: set, an error
+
     @classmethod
     def check_config(cls, cfg: Config) -> None:
         """Fail early, before any data is read, on config values this dataset cannot use."""
