@@ -47,6 +47,7 @@ class Callback:
     """Hooks of the one training loop; every hook does nothing by default."""
 
     name = "callback"  # set from the registry name by `make_callbacks`
+    first = False  # called before the others at each hook (weights they read settle first)
 
     def on_train_start(self, s: SessionView, state: TrainState) -> None:
         """Before the first batch (of a new or a resumed run)."""
@@ -96,11 +97,12 @@ CALLBACKS: Registry[Factory] = Registry("callback")
 
 
 def make_callbacks(session: SessionView) -> list[Callback]:
-    """The callbacks `session.cfg` asks for, in registry-name order."""
+    """The callbacks `session.cfg` asks for: those marked `first`, then the others, each in
+    registry-name order."""
     made = []
     for name in CALLBACKS.names():
         callback = CALLBACKS.get(name)(session)
         if callback is not None:
             callback.name = name
             made.append(callback)
-    return made
+    return sorted(made, key=lambda c: not c.first)  # stable: names stay in order

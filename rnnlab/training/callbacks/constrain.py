@@ -22,6 +22,8 @@ def constrain(session) -> Callback | None:
 
 
 class Constrain(Callback):
+    first = True  # the clipped weights are the step's: an average or a log reads them
+
     def __init__(self, stacks: list[Scratch], steps: int):
         self.stacks, self.steps = stacks, steps  # steps: the sequence length T
 
