@@ -43,6 +43,10 @@ class Registry(Generic[T]):
 
         return add
 
+    def remove(self, name: str) -> None:
+        """Forget an entry (a plug-in's, when its module is unloaded)."""
+        self._entries.pop(name, None)
+
     def get(self, name: str) -> T:
         if name not in self._entries:
             known = ", ".join(self.names())

@@ -2,7 +2,7 @@
 """`rnnlab train` with the language-model samplers' random start offset fixed at 0, as in
 d2l-zh's first edition (data_iter_random / data_iter_consecutive cut the corpus at the same
 places every epoch), to measure what rnnlab's d2l-2nd-edition offsets cost the Jay Chou
-runs (docs/results.md, issue 13).
+runs (docs/results.md).
 
     python scripts/fixed_offset_train.py configs/rnn_jaychou.yaml [overrides] [--run-dir D]
 

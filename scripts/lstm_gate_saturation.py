@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""How saturated each layer of a trained builtin LSTM stack is (docs/results.md, issue 13).
+"""How saturated each layer of a trained builtin LSTM stack is (docs/results.md).
 
     python scripts/lstm_gate_saturation.py RUN [RUN ...]
 

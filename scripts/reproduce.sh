@@ -8,7 +8,7 @@
 #   scripts/reproduce.sh [--quick] [--out DIR] [--md FILE]
 #
 # Full mode trains the configs as shipped (about an hour on 2 CPU cores, before the seven
-# Jay Chou configs of issue 13 were added; the 6-layer LSTM is the longest of them) into
+# Jay Chou configs were added; the 6-layer LSTM is the longest of them) into
 # runs/reproduce/ and writes docs/results.md with its plots in docs/img/results/.
 # --quick overrides the epochs down (Time Machine and Jay Chou 10 epochs, DigitSum lengths
 # 5 and 10 at 20 epochs, IMDB 1 epoch of reviews cut to 100 tokens) to check the whole

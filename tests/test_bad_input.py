@@ -1,4 +1,4 @@
-"""Bad input, one table (issue 6): every user mistake is one clear line on stderr naming
+"""Bad input, one table: every user mistake is one clear line on stderr naming
 the problem, exit code 2, no traceback, and nothing written.
 
 Each case is (argv, files to write first, a substring the message must contain). Placeholders
@@ -69,7 +69,7 @@ def sweep(id, expected, *options, config=LM):
     return case(id, argv, expected, {"config.yaml": config})
 
 
-# --- issue 17: inputs that would cost unbounded resources, run folders changed under rnnlab ---
+# --- inputs that would cost unbounded resources, run folders changed under rnnlab ---
 def alias_bomb() -> str:
     """Nine levels of anchors, each nine aliases of the one before: 1.6 KB for 9**9 values."""
     lines = ["x0: &x0 [a, a, a, a, a, a, a, a, a]"]
@@ -290,7 +290,7 @@ CASES = [
     override(
         "unknown-cell",
         "model.cell=gruu",
-        "'model.cell' must be one of gru | lru | lstm | mgu | mingru | minlstm | rnn | s6, got 'gruu'; did you mean 'gru'?",
+        "'model.cell' must be one of gru | indrnn | lru | lstm | mgu | mingru | minlstm | rnn | s6, got 'gruu'; did you mean 'gru'?",
     ),
     override("unknown-optimizer", "optim.name=adamm", "got 'adamm'; did you mean 'adam'?"),
     override("unknown-impl", "model.impl=scrach", "got 'scrach'; did you mean 'scratch'?"),
@@ -305,7 +305,7 @@ CASES = [
         "model.cell: mgu has no torch.nn layer: set model.impl: scratch",
     ),
     override("text-without-path", "data.dataset=text", "dataset 'text' needs data.path"),
-    # --- language-model data (issue 12) ---
+    # --- language-model data ---
     override("ptb-char-level", "data.dataset=ptb", "dataset 'ptb' is word level"),
     override("eos-on-characters", "data.eos=true", "data.eos applies to word tokens"),
     override(
@@ -343,7 +343,7 @@ CASES = [
     override(
         "digitsum-without-length", "data.dataset=digitsum", "dataset 'digitsum' needs data.length"
     ),
-    # --- training techniques (issue 12) ---
+    # --- training techniques ---
     override(
         "tied-sizes-differ",
         "model.tie_weights=true",
@@ -420,7 +420,7 @@ CASES = [
         "data file not found: {tmp}/missing.txt",
     ),
     train("text-path-missing", TEXT, "data file not found: {tmp}/corpus.txt"),
-    train(  # a folder is a split folder now (issue 12): it needs its train file
+    train(  # a folder is a split folder now: it needs its train file
         "text-path-a-folder", TEXT, "corpus.txt has no train file", files={"corpus.txt/a": "x"}
     ),
     train("csv-path-missing", CSV, "CSV data not found: {tmp}/reviews.csv"),
@@ -950,7 +950,7 @@ CASES = [
         setup=run_config_not_utf8,
     ),
     case("compare-no-runs", ["compare", "{tmp}", "--out", "{out}/c.png"], "no runs found in {tmp}"),
-    # --- tools (issue 15): config, runs, export, search ---
+    # --- tools: config, runs, export, search ---
     case("config-show-missing", ["config", "show", "{tmp}/nope.yaml"], "config file not found"),
     case(
         "config-show-bad-override",
@@ -1048,7 +1048,7 @@ CASES = [
     ),
     case("export-no-format", ["export", "{tmp}/nothing"], "Missing option '--format'"),
     # @tools-cases (more rows go here)
-    # --- issue 17: bounded inputs (config, data, grid, model), names, integrity ---
+    # --- bounded inputs (config, data, grid, model), names, integrity ---
     train("config-alias-bomb", alias_bomb(), "expands to more than 100,000 values"),
     train("config-too-deep", "name: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 50"),
     train("config-too-big", LM + "#" * (1 << 20) + "\n", "a config is at most 1,048,576 bytes"),
@@ -1352,6 +1352,38 @@ CASES += [
         ["train", str(REPO / "configs" / "gru_timemachin.yaml")],
         f"did you mean '{REPO / 'configs' / 'gru_timemachine.yaml'}'?",
     ),  # fmt: skip
+    override("schedule-unknown", "optim.schedule=cosin", "got 'cosin'; did you mean 'cosine'?"),
+    override(
+        "schedule-option-undeclared",
+        "optim.options={warmup: 3}",
+        "unknown key 'optim.options.warmup'",
+    ),
+    override(
+        "cell-option-undeclared", "model.options={leak: 3}", "unknown key 'model.options.leak'"
+    ),
+    override(
+        "indrnn-activation-unknown",
+        "model.cell=indrnn",
+        "'model.options.activation' must be one of relu | tanh, got 'sigmoid'",
+        "model.impl=scratch",
+        "model.options={activation: sigmoid}",
+    ),
+    override(
+        "indrnn-recurrent-max-not-positive",
+        "model.cell=indrnn",
+        "'model.options.recurrent_max' must be > 0, got -1",
+        "model.impl=scratch",
+        "model.options={recurrent_max: -1}",
+    ),
+    case(
+        "plugin-not-found",
+        ["train", "{tmp}/config.yaml", "--plugin", "no_such_plugin", "--out", "{out}"],
+        "plugin 'no_such_plugin' failed to import: ModuleNotFoundError",
+        {"config.yaml": LM},
+    ),
+    train(
+        "plugin-not-a-list", LM + "plugins: my_plugin\n", "'plugins' must be a list, got a string"
+    ),
 ]
 
 SUBPROCESS = {
@@ -1505,3 +1537,30 @@ def test_a_unidirectional_language_model_and_a_bidirectional_classifier_have_no_
     assert config_warnings(load_config(REPO / "configs" / "tiny_imdb.yaml")) == []
     bilstm = load_config(REPO / "configs" / "bilstm_timemachine.yaml")
     assert "sees the future" in config_warnings(bilstm)[0]
+
+
+def refuse_run_folder(*args, **kwargs):
+    raise AssertionError("a run folder was created for bad input")
+
+
+# the run folder's own errors (--out a file, --run-dir taken) come from creating it
+MADE_BY_CREATING = {"out-is-a-file", "run-dir-exists"}
+TRAIN_CASES = [
+    c
+    for c in CASES
+    if c.values[0][0] == "train" and "--resume" not in c.values[0] and c.id not in MADE_BY_CREATING
+]
+
+
+@pytest.mark.parametrize("argv, files, expected, setup", TRAIN_CASES)
+def test_every_check_runs_before_a_run_folder_exists(
+    tmp_path, request, monkeypatch, argv, files, expected, setup
+):
+    """Every bad config fails before `Run.create` is even called (not only before the loop
+    starts): the checks of training, its callbacks and plug-ins are one step ahead of it."""
+    bad = Case(tmp_path, request, argv, files, expected, setup)
+    monkeypatch.setattr("rnnlab.runs.Run.create", refuse_run_folder)
+    monkeypatch.setattr("rnnlab.runs.Run.create_at", refuse_run_folder)
+    result = runner.invoke(app, bad.argv)
+    assert not isinstance(result.exception, AssertionError), result.exception
+    bad.check(result.exit_code, result.stdout, result.stderr)

@@ -139,3 +139,21 @@ def test_help_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "train" in out.stdout and "predict" in out.stdout
+
+
+def test_every_command_help_starts_with_a_one_line_summary_and_is_not_hard_wrapped():
+    import typer.main
+
+    def commands(group, path=""):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                yield from commands(command, f"{path}{name} ")
+            else:
+                yield f"{path}{name}", command
+
+    found = dict(commands(typer.main.get_command(app)))
+    assert {"train", "predict", "sweep", "export", "config keys"} <= set(found)
+    for name, command in found.items():
+        summary, *rest = command.help.split("\n\n")
+        assert "\n" not in summary and summary.endswith(".") and len(summary) <= 90, name
+        assert all("\n" not in paragraph for paragraph in rest), name  # the terminal wraps

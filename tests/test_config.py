@@ -73,7 +73,7 @@ def test_dump_round_trips(tiny_config):
         ("optim: {lr: fast}\n", "'optim.lr' must be a number, got a string 'fast'"),
         (
             "model: {cell: gur}\n",
-            "'model.cell' must be one of gru | lru | lstm | mgu | mingru | minlstm | rnn | s6, got 'gur'; did you mean 'gru'?",
+            "'model.cell' must be one of gru | indrnn | lru | lstm | mgu | mingru | minlstm | rnn | s6, got 'gur'; did you mean 'gru'?",
         ),
         ("model: {dropout: 1.0}\n", "'model.dropout' must be < 1, got 1.0"),
         ("model: {bidirectional: yes please}\n", "'model.bidirectional' must be true or false"),

@@ -1,4 +1,4 @@
-"""`rnnlab export` (issue 15): every cell (rnn, gru, lstm), 1 and 2 layers, builtin and
+"""`rnnlab export`: every cell (rnn, gru, lstm), 1 and 2 layers, builtin and
 scratch, language models and (bidirectional) classifiers, exported to ONNX and
 TorchScript, gives the run's PyTorch model's outputs to 1e-5 on inputs the export did not
 see; docs/export.md's onnxruntime example generates `rnnlab predict`'s greedy text."""

@@ -1,4 +1,4 @@
-"""Issue 17's guarantees that need real processes (docs/reliability.md): one writer per
+"""The guarantees that need real processes (docs/reliability.md): one writer per
 run and sweep folder, storage faults, signal storms, broken and narrow output streams,
 bounded memory on hostile inputs."""
 
@@ -301,7 +301,7 @@ def peak_mb(tmp_path: Path, *args: str, **env: str) -> tuple[int, int, str]:
 
 
 def test_hostile_inputs_stay_in_bounded_memory(tmp_path):
-    """Each of these grew to gigabytes before issue 17; now each is one line within the
+    """Each of these grew to gigabytes before they were bounded; now each is one line within the
     memory of Python plus torch."""
     from test_bad_input import alias_bomb
 

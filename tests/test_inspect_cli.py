@@ -1,5 +1,5 @@
 """`rnnlab inspect` end to end on tiny trained runs, the units page in headless Chromium,
-and `train.log_grad_flow` during training (issue 14)."""
+and `train.log_grad_flow` during training."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def restart_gradients(model, p, tokens, targets) -> dict[str, list[float]]:
     LSTM's dL/dc_t adds the path through h_t by the chain rule)."""
     x = model.embed(tokens.T)  # (T, B, D)
     trace = unroll(p, x)
-    T, lstm = x.shape[0], p.cell == "lstm"
+    T, lstm = x.shape[0], p.memory
     norms = {"h1": [], "c1": []}
     for t in range(T - 1, -1, -1):
         h = trace.h[0][0][t].detach().clone().requires_grad_()  # (B, H)

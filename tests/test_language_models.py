@@ -1,4 +1,4 @@
-"""Language-model data and evaluation (issue 12): PTB and Tiny Shakespeare loaders, split
+"""Language-model data and evaluation: PTB and Tiny Shakespeare loaders, split
 folders, newlines and <eos>, vectorised vocabularies, held-out perplexity over every token,
 test perplexity of the best checkpoint, bits per character."""
 
@@ -293,8 +293,8 @@ def degenerate(sample: str, training_text: str, max_run: int = 4) -> str | None:
 
 def test_the_degeneracy_check_catches_the_reported_samples(shared_data):
     text = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")
-    assert degenerate("ROMEO:MNVVVVVVVV", text)  # issue 12, greedy from best.pt
-    assert degenerate("ROMEO:<unk>FQX<unk>VQq", text)  # issue 12, temperature 0.8
+    assert degenerate("ROMEO:MNVVVVVVVV", text)  # greedy from best.pt
+    assert degenerate("ROMEO:<unk>FQX<unk>VQq", text)  # temperature 0.8
     assert degenerate("ROMEO:Qxz jqXvbkzq Qzx", text)
     assert degenerate("ROMEO: I will be so fair son of the state,", text) is None  # last.pt
 

@@ -149,3 +149,32 @@ def test_no_extra_log_point_when_the_last_step_was_one(tmp_path):
     state, _ = fit_scripted(tmp_path, task, "train.epochs=2", "train.eval_every_steps=4")
     assert logged(state, "step") == [(4,), (8,)] and task.evaluations == 2
     assert (state.best, state.best_step) == (1.0, 4)  # a worse score keeps the old best
+
+
+def test_callbacks_see_the_gradients_before_clipping_and_each_written_row(tmp_path):
+    """on_after_backward comes between backward and the clip (the norm is the raw one);
+    on_metrics after each metrics row is in state.rows and metrics.csv."""
+    from rnnlab.training.callbacks import Callback
+
+    seen: list = []
+
+    class Probe(Callback):
+        def on_after_backward(self, s, state):
+            grad = s.model.weight.grad.norm().item()  # d(out)/dw = 1: norm 1 each step
+            seen.append(("grad", state.step, grad))
+
+        def on_metrics(self, s, state):
+            seen.append(("rows", len(state.rows), len(s.run.read_metrics())))
+
+    task = Scripted(batches=2, scores=[1.0, 2.0])
+    cfg = load_config(TINY, ["optim.clip=0.01", "train.epochs=2"])
+    model = task.build_model()
+    run = Run.create(tmp_path, "loop")
+    session = Session(cfg, run, task, model, torch.optim.SGD(model.parameters(), lr=0.0), CPU,
+                      compiled=False, precision=Precision(32, CPU))  # fmt: skip
+    session.callbacks = [Probe()]
+    fit(session, Reporter(quiet=True), TrainState())
+    assert seen == [("grad", 0, 1.0), ("grad", 1, 1.0), ("rows", 1, 1),
+                    ("grad", 2, 1.0), ("grad", 3, 1.0), ("rows", 2, 2)]  # fmt: skip
+    clipped = torch.stack([p.grad.norm() for p in model.parameters()]).norm().item()
+    assert clipped == pytest.approx(0.01)  # the global norm, clipped after the hook

@@ -119,3 +119,20 @@ def test_a_tiny_language_model_trains_and_its_loss_falls(tmp_path, tiny_config):
     assert dataclasses.asdict(saved)["cell"] == "mgu"
     out = runner.invoke(app, ["predict", "--run", str(run), "--prefix", "the", "-n", "5"])
     assert out.exit_code == 0 and out.stdout.startswith("the"), out.output
+
+
+def test_the_gradient_flow_log_and_inspect_run_the_cells_own_equations(tmp_path, tiny_config):
+    """No list of known cells anywhere: the probe runs MGU.equations, so the gradient-flow
+    log trains and `inspect` draws the MGU's one gate f."""
+    overrides = ["model.cell=mgu", "model.impl=scratch", "train.log_grad_flow=true",
+                 "data.max_tokens=1000", "train.epochs=1", "train.sample_len=5"]  # fmt: skip
+    result = runner.invoke(app, ["train", str(tiny_config), *overrides, "--out",
+                                 str(tmp_path), "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = Path(result.stdout.strip())
+    with open(run / "grad_flow.csv") as f:
+        assert {r["curve"] for r in csv.DictReader(f)} == {"h1"}
+    inspected = runner.invoke(app, ["inspect", str(run), "--out", str(tmp_path / "inspect")])
+    assert inspected.exit_code == 0, inspected.output
+    with open(tmp_path / "inspect" / "gates.csv") as f:
+        assert {r["gate"] for r in csv.DictReader(f)} == {"f"}

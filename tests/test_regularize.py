@@ -1,4 +1,4 @@
-"""Regularising a recurrent language model (issue 12): tied weights, locked dropout, token
+"""Regularising a recurrent language model: tied weights, locked dropout, token
 dropout, weight drop for builtin and scratch stacks, the adaptive softmax and Zaremba's
 uniform init."""
 
@@ -168,6 +168,20 @@ def test_uniform_init_draws_every_parameter_in_range():
     cfg = ModelConfig(impl="scratch", hidden_size=8, init="uniform", init_range=0.01)
     classifier = SequenceClassifier(V, 2, cfg)  # its recurrent layers draw the same way
     assert 0.009 < classifier.encoder.stack.layer.weight_hh_l0.abs().max() <= 0.01
+
+
+def test_uniform_init_draws_each_scratch_weight_once():
+    """One draw per parameter, in registration order: the stack's weights are the numbers
+    a fresh generator gives for their shapes (a second draw would give others)."""
+    from rnnlab.models.stack import build_recurrent
+
+    cfg = ModelConfig(impl="scratch", hidden_size=4, init="uniform", init_range=0.3)
+    torch.manual_seed(7)
+    stack = build_recurrent(cfg, 3)
+    torch.manual_seed(7)
+    for name, param in stack.named_parameters():
+        expected = torch.empty(param.shape).uniform_(-0.3, 0.3)
+        torch.testing.assert_close(param.detach(), expected, msg=name)
 
 
 def outputs_of(m: LanguageModel) -> list[torch.Tensor]:

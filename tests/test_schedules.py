@@ -1,4 +1,4 @@
-"""Learning-rate schedules, early stopping and the time limit (issue 12): each schedule's lr
+"""Learning-rate schedules, early stopping and the time limit: each schedule's lr
 against a hand computation, plateau and early stop on a scripted metric sequence, a time
 limit that ends a run cleanly, and exact resumes with each schedule and mid-run counters."""
 
@@ -95,15 +95,21 @@ def test_step_schedule_every_step_size_epochs_is_torch_steplr():
     assert lrs[2] == 0.8 and lrs[3] < 0.8  # the first multiplication after epoch 3
 
 
-def test_cosine_schedule_matches_nanogpt_formula_per_step():
-    overrides = ["optim.lr=0.01", "optim.schedule=cosine", "optim.warmup_steps=4"]
-    s = session([*overrides, "optim.min_lr=0.001"], epochs=2, per_epoch=10)  # 20 steps
-    callback, state, used = CosineSchedule(s), TrainState(), []
-    for _ in range(25):
+def step_lrs(callback, s, steps: int) -> list[float]:
+    """The lr each of `steps` optimizer steps takes, driving on_step as the loop does."""
+    state, used = TrainState(), []
+    for _ in range(steps):
         used.append(s.optimizer.param_groups[0]["lr"])
         s.optimizer.step()
         state.step += 1
         callback.on_step(s, state)
+    return used
+
+
+def test_cosine_schedule_matches_nanogpt_formula_per_step():
+    overrides = ["optim.lr=0.01", "optim.schedule=cosine", "optim.warmup_steps=4"]
+    s = session([*overrides, "optim.min_lr=0.001"], epochs=2, per_epoch=10)  # 20 steps
+    used = step_lrs(CosineSchedule(s), s, 25)
     hand = []
     for it in range(25):  # nanoGPT train.py get_lr, with lr_decay_iters = 20
         if it < 4:
@@ -115,6 +121,19 @@ def test_cosine_schedule_matches_nanogpt_formula_per_step():
             hand.append(0.001 + coeff * (0.01 - 0.001))
     assert used == pytest.approx(hand, rel=1e-12)
     assert used[4] == pytest.approx(0.01) and used[3] < used[4] > used[5]
+
+
+def test_inverse_sqrt_warms_up_then_decays_as_one_over_sqrt_step():
+    from rnnlab.training.callbacks.inverse_sqrt import InverseSqrt
+
+    overrides = ["optim.lr=0.02", "optim.schedule=inverse_sqrt", "optim.warmup_steps=4"]
+    s = session(overrides)
+    used = step_lrs(InverseSqrt(s), s, 16)
+    hand = [0.02 * min(n / 4, math.sqrt(4 / n)) for n in range(1, 17)]  # steps n = 1, 2, ...
+    assert used == pytest.approx(hand, rel=1e-12)
+    assert used[3] == pytest.approx(0.02) and used[15] == pytest.approx(0.01)  # peak; half at 4x
+    s = session(["optim.lr=0.02", "optim.schedule=inverse_sqrt"])  # no warm-up: lr / sqrt(n)
+    assert step_lrs(InverseSqrt(s), s, 4)[3] == pytest.approx(0.02 / 2)  # step n = 4
 
 
 def test_a_budget_cosine_ends_its_decay_where_the_time_limit_ends_the_run(monkeypatch):
@@ -229,6 +248,7 @@ def test_a_scheduled_run_logs_the_lr_and_shows_it(tmp_path):
 RESUMED = {  # 4 epochs of 5 steps; each stopped in the middle of epoch 4
     "step": ["optim.schedule=step", "optim.gamma=0.5", "optim.start=1"],
     "cosine": ["optim.schedule=cosine", "optim.warmup_steps=3", "optim.min_lr=0.001"],
+    "inverse_sqrt": ["optim.schedule=inverse_sqrt", "optim.warmup_steps=3"],
     # lr 0.3: epoch 3 is worse than epoch 2, so the lr is halved before the stop
     "plateau": ["optim.schedule=plateau", "optim.factor=2", "model.dropout=0.5", "optim.lr=0.3"],
     # the same: one bad evaluation counted when it stops

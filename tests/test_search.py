@@ -1,4 +1,4 @@
-"""`rnnlab sweep --search random|optuna` (issue 15): the space syntax, random trials that
+"""`rnnlab sweep --search random|optuna`: the space syntax, random trials that
 depend on the seed and trial number alone, and an Optuna search on tiny_digitsum with 2
 workers that prunes runs on a scripted objective, is interrupted with SIGINT and resumed
 without repeating a finished trial."""

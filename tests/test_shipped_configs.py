@@ -34,7 +34,7 @@ def test_reported_figures_are_for_shipped_configs():
         assert isinstance(entry["reported"], str) and entry["reported"], name
 
 
-# The Jay Chou experiments of issue 13: each one trains (two epochs, on a cut of the text
+# The Jay Chou experiments: each one trains (two epochs, on a cut of the text
 # so that the test takes seconds) and writes its metrics and its samples after both prefixes.
 JAYCHOU_NEW = [
     "rnn_concise_jaychou",

@@ -1,4 +1,4 @@
-"""`train.tensorboard` (issue 15): the event files, read back with TensorBoard's own
+"""`train.tensorboard`: the event files, read back with TensorBoard's own
 EventAccumulator, hold every metrics.csv column at metrics.csv's steps with its values,
 the learning rate, the samples as text, gradient norms and the HParams; a resumed run
 appends without writing a step twice (even one an earlier process wrote after last.pt)."""

@@ -1,4 +1,4 @@
-"""Shell completion (issue 15): `rnnlab --install-completion` exists, and Tab completes
+"""Shell completion: `rnnlab --install-completion` exists, and Tab completes
 config paths and run folders through the shell protocol the installed script uses."""
 
 from __future__ import annotations

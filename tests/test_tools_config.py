@@ -1,4 +1,4 @@
-"""`rnnlab config show` and `rnnlab config keys` (issue 15): the resolved config as a run
+"""`rnnlab config show` and `rnnlab config keys`: the resolved config as a run
 saves it, every schema key with its meaning, and README's key table generated from them."""
 
 from __future__ import annotations

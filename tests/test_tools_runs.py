@@ -1,4 +1,4 @@
-"""`rnnlab runs` (issue 15): every run folder under a folder as a row, newest first, with
+"""`rnnlab runs`: every run folder under a folder as a row, newest first, with
 its status, key metric and best epoch from summary.json; `--json` for scripts."""
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from rnnlab.cli.config import config_app
 from rnnlab.cli.evaluate import evaluate
 from rnnlab.cli.export import export
 from rnnlab.cli.inspect import inspect
+from rnnlab.cli.plugins import PluginOption, import_given, with_plugins
 from rnnlab.cli.runs import runs
 from rnnlab.cli.sweep import compare, sweep
 from rnnlab.cpus import choose_threads, parse_threads, prepare_environment
@@ -67,10 +68,13 @@ def train(
         bool, typer.Option(help="Also write TensorBoard event files (train.tensorboard=true).")
     ] = False,
     threads: Annotated[Optional[str], typer.Option(help=THREADS_HELP)] = None,
+    plugin: PluginOption = None,
 ) -> None:
-    """Train a model from a config, or continue a stopped run (--resume); prints the run
-    folder when done. Ctrl-C, SIGTERM or SIGHUP saves last.pt after the current step and
-    writes summary.json (exit 130/143/129); more signals during that stop are absorbed."""
+    """Train a model from a config, or continue a stopped run (--resume).
+
+    Prints the run folder when done. Ctrl-C, SIGTERM or SIGHUP saves last.pt after the
+    current step and writes summary.json (exit 130/143/129); more signals during that stop
+    are absorbed."""
     from rnnlab.training.interrupt import Interrupted, stop_signals
 
     with stop_signals() as gate:  # the one line is printed while later signals are absorbed
@@ -78,6 +82,10 @@ def train(
             extra = ["train.tensorboard=true"] if tensorboard else []
             if threads is not None:
                 extra.append(f"threads={parse_threads(threads)}")
+            if resume is not None:
+                import_given(plugin)  # the run's config names the plug-ins it was made with
+            else:
+                extra = with_plugins(config, extra, plugin)
             run = _train_or_resume(
                 config, [*(overrides or []), *extra], out, run_dir, resume, quiet
             )
@@ -156,11 +164,14 @@ def predict(
         bool, typer.Option(help="Word models with <eos>: end the text at the first <eos>.")
     ] = False,
     threads: Annotated[str, typer.Option(help=THREADS_HELP)] = "auto",
+    plugin: PluginOption = None,
 ) -> None:
-    """Continue a prefix with a language model (word models: words separated by spaces),
-    or label a text or digit sequence with a classifier (prints the label and its
-    probability)."""
+    """Continue a prefix with a language model, or label a text with a classifier.
+
+    Word models take words separated by spaces; a classifier takes a text (--text) or a
+    digit sequence (--seq) and prints the label and its probability."""
     _check_predict_options(num_chars, temperature, top_k, checkpoint, seed)
+    import_given(plugin)
     options = {"--prefix": prefix, "--text": text, "--seq": seq}
     given = {option: value for option, value in options.items() if value is not None}
     if len(given) != 1:
@@ -198,7 +209,9 @@ def gen_digitsum(
     k_eval: Annotated[int, typer.Option(help="Augmented copies of each pair, dev and test.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
 ) -> None:
-    """nndl's DigitSum data: one example a line, digits, a tab, the sum of the first two."""
+    """Write nndl's DigitSum data sets.
+
+    One example a line: digits, a tab, the sum of the first two."""
     try:
         parsed = [int(part) for part in lengths.split(",")]
     except ValueError:

@@ -4,6 +4,7 @@ option, a missing argument), leaves as one `error:` line on stderr and exit code
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 
 import typer
@@ -62,7 +63,9 @@ def _meant(group, err, args) -> str:
 
 def user_errors(command):
     """The CLI boundary: a user error becomes `error: <one line>` and exit code 2; so does
-    a storage fault (read-only, full, no permission, name too long) at any write."""
+    a storage fault (read-only, full, no permission, name too long) at any write. The
+    command's docstring becomes its --help with each paragraph on one line, for the
+    terminal to wrap (`unwrapped`)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -78,7 +81,15 @@ def user_errors(command):
             typer.echo(f"error: {fault}", err=True)
             raise typer.Exit(2) from None
 
+    wrapper.__doc__ = unwrapped(command.__doc__ or "")
     return wrapper
+
+
+def unwrapped(doc: str) -> str:
+    """A docstring with each paragraph's lines joined: --help wraps them to the terminal
+    instead of keeping the source's line breaks mid-sentence."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
 def check_checkpoint(which: str) -> None:

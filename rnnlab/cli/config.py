@@ -30,8 +30,9 @@ def show(
         Optional[list[str]], typer.Argument(help="KEY=VALUE overrides, as for rnnlab train.")
     ] = None,
 ) -> None:
-    """The config as a run would save it (config.yaml): every default filled in, the
-    overrides applied, checked as `rnnlab train` checks it."""
+    """Print the config as a run would save it (config.yaml).
+
+    Every default filled in, the overrides applied, checked as `rnnlab train` checks it."""
     from rnnlab.config import dump_config, load_config
     from rnnlab.tasks import check_config
 
@@ -47,7 +48,9 @@ def keys(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list, for scripts.")] = False,
 ) -> None:
-    """Every config key: type, default, range and its one-line meaning, from the schema."""
+    """List every config key with its type, default, range and meaning.
+
+    Read from the schema itself (rnnlab/config/schema.py)."""
     from rnnlab.config.keys import config_keys, keys_markdown
 
     found = config_keys()

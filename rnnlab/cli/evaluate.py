@@ -13,6 +13,7 @@ import typer
 
 from rnnlab.cli.boundary import check_checkpoint, user_errors
 from rnnlab.cli.complete import complete_run
+from rnnlab.cli.plugins import PluginOption, import_given
 from rnnlab.errors import RnnlabError
 
 
@@ -55,11 +56,15 @@ def evaluate(
     threads: Annotated[
         str, typer.Option(help="CPU threads: auto (usable cores less other load) or N.")
     ] = "auto",
+    plugin: PluginOption = None,
 ) -> None:
-    """Score a run's held-out data again from its checkpoint (every token, float32, as
-    training did); with --dynamic, also while the model keeps learning from the text it
-    has scored (dynamic evaluation: each segment is scored, then learnt from)."""
+    """Score a run's held-out data again from its checkpoint.
+
+    Every token, in float32, as training did; with --dynamic, also while the model keeps
+    learning from the text it has scored (dynamic evaluation: each segment is scored, then
+    learnt from)."""
     check_checkpoint(checkpoint)
+    import_given(plugin)
     if rule not in ("rms", "sgd"):
         raise RnnlabError(f"--rule must be rms or sgd, got {rule!r}")
     if lr is not None and not (math.isfinite(lr) and lr > 0):

@@ -10,6 +10,7 @@ import typer
 
 from rnnlab.cli.boundary import user_errors
 from rnnlab.cli.complete import complete_run
+from rnnlab.cli.plugins import PluginOption, import_given
 
 
 @user_errors
@@ -25,10 +26,15 @@ def export(
     out: Annotated[
         Optional[Path], typer.Option(help="The model file (default: RUN/export/model.onnx|.pt).")
     ] = None,
+    plugin: PluginOption = None,
 ) -> None:
-    """Export a language model as a step function (ids and state in, logits and state out)
-    or a classifier (ids and lengths in, probabilities out); vocab.json, labels.json and
-    <file>.json (its inputs and outputs) go beside the file. Prints the file and how closely it matches PyTorch."""
+    """Export a trained model as ONNX or TorchScript.
+
+    A language model becomes a step function (ids and state in, logits and state out), a
+    classifier a function of ids and lengths to probabilities; vocab.json, labels.json and
+    <file>.json (its inputs and outputs) go beside the file. Prints the file and how
+    closely it matches PyTorch."""
+    import_given(plugin)
     from rnnlab.cli.pick import pick_run
     from rnnlab.inference.export import export_run
 

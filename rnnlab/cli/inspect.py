@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from rnnlab.cli.boundary import check_checkpoint, user_errors
+from rnnlab.cli.plugins import PluginOption, import_given
 from rnnlab.errors import RnnlabError
 
 UNIT = re.compile(r"(\d+):(\d+)")
@@ -46,10 +47,14 @@ def inspect(
         bool, typer.Option("--grad-flow", help="Only the gradient flow (overlays several runs).")
     ] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = "cpu",
+    plugin: PluginOption = None,
 ) -> None:
-    """Why a recurrent network remembers or forgets: ||dL/dh_t|| against the distance from
-    the loss (trained and at initialisation), LSTM/GRU gate saturation, and for language
-    models a page of what single units track (units.html). Prints the folder."""
+    """Draw why a recurrent network remembers or forgets.
+
+    ||dL/dh_t|| against the distance from the loss (trained and at initialisation), the
+    saturation of the cell's sigmoid gates, and for language models a page of what single
+    units track (units.html). Prints the folder."""
+    import_given(plugin)
     given = {
         k: v for k, v in {"--text": text, "--seq": seq, "--split": split}.items() if v is not None
     }

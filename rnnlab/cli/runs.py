@@ -24,8 +24,10 @@ def runs(
     ] = Path("runs"),
     as_json: Annotated[bool, typer.Option("--json", help="A JSON list, for scripts.")] = False,
 ) -> None:
-    """List run folders and sweeps (cells, how many finished): name, status, key metric
-    (best), best epoch, epochs, wall time, started; newest first."""
+    """List run folders and sweeps, newest first.
+
+    Each run: name, status, key metric (best), best epoch, epochs, wall time, started; each
+    sweep: its cells and how many finished."""
     from rnnlab.runs.listing import list_runs
 
     rows = list_runs(folder)

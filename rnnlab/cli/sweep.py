@@ -10,6 +10,7 @@ import typer
 
 from rnnlab.cli.boundary import user_errors
 from rnnlab.cli.complete import complete_config, complete_run
+from rnnlab.cli.plugins import PluginOption, import_given, with_plugins
 from rnnlab.errors import RnnlabError
 
 
@@ -85,9 +86,12 @@ def sweep(
         Optional[str],
         typer.Option(help="CPU threads per run (default: the cores divided by --workers)."),
     ] = None,
+    plugin: PluginOption = None,
 ) -> None:
-    """Run a grid of configs (and seeds) as ordinary runs, or a random or Optuna search
-    (--search, with pruning); gather results.csv and plots."""
+    """Run a grid of configs, or a random or Optuna search, as ordinary runs.
+
+    A grid runs every point (and seed); --search samples sweep.space (Optuna with
+    pruning). Gathers results.csv and plots."""
     from rnnlab.sweep import parse_grid_options, parse_seeds, plan_sweep, reopen_sweep
 
     if workers is not None and workers < 1:
@@ -98,6 +102,9 @@ def sweep(
         if config is None:
             raise RnnlabError("--threads applies to a new sweep (a resumed one keeps its own)")
         overrides = [*(overrides or []), f"threads={parse_threads(threads)}"]
+    import_given(plugin)  # a resumed sweep's base config names its own
+    if config is not None:
+        overrides = with_plugins(config, overrides or [], plugin)
     given = {"name": executor, "address": address, "gpus_per_run": gpus_per_run,
              "cpus_per_run": cpus_per_run, "max_retries": max_retries}  # fmt: skip
     searching = search is not None or trials is not None or bool(space)

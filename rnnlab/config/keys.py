@@ -58,9 +58,13 @@ def _keys(cls: type, prefix: str, comments: dict) -> Iterator[Key]:
             default = f.default_factory()
         yield Key(
             key=prefix + f.name,
-            type=type_name(hint),
+            type=" | ".join(f.metadata["names"]()) if "names" in f.metadata else type_name(hint),
             default=json.dumps(default, ensure_ascii=False),
-            range=", ".join(f"{RANGE_SYMBOLS[k]} {_bound(v)}" for k, v in f.metadata.items()),
+            range=", ".join(
+                f"{RANGE_SYMBOLS[k]} {_bound(v)}"
+                for k, v in f.metadata.items()
+                if k in RANGE_SYMBOLS
+            ),
             meaning=comments.get((cls.__name__, f.name), ""),
         )
 

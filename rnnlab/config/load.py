@@ -17,6 +17,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from rnnlab.config.limits import load_yaml, read_config_text
+from rnnlab.config.plugins import import_plugins
 from rnnlab.config.schema import Config
 from rnnlab.config.techniques import check_techniques
 from rnnlab.errors import RnnlabError
@@ -120,6 +121,10 @@ def flatten_dotted(tree: dict, prefix: str = "") -> dict:
 
 
 def config_from_dict(raw: dict) -> Config:
+    """The checked Config of a raw mapping; its plug-ins are imported first, so that what
+    they register is there to check against."""
+    if isinstance(raw, dict) and raw.get("plugins") is not None:
+        import_plugins(_check_type("plugins", raw["plugins"], list[str]))
     cfg = _build(Config, raw, "")
     _check_cross_fields(cfg)
     return cfg
@@ -151,8 +156,14 @@ def _build(cls: Any, raw: Any, prefix: str) -> Any:  # cls: a dataclass of the s
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, raw[name] if raw[name] is not None else {}, key + ".")
         else:
-            values[name] = _check_range(key, _check_type(key, raw[name], hint), f.metadata)
+            values[name] = check_value(key, raw[name], hint, f.metadata)
     return cls(**values)
+
+
+def check_value(key: str, value: Any, hint: Any, bounds: typing.Mapping) -> Any:
+    """`value` checked against a type hint and range bounds (gt, ge, lt, le), as the
+    schema's fields are; RnnlabError naming `key` otherwise."""
+    return _check_range(key, _check_type(key, value, hint), bounds)
 
 
 def _check_type(key: str, value: Any, hint: Any) -> Any:
@@ -206,6 +217,8 @@ def _check_range(key: str, value: Any, bounds: typing.Mapping) -> Any:
         "le": (lambda v, b: v <= b, "<= {}"),
     }
     for name, bound in bounds.items():
+        if name not in tests:
+            continue  # not a bound: e.g. the registry of a name (`names`)
         ok, text = tests[name]
         if not ok(value, bound):
             raise RnnlabError(f"'{key}' must be {text.format(bound)}, got {value!r}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
+from rnnlab.config.schedules import schedule_names
+
 
 def bounded(default, **bounds):
     """A field with a default and range bounds: gt, ge, lt, le."""
@@ -55,7 +57,9 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    cell: str = "gru"  # the cell: rnn, gru, lstm, mgu, mingru, minlstm, lru, s6 (models/cells)
+    cell: str = (
+        "gru"  # the cell: rnn, gru, lstm, mgu, indrnn, mingru, minlstm, lru, s6 (models/cells)
+    )
     impl: Literal["builtin", "scratch"] = "builtin"  # torch.nn layers or rnnlab's own cells
     hidden_size: int = bounded(256, gt=0)  # units per layer and direction
     num_layers: int = bounded(1, gt=0)  # stacked recurrent layers
@@ -86,6 +90,7 @@ class ModelConfig:
     expand: Optional[int] = bounded(None, ge=1)  # s6: inner width = expand * hidden_size
     r_min: Optional[float] = bounded(None, ge=0, lt=1)  # lru: min eigenvalue modulus at init
     r_max: Optional[float] = bounded(None, gt=0, lt=1)  # lru: max eigenvalue modulus at init
+    options: dict[str, Any] = bounded({})  # the keys a plug-in's cell declares (its spec's keys)
 
 
 @dataclass
@@ -99,13 +104,13 @@ class OptimConfig:
     clip: Optional[float] = bounded(1.0, gt=0)  # max global gradient norm; null = no clipping
     # the learning-rate schedule (training/callbacks/schedule.py); its keys follow, each
     # belongs to the schedules named in its comment and is an error with any other one
-    schedule: Literal["none", "step", "plateau", "cosine"] = "none"
+    schedule: str = field(default="none", metadata={"names": schedule_names})
     gamma: Optional[float] = bounded(None, gt=0)  # step: multiply by gamma (default 0.1)
     step_size: Optional[int] = bounded(None, gt=0)  # step: every N epochs (default 1)
     start: Optional[int] = bounded(None, gt=0)  # step: first multiply after epoch N (step_size)
     factor: Optional[float] = bounded(None, gt=1)  # plateau: divide by factor (default 10)
     patience: Optional[int] = bounded(None, ge=0)  # plateau: evaluations to wait (default 0)
-    warmup_steps: Optional[int] = bounded(None, ge=0)  # cosine: linear warm-up steps (0)
+    warmup_steps: Optional[int] = bounded(None, ge=0)  # cosine, inverse_sqrt: warm-up steps (0)
     # cosine: steps to min_lr (default: the whole run); budget: where train.time_limit ends it
     decay_steps: Union[int, Literal["budget"], None] = bounded(None, gt=0)
     min_lr: Optional[float] = bounded(None, ge=0)  # cosine, plateau: the floor (default 0)
@@ -114,6 +119,7 @@ class OptimConfig:
     average: Literal["none", "uniform", "ema"] = "none"
     average_start: Optional[int] = bounded(None, ge=0)  # uniform, ema: first step (default 0)
     average_decay: Optional[float] = bounded(None, gt=0, lt=1)  # ema: the decay (0.999)
+    options: dict[str, Any] = bounded({})  # the keys a plug-in's schedule declares
 
 
 @dataclass
@@ -174,3 +180,6 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)  # used by `rnnlab sweep` only
+    # Python modules imported before the config is checked, to register cells, datasets or
+    # schedules of your own (docs/plugins.md); `--plugin MODULE` adds one
+    plugins: list[str] = bounded([])

@@ -1,22 +1,16 @@
-"""Config checks for issue 12's training techniques (torch-free, called by `load.py`):
-learning-rate schedules and their keys, the time limit's duration, and the regularisers of
-language models that depend on one another."""
+"""Config checks for the training techniques (torch-free, called by `load.py`):
+learning-rate schedules and their keys (`schedules.py`), the time limit's duration, and the
+regularisers of language models that depend on one another."""
 
 from __future__ import annotations
 
 import re
 
+from rnnlab.config.schedules import check_schedule
 from rnnlab.errors import RnnlabError
 
 DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)([hms])")
 SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
-# optim keys that belong to a learning-rate schedule, by schedule
-SCHEDULE_KEYS = {
-    "none": (),
-    "step": ("gamma", "step_size", "start"),
-    "plateau": ("factor", "patience", "min_lr"),
-    "cosine": ("warmup_steps", "decay_steps", "min_lr"),
-}
 
 
 def check_techniques(cfg) -> None:
@@ -51,19 +45,6 @@ def parse_duration(text: str | float, key: str) -> float:
     if seconds <= 0:
         raise RnnlabError(f"'{key}' must be a positive duration, got {text!r}")
     return seconds
-
-
-def check_schedule(optim) -> None:
-    """Every schedule key set belongs to `optim.schedule`."""
-    own = SCHEDULE_KEYS[optim.schedule]
-    every = dict.fromkeys(key for keys in SCHEDULE_KEYS.values() for key in keys)
-    for key in every:
-        if key not in own and getattr(optim, key) is not None:
-            users = [name for name, keys in SCHEDULE_KEYS.items() if key in keys]
-            raise RnnlabError(
-                f"'optim.{key}' belongs to optim.schedule: {' or '.join(users)}, "
-                f"not to optim.schedule: {optim.schedule}"
-            )
 
 
 def check_average(optim) -> None:

@@ -24,6 +24,13 @@ class Dataset:
     """Base of every dataset. Subclasses derive from TextCorpus or ClassifyDataset (what
     their data is) and implement `load`."""
 
+    unused_model_keys: tuple[str, ...] = ()  # model keys its task ignores: set, an error
+
+    @classmethod
+    def what_it_trains(cls) -> str:
+        """How an error names the task of a dataset that ignores some model keys."""
+        return "trains a classifier"
+
     @classmethod
     def check_config(cls, cfg: Config) -> None:
         """Fail early, before any data is read, on config values this dataset cannot use."""

@@ -4,44 +4,21 @@ itself (keys, types, ranges) is checked by `rnnlab.config`; this is the layer ab
 
 from __future__ import annotations
 
-from rnnlab.config import Config
+from rnnlab.config import Config, ModelConfig
 from rnnlab.errors import RnnlabError
 
-from .base import DATASETS, TextCorpus
+from .base import DATASETS
 
 
 def check_config(cfg: Config):
     """`cfg` once its dataset accepts it; RnnlabError naming the key otherwise."""
-    DATASETS.get(cfg.data.dataset).check_config(cfg)
-    if not issubclass(DATASETS.get(cfg.data.dataset), TextCorpus):  # a classifier
-        _check_lm_only(cfg)
+    dataset = DATASETS.get(cfg.data.dataset)
+    dataset.check_config(cfg)
+    defaults = ModelConfig()
+    for key in dataset.unused_model_keys:  # a classifier's: the language model's keys
+        if getattr(cfg.model, key) != getattr(defaults, key):
+            raise RnnlabError(
+                f"'model.{key}' is for language models; dataset '{cfg.data.dataset}' "
+                f"{dataset.what_it_trains()}"
+            )
     return cfg
-
-
-# model keys only a language model has (issue 12): a classifier would ignore them
-LM_ONLY = (
-    "tie_weights",
-    "embed_dropout",
-    "output_dropout",
-    "locked_dropout",
-    "token_dropout",
-    "weight_drop",
-    "ar",
-    "tar",
-)
-
-
-def _check_lm_only(cfg) -> None:
-    set_keys = [key for key in LM_ONLY if getattr(cfg.model, key)]
-    if cfg.model.softmax != "full":
-        set_keys.append("softmax")
-    if set_keys:
-        from .memory import MemoryDataset, describe
-
-        dataset = DATASETS.get(cfg.data.dataset)
-        what = "trains a classifier"
-        if issubclass(dataset, MemoryDataset):
-            what = f"is {describe(dataset)}"
-        raise RnnlabError(
-            f"'model.{set_keys[0]}' is for language models; dataset '{cfg.data.dataset}' {what}"
-        )

@@ -91,6 +91,11 @@ class Labelled:
 class ClassifyDataset(Dataset):
     """Base of the classification datasets: `load(cfg)` returns a `Labelled`."""
 
+    # a classifier reads one final state, with no output layer over tokens: the language
+    # model's regularisers and softmax would be ignored
+    unused_model_keys = ("tie_weights", "embed_dropout", "output_dropout", "locked_dropout",
+                         "token_dropout", "weight_drop", "ar", "tar", "softmax")  # fmt: skip
+
     def load(self, cfg) -> Labelled:
         raise NotImplementedError
 

@@ -29,6 +29,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import write_atomic
 
 from .base import DATASETS, Dataset
+from .labelled import ClassifyDataset
 from .safe_read import check_regular, max_data_bytes
 from .store import data_dir, resolve_data_path
 from .vocab import Vocab
@@ -64,6 +65,11 @@ class MemoryDataset(Dataset):
     key_metric: ClassVar[str]  # without the split: "mse", "acc", "loss"
     higher_is_better: ClassVar[bool] = True
     real_inputs: ClassVar[int] = 0  # features per step for real-valued inputs; 0: token ids
+    unused_model_keys = ClassifyDataset.unused_model_keys  # no output layer over tokens
+
+    @classmethod
+    def what_it_trains(cls) -> str:
+        return f"is {describe(cls)}"
 
     # --- what subclasses define ---
     @classmethod

@@ -99,11 +99,16 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
         import_onnx()
     _, _, artifacts, model = load_model(run, which, torch.device("cpu"))
     vocab, classes = artifacts.vocab, (artifacts.classes or None)
-    model = builtin_equivalent(model, cfg.model, len(vocab), classes)
+    # no torch.nn twin to trace, and no parallel form that traces: one step, a scripted loop
+    stepwise = CELLS.get(cfg.model.cell).torch_layer is None and not sequence
+    if stepwise:
+        check_stepwise(cfg.model.cell, fmt, classes)
+    else:
+        model = builtin_equivalent(model, cfg.model, len(vocab), classes)
     wrapper: nn.Module
     if classes is None:
         assert isinstance(model, LanguageModel)  # a run without labels is a language model
-        wrapper = LMStep(model, cfg.model.cell == "lstm", sequence)
+        wrapper = LMStep(model, CELLS.get(cfg.model.cell).memory, sequence)
     else:
         assert isinstance(model, SequenceClassifier)
         wrapper = ClassifierProbs(model)
@@ -115,7 +120,7 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
         to_onnx(wrapper, example, signature, out)
         max_diff = compare(wrapper, check, onnx_runner(out, signature))
     else:
-        to_torchscript(wrapper, example, out)
+        to_torchscript(wrapper, example, out, stepwise)
         max_diff = compare(wrapper, check, torchscript_runner(out))
     if not max_diff <= TOLERANCE:
         raise RnnlabError(f"{out} does not match the PyTorch model (max |diff| {max_diff:.3g})")
@@ -131,7 +136,7 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
 def check_sequence_export(cell: str, fmt: str) -> None:
     """A sequence layer exports when its class says it traces for any length (and its
     state is (h,)), to TorchScript only; RnnlabError before anything is written."""
-    if not CELLS.get(cell).load_layer().traceable:
+    if not getattr(CELLS.get(cell).load_layer(), "traceable", False):
         raise RnnlabError(
             f"model.cell: {cell} cannot be exported yet: its parallel form's loops depend on "
             "the length, so a traced file would not hold for other lengths"
@@ -237,13 +242,66 @@ def to_onnx(wrapper: nn.Module, example: tuple, signature: dict, out: Path) -> N
     tmp.replace(out)
 
 
-def to_torchscript(wrapper: nn.Module, example: tuple, out: Path) -> None:
+def to_torchscript(wrapper: nn.Module, example: tuple, out: Path, stepwise: bool) -> None:
+    """Trace the wrapper; `stepwise`: trace one step and script the loop over time."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(wrapper, example)
+        traced = time_loop(wrapper, example) if stepwise else torch.jit.trace(wrapper, example)
         tmp = out.with_name(f".{out.name}.tmp")
         torch.jit.save(traced, str(tmp))
     tmp.replace(out)
+
+
+class TimeLoop(nn.Module):
+    """A language model's traced one-step function run over every step of `ids` (B, T):
+    a cell with no torch.nn layer runs its scratch loop, which a trace would fix to the
+    example's length, so the loop is scripted and only one step is traced."""
+
+    def __init__(self, step: nn.Module):
+        super().__init__()
+        self.step = step
+
+    def forward(self, ids: torch.Tensor, h: torch.Tensor):
+        outs: list[torch.Tensor] = []
+        for t in range(ids.shape[1]):
+            logits, h = self.step(ids[:, t : t + 1], h)  # (B, 1, V), (L*D, B, H)
+            outs.append(logits)
+        return torch.cat(outs, 1), h  # (B, T, V)
+
+
+class TimeLoopWithMemory(nn.Module):
+    """`TimeLoop` for a cell whose state is (h, c)."""
+
+    def __init__(self, step: nn.Module):
+        super().__init__()
+        self.step = step
+
+    def forward(self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+        outs: list[torch.Tensor] = []
+        for t in range(ids.shape[1]):
+            logits, h, c = self.step(ids[:, t : t + 1], h, c)  # (B, 1, V), (L*D, B, H) x 2
+            outs.append(logits)
+        return torch.cat(outs, 1), h, c  # (B, T, V)
+
+
+def time_loop(wrapper: nn.Module, example: tuple):
+    """The scripted loop over a one-step trace of `wrapper` (an `LMStep`)."""
+    assert isinstance(wrapper, LMStep)  # check_stepwise refuses classifiers
+    step = torch.jit.trace(wrapper, (example[0][:, :1], *example[1:]))
+    return torch.jit.script(TimeLoopWithMemory(step) if wrapper.lstm else TimeLoop(step))
+
+
+def check_stepwise(cell: str, fmt: str, classes) -> None:
+    """What a cell with no torch.nn layer can be exported as: a TorchScript language model."""
+    if fmt != "torchscript":
+        raise RnnlabError(
+            f"model.cell: {cell} has no torch.nn layer for ONNX to map: use --format torchscript"
+        )
+    if classes is not None:
+        raise RnnlabError(
+            f"a classifier with model.cell: {cell} (no torch.nn layer) cannot be exported; "
+            "language models can (--format torchscript)"
+        )
 
 
 def onnx_runner(path: Path, signature: dict):

@@ -31,7 +31,7 @@ class Builtin(Recurrent):
             **extra,
         )
         if model_cfg.init != "default":  # torch.nn has drawn its default already
-            init_recurrent(self.layer, model_cfg.init, model_cfg.hidden_size)
+            init_recurrent(self.layer, model_cfg.init, model_cfg.hidden_size, model_cfg.init_range)
 
     def forward(self, inputs, state=None):
         return self.layer(inputs, state)  # (T, B, H * directions), state

@@ -2,7 +2,7 @@
 
 torch draws a CPU dropout mask one 32-bit Mersenne-Twister number per element
 (`bernoulli_`): 14.5 ms for a (64, 32, 512) output on the 2-core AVX2 host, about 13 % of
-a `lstm_shakespeare` training step (issue 12). `keep_mask` takes 16 random bits per element
+a `lstm_shakespeare` training step. `keep_mask` takes 16 random bits per element
 from 64-bit words instead, four elements per draw, and compares them with a threshold:
 4.4 ms for the same mask. The probability is rounded to a multiple of 1/65536 and the kept
 values are scaled by the inverse of the rounded keep rate, so the mask's mean is exactly 1.

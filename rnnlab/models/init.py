@@ -33,7 +33,9 @@ def init_recurrent(
             param.normal_(0.0, 0.01)
         else:
             for block in param.split(hidden_size):  # one gate's rows (H, D) or (H, H)
-                if scheme == "orthogonal" and name.startswith("weight_hh"):
+                if block.dim() == 1:  # a diagonal recurrence u (IndRNN): Li et al.'s U(0, 1)
+                    block.uniform_(0.0, 1.0)
+                elif scheme == "orthogonal" and name.startswith("weight_hh"):
                     nn.init.orthogonal_(block)
                 else:
                     nn.init.xavier_uniform_(block)

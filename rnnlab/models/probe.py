@@ -5,12 +5,8 @@ torch.nn's layers (cuDNN, oneDNN) and the scratch stack's `Sequence` node run a 
 sequence as one operation, so neither shows a step's h_t to autograd. `probe` copies the
 weights of any rnnlab model (a language model or a classifier, builtin or scratch: both
 use torch.nn's parameter names and gate order, see cells.py) and `unroll` runs the
-textbook equations again, one step at a time, from those copies:
-
-    rnn   h = act(W x + b_ih + U h_prev + b_hh)        residual SRN: h = h_prev + act(...)
-    gru   r = sigmoid(...), z = sigmoid(...), h_tilde = tanh(W_h x + b_ih + r * (U_h h_prev + b_hh))
-          h = z * h_prev + (1 - z) * h_tilde
-    lstm  i, f, o = sigmoid(...), c_tilde = tanh(...), c = f * c_prev + i * c_tilde, h = o * tanh(c)
+cell's own step equations again (`Cell.equations`, rnnlab/models/cells), one step at a
+time, from those copies; the cell's spec says whether its state has a memory cell c.
 
 The copies are detached (float64 by default, so gradients that vanish to 1e-40 stay
 measurable), so measuring never touches the model's parameters or their `.grad`; there
@@ -29,8 +25,7 @@ from torch import nn
 
 from rnnlab.errors import RnnlabError
 
-SIGMOID_GATES = {"rnn": (), "gru": ("r", "z"), "lstm": ("i", "f", "o")}  # per-step gates kept
-ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "linear": lambda a: a}  # linear: tests
+from .cells import CELLS
 
 
 @dataclass
@@ -38,7 +33,7 @@ class Direction:
     """The weights of one direction of one layer, torch.nn's shapes and gate order."""
 
     w_ih: torch.Tensor  # (G*H, D)
-    w_hh: torch.Tensor  # (G*H, H)
+    w_hh: torch.Tensor  # (G*H, H), or (G*H,) for a diagonal recurrence (IndRNN)
     b_ih: torch.Tensor  # (G*H,)
     b_hh: torch.Tensor  # (G*H,)
     reverse: bool  # runs from the last step to the first
@@ -49,9 +44,9 @@ class Probe:
     """A model's weights as plain tensors: input, recurrent layers, output head."""
 
     kind: str  # "lm" (a logit per step) or "classifier" (one logit vector per sequence)
-    cell: str  # rnn | gru | lstm
-    nonlinearity: str  # rnn: tanh | relu (| linear)
-    residual: bool  # rnn: nndl's residual SRN
+    cell: Any  # the cell's equations (a `Cell` of rnnlab.models.cells), built from the config
+    memory: bool  # the state is (h, c)
+    gates: int  # gate blocks G of the cell's weights
     layers: list[list[Direction]]  # [layer][direction]
     embed: torch.Tensor | None  # (V, D) a learned embedding; None: one-hot input
     vocab_size: int
@@ -60,7 +55,7 @@ class Probe:
 
     @property
     def hidden_size(self) -> int:
-        return self.layers[0][0].w_hh.shape[1]
+        return self.layers[0][0].w_ih.shape[0] // self.gates  # W_ih: (G*H, D)
 
     @property
     def directions(self) -> int:
@@ -108,13 +103,12 @@ def probe(model: nn.Module, model_cfg, dtype: torch.dtype = torch.float64) -> Pr
     embed, head = model.embed, model.head
     assert isinstance(embed, (nn.Embedding, OneHot))  # make_input's two inputs
     assert isinstance(head, nn.Linear)  # not the adaptive softmax: it has no one weight
-    if model_cfg.cell not in SIGMOID_GATES:
-        raise RnnlabError(f"inspect does not know the equations of cell '{model_cfg.cell}'")
+    spec = CELLS.get(model_cfg.cell)
     return Probe(
         kind=kind,
-        cell=model_cfg.cell,
-        nonlinearity=model_cfg.nonlinearity,
-        residual=bool(model_cfg.residual),
+        cell=spec.build(model_cfg),
+        memory=spec.memory,
+        gates=spec.gates,
         layers=[
             [Direction(copy(d[0]), copy(d[1]), copy(d[2]), copy(d[3]), d[4]) for d in layer]
             for layer in layers
@@ -146,21 +140,8 @@ def _direction(stack: nn.Module, suffix: str, reverse: bool) -> tuple:
 
 def step(p: Probe, gx: torch.Tensor, h: torch.Tensor, c, d: Direction):
     """One time step from gx = W x_t + b_ih (B, G*H) and h_prev (B, H): (h, c, gates)."""
-    u = torch.addmm(d.b_hh, h, d.w_hh.t())  # U h_prev + b_hh   (B, G*H)
-    if p.cell == "rnn":
-        a = ACTIVATIONS[p.nonlinearity](gx + u)
-        return (h + a if p.residual else a), None, {}
-    if p.cell == "gru":
-        x_r, x_z, x_h = gx.chunk(3, 1)
-        u_r, u_z, u_h = u.chunk(3, 1)
-        r = torch.sigmoid(x_r + u_r)  # reset gate
-        z = torch.sigmoid(x_z + u_z)  # update gate
-        h_tilde = torch.tanh(x_h + r * u_h)  # candidate state
-        return z * h + (1 - z) * h_tilde, None, {"r": r, "z": z}
-    g_i, g_f, g_c, g_o = (gx + u).chunk(4, 1)
-    i, f, o = torch.sigmoid(g_i), torch.sigmoid(g_f), torch.sigmoid(g_o)  # input, forget, output
-    c = f * c + i * torch.tanh(g_c)  # memory cell: f * c_prev + i * c_tilde
-    return o * torch.tanh(c), c, {"i": i, "f": f, "o": o}
+    state, gates = p.cell.equations(gx, (h, c) if p.memory else (h,), d.w_hh, d.b_hh)
+    return state[0], (state[1] if p.memory else None), gates
 
 
 def unroll(p: Probe, x: torch.Tensor, state: list | None = None, keep: bool = True) -> Trace:
@@ -168,7 +149,7 @@ def unroll(p: Probe, x: torch.Tensor, state: list | None = None, keep: bool = Tr
     ([l][d] -> (h, c), as `Trace.last`; None: zeros). `keep=False` keeps only the top
     layer's outputs and the last state (long texts without gradients)."""
     T, B = x.shape[:2]
-    H, lstm = p.hidden_size, p.cell == "lstm"
+    H, lstm = p.hidden_size, p.memory
     zeros = x.new_zeros(B, H)
     hs, cs, gates, last = [], [], [], []
     for layer, directions in enumerate(p.layers):
@@ -186,7 +167,7 @@ def unroll(p: Probe, x: torch.Tensor, state: list | None = None, keep: bool = Tr
             layer_last.append((h, c))
             layer_h.append(steps_h if keep else [])
             layer_c.append(steps_c if keep else [])
-            names = SIGMOID_GATES[p.cell] if keep else ()
+            names = p.cell.sigmoid_gates if keep else ()
             layer_g.append({n: torch.stack([g[n] for g in steps_g]) for n in names})
         x = torch.cat(outs, 2) if len(outs) > 1 else outs[0]  # (T, B, H * directions)
         hs.append(layer_h)
@@ -269,6 +250,13 @@ def _states(p: Probe, trace: Trace, reverse: bool) -> list[tuple[str, list[torch
                 if trace.c is not None:
                     named.append((curve_name("c", layer, reverse), trace.c[layer][k]))
     return named
+
+
+def probe_supported(model: nn.Module, model_cfg) -> None:
+    """RnnlabError now, before a run folder exists, if the gradient flow of this model
+    cannot be measured (a gated cell whose equations `probe` cannot run)."""
+    if not CELLS.get(model_cfg.cell).sequence:
+        probe(model, model_cfg)
 
 
 def measure_grad_flow(model: nn.Module, model_cfg, tokens, targets) -> dict[str, list[float]]:

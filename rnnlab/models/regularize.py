@@ -1,4 +1,4 @@
-"""What makes a recurrent language model generalise (issue 12), around any recurrent stack:
+"""What makes a recurrent language model generalise, around any recurrent stack:
 
     TokenDropout      blanks whole input tokens (`model.token_dropout`, Xie et al. 2017)
     SequenceDropout   dropout on (T, B, D) sequences: a fresh mask per element, or with

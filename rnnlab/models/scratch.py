@@ -78,7 +78,15 @@ class Weights(nn.Module):
     """The parameters of a stack, named, shaped and ordered exactly as in torch.nn.RNN,
     GRU and LSTM (so PyTorch's default initialisation draws the same numbers)."""
 
-    def __init__(self, gates: int, input_size: int, hidden_size: int, layers: int, dirs: int):
+    def __init__(
+        self,
+        gates: int,
+        input_size: int,
+        hidden_size: int,
+        layers: int,
+        dirs: int,
+        diagonal: bool = False,
+    ):  # diagonal: weight_hh is a vector (G*H,), an elementwise recurrence (IndRNN)
         super().__init__()
         for layer in range(layers):
             size = input_size if layer == 0 else hidden_size * dirs
@@ -86,9 +94,8 @@ class Weights(nn.Module):
                 s = suffix(layer, direction)
                 rows = gates * hidden_size
                 self.register_parameter(f"weight_ih{s}", nn.Parameter(torch.empty(rows, size)))
-                self.register_parameter(
-                    f"weight_hh{s}", nn.Parameter(torch.empty(rows, hidden_size))
-                )
+                hh = (rows,) if diagonal else (rows, hidden_size)
+                self.register_parameter(f"weight_hh{s}", nn.Parameter(torch.empty(hh)))
                 self.register_parameter(f"bias_ih{s}", nn.Parameter(torch.empty(rows)))
                 self.register_parameter(f"bias_hh{s}", nn.Parameter(torch.empty(rows)))
 
@@ -104,12 +111,17 @@ class Scratch(Recurrent):
 
     def __init__(self, model_cfg, input_size: int):
         super().__init__(model_cfg, input_size)
-        self.cell_fn = self.spec.load_equations()(model_cfg)
+        self.cell_fn = self.spec.build(model_cfg)
         self.dropout = model_cfg.dropout
         self.layer = Weights(
-            self.spec.gates, input_size, self.hidden_size, self.num_layers, self.directions
+            self.spec.gates,
+            input_size,
+            self.hidden_size,
+            self.num_layers,
+            self.directions,
+            self.spec.diagonal,
         )
-        init_recurrent(self.layer, model_cfg.init, self.hidden_size)
+        init_recurrent(self.layer, model_cfg.init, self.hidden_size, model_cfg.init_range)
         self.eager = Kernels(self.cell_fn, compiled=False)
         self.kernels = self.eager
 

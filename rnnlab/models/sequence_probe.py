@@ -53,7 +53,9 @@ def sequence_grad_flow(
                 for g, part in zip(grads, flat)
             ]  # (B,) each
             k = len(states[0])
-            per_step = torch.stack([sum(squares[t * k : (t + 1) * k]) for t in range(len(states))])
+            per_step = torch.stack(
+                [torch.stack(squares[t * k : (t + 1) * k]).sum(0) for t in range(len(states))]
+            )
             norms = per_step.sqrt().mean(1)  # (T,) ||dL/ds_t||, mean over the batch
             curves[name] = (norms if reverse else norms.flip(0)).tolist()  # by distance
     return curves

@@ -1,7 +1,7 @@
 """`build_recurrent`: the recurrent stack a `model` config names (`recurrent.py`'s
-contract), built by its registered implementation, then initialised as the config asks.
+contract), built by its registered implementation, which draws its weights (`init.py`).
 Importing this module registers both implementations (`builtin.py`, `scratch.py`). A
-cell whose spec names a sequence layer (mingru, minlstm) is stacked by
+cell whose spec names a sequence layer (mingru, minlstm, lru, s6) is stacked by
 `sequence_stack.py` whatever `model.impl` (the config check lets only scratch through)."""
 
 from __future__ import annotations
@@ -11,19 +11,17 @@ from torch import nn
 
 from . import builtin, scratch  # noqa: F401  (register model.impl "builtin", "scratch")
 from .cells import CELLS
-from .init import init_uniform
 from .recurrent import RECURRENT, Recurrent
 
 
 def build_recurrent(cfg, input_size: int) -> Recurrent:
-    """The stack `cfg.impl` names, with the init and forget bias the config asks for."""
+    """The stack `cfg.impl` names (its weights drawn once, by the stack itself, as
+    `model.init` asks), with the forget bias the config asks for."""
     if CELLS.get(cfg.cell).sequence:  # a layer linear in its state: its own stack
         from .sequence_stack import SequenceStack
 
         return SequenceStack(cfg, input_size)
     stack = RECURRENT.get(cfg.impl)(cfg, input_size)
-    if getattr(cfg, "init", None) == "uniform":  # model.init_range, builtin and scratch alike
-        init_uniform(stack, cfg.init_range)
     gate = CELLS.get(cfg.cell).forget_gate
     if gate is not None and cfg.forget_bias:
         add_forget_bias(stack, cfg.forget_bias, cfg.hidden_size, gate)

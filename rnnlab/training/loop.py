@@ -1,8 +1,10 @@
 """The one training loop for every task (`fit`), and what it works on (`Session`).
 
-Per batch: forward, backward, gradient norms, clip, step. Per log point (each epoch, or
-every `train.eval_every_steps` steps): log, evaluate, keep the best checkpoint. Per epoch:
-save last.pt and sample. `session.py` sets a session up and runs it to the end."""
+Per batch: forward, backward, clip, step. Per log point (each epoch, or every
+`train.eval_every_steps` steps): log, evaluate, keep the best checkpoint. Per epoch: save
+last.pt and sample. `fit` reads as those phases, each a function below; what else happens
+(schedules, the gradient-norm log, plots, early stop) is a callback
+(`rnnlab/training/callbacks/`). `session.py` sets a session up and runs it to the end."""
 
 from __future__ import annotations
 
@@ -19,13 +21,10 @@ from rnnlab.runs.progress import Reporter
 from rnnlab.tasks import BatchResult, Task
 from rnnlab.training.callbacks import Callback
 from rnnlab.training.checkpoint import TrainState, payload
-from rnnlab.training.gradnorms import GradNormLog
 from rnnlab.training.interrupt import Interrupted, StopSignals
 from rnnlab.training.log_every import LogEvery
 from rnnlab.training.nanguard import NanGuard
 from rnnlab.training.precision import Precision
-
-OUTPUTS_EVERY_S = 30.0  # plots and grad_norms.csv are refreshed at most this often, and at the end
 
 
 class Window:
@@ -90,147 +89,170 @@ class Session:
 
 
 def fit(s: Session, reporter: Reporter, state: TrainState) -> TrainState:
-    """The training loop: per batch forward, backward, gradient norms, clip, step; per log
-    point (each epoch, or every train.eval_every_steps steps) log, evaluate and keep the
-    best checkpoint; per epoch save last.pt and sample. Callbacks (`s.callbacks`) are
-    called at each of these points; one that gives a stop reason (early stop, a time
-    limit) ends training there as if it were the last epoch. On SIGINT or SIGTERM it
-    finishes the step, saves last.pt there and raises `Interrupted`."""
-    cfg, run, task, model = s.cfg, s.run, s.task, s.model
-    assert run is not None, "a session is fitted in its run folder (set by train or resume)"
-    t = cfg.train
-    by_steps = t.eval_every_steps is not None  # the unit of evaluation: steps or epochs
-    x = "step" if by_steps else "epoch"
-    window = Window(s.device)
-    if state.window is not None:  # resumed: the sums since the last metrics row
-        window.load_state_dict(state.window)
-    guard = NanGuard(t.on_nan, s.device, cfg.optim)
-    grads = GradNormLog(model) if t.log_grad_norms else None
-    if grads is not None and state.step:
-        grads.load(run, state.step)
-    outputs_written = [time.perf_counter()]
-
-    def write_outputs(force: bool) -> None:  # plots and gradient norms: slow, so throttled
-        if force or time.perf_counter() - outputs_written[0] > OUTPUTS_EVERY_S:
-            if state.rows:
-                task.plot(run, state.rows, x)
-            if grads is not None:
-                grads.write(run)
-            outputs_written[0] = time.perf_counter()
-
-    def log_point(epoch: int, evaluate: bool) -> None:
-        guard.check()  # train.on_nan=stop: Diverged if a loss was nan or inf
-        mean_loss, extras, seconds = window.means()  # the window's one host sync
-        row = {"epoch": epoch, "step": state.step, **task.train_metrics(mean_loss), **extras}
-        row.update(tokens_per_s=window.tokens / seconds, train_s=seconds)
-        with evaluation_weights(s):  # optim.average: evaluate and keep the average
-            if evaluate:
-                row.update(task.evaluate(model))
-            for callback in s.callbacks:
-                callback.on_log_point(s, state, row, evaluate)
-            state.rows.append(row)
-            if evaluate and task.is_better(score := row[task.key_metric], state.best):
-                state.best, state.best_epoch, state.best_step = score, epoch, state.step
-                save(s, "best", state, window)
-        run.write_metrics(state.rows)
-        reporter.epoch(row, evaluate)
-        if grads is not None:
-            grads.flush()
-        write_outputs(force=False)
-        window.reset()
-
-    def stop_here(epoch: int, signum: int) -> None:  # save where we are, then stop
-        guard.check()
-        save(s, "last", state, window)
-        if state.rows:
-            run.write_metrics(state.rows)
-        write_outputs(force=True)
-        where = f"after step {state.step} (epoch {epoch}, batch {state.batch})"
-        raise Interrupted(signum, run.dir, where + ", last.pt saved")
-
+    """The training loop: per batch forward, backward, clip, step; per log point (each
+    epoch, or every train.eval_every_steps steps) log, evaluate and keep the best
+    checkpoint; per epoch save last.pt and sample. Callbacks (`s.callbacks`) are called at
+    each of these points; one that gives a stop reason (early stop, a time limit) ends
+    training there as if it were the last epoch. On SIGINT or SIGTERM it finishes the
+    step, saves last.pt there and raises `Interrupted`."""
+    assert s.run is not None, "a session is fitted in its run folder (set by train or resume)"
+    t = s.cfg.train
+    loop = Loop(s, reporter, state)  # the metrics window, the nan guard, the last.pt timer
     for callback in s.callbacks:
         callback.load_state_dict(state.callbacks.get(callback.name) or {})
         callback.on_train_start(s, state)
-    checkpoints = Every(t.checkpoint_every, first=state.epoch == 0)
-    every = LogEvery(t.log_every_steps, task.batches_per_epoch())  # long epochs' progress
     reporter.start(t.epochs, done=state.epoch)
     try:
         with StopSignals() as stop:
             for epoch in range(state.epoch + 1, t.epochs + 1):
-                model.train()
-                state.epoch_start = task.state_dict()  # what this epoch's batches come from
-                for batch in task.epoch_batches(skip=state.batch):
-                    # forward (train.precision: autocast to bf16 or float16)
-                    with s.precision.autocast():
-                        result = task.loss(model, batch)
-                    objective = minimised(result, t.loss_reduction)
-                    # backward (16-mixed: of the scaled loss, then the true gradients again)
-                    s.optimizer.zero_grad(set_to_none=True)
-                    s.precision.backward(objective)
-                    s.precision.unscale(s.optimizer)
-                    # gradient norms, before clipping
-                    if grads is not None:
-                        grads.record(state.step + 1)
-                    # clip
-                    norm = clip_gradients(model, cfg.optim.clip, need_norm=t.on_nan == "skip")
-                    if not s.precision.finite_norm_expected():
-                        norm = None  # an overflow under the scaler is the scaler's to skip
-                    # step (train.on_nan=skip: not when the loss or gradient is nan or inf)
-                    if guard.allows(result.loss, norm):
-                        s.precision.step(s.optimizer)
-                        window.add(result)
-                    else:
-                        state.skipped += 1
-                    state.step, state.batch = state.step + 1, state.batch + 1
-                    guard.watch(result.loss, epoch, state.step)
-                    for callback in s.callbacks:
-                        callback.on_step(s, state)
+                s.model.train()
+                state.epoch_start = s.task.state_dict()  # what this epoch's batches come from
+                for batch in s.task.epoch_batches(skip=state.batch):
+                    # forward, backward, clip, step (train.on_nan=skip: not on nan or inf)
+                    train_step(loop, batch, epoch)
                     # log and evaluate every train.eval_every_steps steps
                     if t.eval_every_steps and state.step % t.eval_every_steps == 0:
-                        log_point(epoch, evaluate=True)
-                    elif every.due(state.step) and window.n:  # long epochs: figures so far
-                        reporter.progress_line(epoch, state.step, progress_row(task, window))
+                        log_point(loop, epoch, evaluate=True)
+                    elif loop.every.due(state.step) and loop.window.n:  # long epochs: so far
+                        reporter.progress_line(epoch, state.step, progress_row(s.task, loop.window))
                     # SIGINT or SIGTERM: last.pt resumes right after this step
                     if stop.requested(state.step) and stop.signum is not None:
-                        stop_here(epoch, stop.signum)
+                        stop_here(loop, epoch, stop.signum)
                     # a callback's stop (early stop, time limit): end as the last epoch does
                     state.stop_reason = first_stop_reason(s.callbacks)
                     if state.stop_reason:
                         break
                 # log, evaluate and checkpoint at the epoch's end (or where a callback stopped)
-                last = epoch == t.epochs or state.stop_reason is not None
-                if state.stop_reason and state.batch:  # stopped mid-epoch: not a whole epoch
-                    state.batch, state.epoch_start = 0, None
-                else:
-                    state.epoch, state.batch, state.epoch_start = epoch, 0, None
-                if not by_steps:
-                    log_point(epoch, evaluate=epoch % t.eval_every == 0 or last)
-                elif last and window.n:
-                    log_point(epoch, evaluate=True)
-                guard.check()
-                for callback in s.callbacks:
-                    callback.on_epoch_end(s, state)
-                state.stop_reason = state.stop_reason or first_stop_reason(s.callbacks)
-                last = last or state.stop_reason is not None
-                # last.pt: at the end, after the first epoch, then every train.checkpoint_every s
-                if last or checkpoints.due():
-                    save(s, "last", state, window)
-                    checkpoints.done()
-                reporter.advance(epoch)
+                last = end_epoch(loop, epoch)
                 # sample
                 if epoch % t.sample_every == 0 or last:
-                    with evaluation_weights(s):
-                        texts = task.samples(model)
-                    if texts:
-                        run.append_samples("".join(f"epoch {epoch}\t{text}\n" for text in texts))
-                        reporter.samples(epoch, texts)
+                    sample(loop, epoch)
                 if state.stop_reason:
                     reporter.message(f"stopped: {state.stop_reason}")
                     break
     finally:
         reporter.stop()
-    write_outputs(force=True)
     return state
+
+
+@dataclass
+class Loop:
+    """What the loop's phases share: the session, its progress, and the loop's own parts."""
+
+    s: Session
+    reporter: Reporter
+    state: TrainState
+    window: Window = field(init=False)  # training sums since the last metrics row
+    guard: NanGuard = field(init=False)  # train.on_nan
+    checkpoints: Every = field(init=False)  # last.pt every train.checkpoint_every seconds
+    every: LogEvery = field(init=False)  # long epochs: a progress line every N steps
+
+    def __post_init__(self):
+        self.window = Window(self.s.device)
+        if self.state.window is not None:  # resumed: the sums since the last metrics row
+            self.window.load_state_dict(self.state.window)
+        self.guard = NanGuard(self.s.cfg.train.on_nan, self.s.device, self.s.cfg.optim)
+        self.checkpoints = Every(self.s.cfg.train.checkpoint_every, first=self.state.epoch == 0)
+        self.every = LogEvery(self.s.cfg.train.log_every_steps, self.s.task.batches_per_epoch())
+
+
+def train_step(loop: Loop, batch, epoch: int) -> None:
+    """One optimizer step on `batch`, with its callbacks."""
+    s, state, t = loop.s, loop.state, loop.s.cfg.train
+    with s.precision.autocast():  # train.precision: autocast to bf16 or float16
+        result = s.task.loss(s.model, batch)
+    objective = minimised(result, t.loss_reduction)
+    # backward (16-mixed: of the scaled loss, then the true gradients again)
+    s.optimizer.zero_grad(set_to_none=True)
+    s.precision.backward(objective)
+    s.precision.unscale(s.optimizer)
+    for callback in s.callbacks:
+        callback.on_after_backward(s, state)  # the gradients before clipping
+    norm = clip_gradients(s.model, s.cfg.optim.clip, need_norm=t.on_nan == "skip")
+    if not s.precision.finite_norm_expected():
+        norm = None  # an overflow under the scaler is the scaler's to skip
+    if loop.guard.allows(result.loss, norm):
+        s.precision.step(s.optimizer)
+        loop.window.add(result)
+    else:
+        state.skipped += 1
+    state.step, state.batch = state.step + 1, state.batch + 1
+    loop.guard.watch(result.loss, epoch, state.step)
+    for callback in s.callbacks:
+        callback.on_step(s, state)
+
+
+def log_point(loop: Loop, epoch: int, evaluate: bool) -> None:
+    """A metrics row: the training window's means, and the evaluation if `evaluate`;
+    best.pt when it improves the key metric."""
+    s, state, task = loop.s, loop.state, loop.s.task
+    loop.guard.check()  # train.on_nan=stop: Diverged if a loss was nan or inf
+    mean_loss, extras, seconds = loop.window.means()  # the window's one host sync
+    row = {"epoch": epoch, "step": state.step, **task.train_metrics(mean_loss), **extras}
+    row.update(tokens_per_s=loop.window.tokens / seconds, train_s=seconds)
+    with evaluation_weights(s):  # optim.average: evaluate and keep the average
+        if evaluate:
+            row.update(task.evaluate(s.model))
+        for callback in s.callbacks:
+            callback.on_log_point(s, state, row, evaluate)
+        state.rows.append(row)
+        if evaluate and task.is_better(score := row[task.key_metric], state.best):
+            state.best, state.best_epoch, state.best_step = score, epoch, state.step
+            save(s, "best", state, loop.window)
+    assert s.run is not None
+    s.run.write_metrics(state.rows)
+    loop.reporter.epoch(row, evaluate)
+    for callback in s.callbacks:
+        callback.on_metrics(s, state)
+    loop.window.reset()
+
+
+def end_epoch(loop: Loop, epoch: int) -> bool:
+    """The epoch's log point, callbacks and last.pt; whether it is the last epoch."""
+    s, state, t = loop.s, loop.state, loop.s.cfg.train
+    last = epoch == t.epochs or state.stop_reason is not None
+    if state.stop_reason and state.batch:  # stopped mid-epoch: not a whole epoch
+        state.batch, state.epoch_start = 0, None
+    else:
+        state.epoch, state.batch, state.epoch_start = epoch, 0, None
+    if t.eval_every_steps is None:
+        log_point(loop, epoch, evaluate=epoch % t.eval_every == 0 or last)
+    elif last and loop.window.n:
+        log_point(loop, epoch, evaluate=True)
+    loop.guard.check()
+    for callback in s.callbacks:
+        callback.on_epoch_end(s, state)
+    state.stop_reason = state.stop_reason or first_stop_reason(s.callbacks)
+    last = last or state.stop_reason is not None
+    # last.pt: at the end, after the first epoch, then every train.checkpoint_every s
+    if last or loop.checkpoints.due():
+        save(s, "last", state, loop.window)
+        loop.checkpoints.done()
+    loop.reporter.advance(epoch)
+    return last
+
+
+def sample(loop: Loop, epoch: int) -> None:
+    """The task's samples (generated text), with the evaluation weights."""
+    s = loop.s
+    with evaluation_weights(s):
+        texts = s.task.samples(s.model)
+    if texts:
+        assert s.run is not None
+        s.run.append_samples("".join(f"epoch {epoch}\t{text}\n" for text in texts))
+        loop.reporter.samples(epoch, texts)
+
+
+def stop_here(loop: Loop, epoch: int, signum: int) -> None:
+    """Save where we are (last.pt, metrics.csv), then raise `Interrupted`."""
+    s, state = loop.s, loop.state
+    loop.guard.check()
+    save(s, "last", state, loop.window)
+    assert s.run is not None
+    if state.rows:
+        s.run.write_metrics(state.rows)
+    where = f"after step {state.step} (epoch {epoch}, batch {state.batch})"
+    raise Interrupted(signum, s.run.dir, where + ", last.pt saved")
 
 
 class Every:

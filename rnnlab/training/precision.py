@@ -31,6 +31,7 @@ import torch
 
 from rnnlab.config import ModelConfig
 from rnnlab.errors import RnnlabError
+from rnnlab.models import CELLS
 
 DTYPES = {"bf16": torch.bfloat16, "16-mixed": torch.float16}
 
@@ -94,6 +95,11 @@ def resolve_precision(mode: int | str, device: torch.device) -> int | str:
     return "bf16" if native.get(device.type, lambda: False)() else 32
 
 
+def builtin_with_memory(model_cfg) -> bool:
+    """A torch.nn layer whose state has a memory cell (torch.nn.LSTM: oneDNN's kernel)."""
+    return model_cfg.impl == "builtin" and CELLS.get(model_cfg.cell).memory
+
+
 def check_precision(mode: int | str, device: torch.device, model_cfg: ModelConfig) -> list[str]:
     """Refuse what cannot run (RnnlabError); return warnings for what runs but is slow.
     `mode` is resolved (`resolve_precision`): never `auto`."""
@@ -103,7 +109,7 @@ def check_precision(mode: int | str, device: torch.device, model_cfg: ModelConfi
     if device.type == "mps" and mode == "bf16":
         raise RnnlabError("train.precision: bf16 is not supported on MPS; use 16-mixed or 32")
     if device.type == "cpu" and mode == "16-mixed":
-        if model_cfg.cell == "lstm" and model_cfg.impl == "builtin":
+        if builtin_with_memory(model_cfg):
             raise RnnlabError(
                 "train.precision: 16-mixed with a builtin LSTM cannot run on the CPU "
                 "(oneDNN has no float16 LSTM); use bf16 on the CPU, or a CUDA device"
@@ -113,7 +119,7 @@ def check_precision(mode: int | str, device: torch.device, model_cfg: ModelConfi
             "bf16 is the CPU's low precision"
         )
     if device.type == "cpu" and mode == "bf16" and not cpu_has_bf16():
-        if model_cfg.cell == "lstm" and model_cfg.impl == "builtin" and not cpu_runs_bf16_lstm():
+        if builtin_with_memory(model_cfg) and not cpu_runs_bf16_lstm():
             raise RnnlabError(
                 "train.precision: bf16 with a builtin LSTM cannot run on this CPU (no native "
                 "bfloat16: oneDNN has no bfloat16 LSTM here); use train.precision=auto or 32"

@@ -44,25 +44,36 @@ from rnnlab.training.precision import Precision, check_precision, resolve_precis
 
 def train(cfg: Config, out: Path, reporter: Reporter, run_dir: Path | None = None) -> Run:
     """Train `cfg` in a new run folder under `out` (or exactly at `run_dir`); return the run."""
-    threads_line = set_threads(cfg.threads)  # before torch's first operation
-    torch.manual_seed(cfg.seed)
-    device = pick_device(cfg.device)
-    set_deterministic(cfg.train.deterministic)
-    task = build_task(cfg, device)  # reads the data: fails before a run folder exists
-    session = build_session(cfg, task, device, reporter)  # a model too big fails here, too
-    if device.type == "cpu":
-        reporter.message(threads_line)  # after the device line: why that many threads
+    session = prepare(cfg, reporter)  # every check: nothing is written before this passes
     run = session.run = Run.create_at(run_dir) if run_dir else Run.create(out, cfg.name)
     with locked(run.dir):  # one writer per run folder (a --resume of it must wait)
         with shielded():  # a signal now stops the run after its first step, with last.pt
             write_atomic(run.config_path, dump_config(cfg))
-            task.save_artifacts(run)
+            session.task.save_artifacts(run)
             reporter.message(f"run: {run.dir}")
         return run_to_end(session, reporter, TrainState())
 
 
+def prepare(cfg: Config, reporter: Reporter) -> Session:
+    """The one place a checked config (`rnnlab.tasks.check_config`, plug-ins imported) meets
+    the machine, before any run folder exists: the device, the data (`build_task`), and
+    `build_session`'s checks. A config that gets through runs."""
+    threads_line = set_threads(cfg.threads)  # before torch's first operation
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    set_deterministic(cfg.train.deterministic)
+    task = build_task(cfg, device)  # reads the data
+    session = build_session(cfg, task, device, reporter)
+    if device.type == "cpu":
+        reporter.message(threads_line)  # after the device line: why that many threads
+    return session
+
+
 def build_session(cfg: Config, task: Task, device, reporter: Reporter, run: Run | None = None):
-    """The model (compiled or not) and optimizer for `task`, and the lines that describe them."""
+    """The model (compiled or not), optimizer and callbacks for `task`, and the lines that
+    describe them; what a config asks of them is checked here: the precision on this
+    device, the memory the model needs, and each callback's own checks in its factory (a
+    schedule's keys, the gradient-flow probe of the cell's equations)."""
     if device.type == "cpu":
         reuse_cpu_heap()  # large step buffers stay in the heap (device.py: 1.3x on bf16 PTB)
     mode = resolve_precision(cfg.train.precision, device)  # auto: bf16 where native

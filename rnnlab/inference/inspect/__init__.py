@@ -52,7 +52,7 @@ def inspect_runs(
     lines = gradflow.lines(flows)
     if grad_flow_only:
         return out, lines
-    if first.cfg.model.cell in ("lstm", "gru"):
+    if CELLS.get(first.cfg.model.cell).load_equations().sigmoid_gates:
         rows = gates.fractions(first)
         gates.write(out, rows, f"{title(first)}: gate saturation")
         lines += [

@@ -23,13 +23,18 @@ Adding a cell is its equations file and one `CELLS.register(...)` line below.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
+from rnnlab.config.variants import Key, check_options
 from rnnlab.errors import RnnlabError
 from rnnlab.registry import Registry, suggest
+
+if TYPE_CHECKING:
+    from .base import Cell
 
 # The cell-specific keys of the model section and the value that means "not used".
 OPTIONS = {
@@ -56,12 +61,16 @@ class CellSpec:
     """What rnnlab needs to know about one cell, without importing torch."""
 
     gates: int = 0  # gate blocks G: W_ih is (G*H, D), W_hh (G*H, H), in the equations' order
-    equations: str = ""  # "module:Class" under rnnlab.models.cells: the scratch equations
+    # the scratch equations: "module:Class" under rnnlab.models.cells, or the class itself
+    # (a plug-in's cell); "" for a sequence layer
+    equations: str | type = ""
     memory: bool = False  # the state is (h, c): a memory cell beside h (the LSTM)
     torch_layer: str | None = None  # torch.nn layer with the same weights ("GRU"); None: none
     options: tuple[str, ...] = ()  # cell-specific model keys it accepts (keys of OPTIONS)
     forget_gate: int | None = None  # the gate block `model.forget_bias` shifts
     layer: str | None = None  # "module:Class" of a SequenceLayer (no gate blocks); or None
+    diagonal: bool = False  # W_hh is a vector u (G*H,): h_{t-1} enters elementwise (IndRNN)
+    keys: Mapping[str, Key] = field(default_factory=dict)  # its own keys: model.options
     check: Callable[[Any], None] | None = None  # its own cross-checks of the model section
 
     def __post_init__(self):
@@ -76,13 +85,22 @@ class CellSpec:
         """A sequence layer (`sequence.py`), stacked by `models/sequence_stack.py`."""
         return self.layer is not None
 
-    def load_equations(self) -> type:
+    def load_equations(self) -> type[Cell]:
         """The class of the scratch equations (imports torch)."""
+        if not isinstance(self.equations, str):
+            return self.equations
         return _load(self.equations)
 
     def load_layer(self) -> type:
         """The SequenceLayer class of a sequence layer (imports torch)."""
         return _load(self.layer or "")
+
+    def build(self, model_cfg: Any) -> Cell:
+        """The scratch equations for `model_cfg`, its `options` complete with the keys'
+        defaults (imports torch)."""
+        own = check_options("model.options", f"model.cell: {model_cfg.cell}", self.keys,
+                            model_cfg.options)  # fmt: skip
+        return self.load_equations()(dataclasses.replace(model_cfg, options=own))
 
 
 def _load(where: str) -> type:
@@ -112,6 +130,14 @@ def _check_lru(model: Any) -> None:
         )
 
 
+# IndRNN's own keys (model.options), beside its registration below
+INDRNN_KEYS = {
+    "activation": Key(Literal["relu", "tanh"], "relu", "h = act(W x + u * h_prev + b)"),
+    "recurrent_max": Key(
+        Optional[float], 2.0, "|u| <= recurrent_max^(1/T) after each step (null: unbounded)", gt=0
+    ),  # fmt: skip
+}
+
 # fmt: off
 register("rnn", CellSpec(1, "fused:RNN", torch_layer="RNN", options=("nonlinearity", "residual")))
 register("gru", CellSpec(3, "fused:GRU", torch_layer="GRU"))
@@ -123,6 +149,7 @@ register("minlstm", CellSpec(layer="minlstm:MinLSTM", options=("scan_chunk",)))
 register("lru", CellSpec(layer="lru:LRU", check=_check_lru,
                          options=("scan_chunk", "state_size", "r_min", "r_max")))
 register("s6", CellSpec(layer="s6:S6", options=("scan_chunk", "state_size", "conv_width", "expand")))
+register("indrnn", CellSpec(1, "indrnn:IndRNN", diagonal=True, keys=INDRNN_KEYS))
 # fmt: on
 
 
@@ -156,6 +183,9 @@ def check_model(model: Any) -> None:
         )
     if spec.sequence:
         _check_sequence(model)
+    model.options = check_options(
+        "model.options", f"model.cell: {model.cell}", spec.keys, model.options
+    )
     if spec.check is not None:  # the cell's own cross-checks (lru: r_min < r_max)
         spec.check(model)
 

@@ -7,7 +7,12 @@ w_hh, b_hh, h0, c0, reverse)` returns the states `hs` (T+1, B, H) in time order 
 at the end the direction starts from, as `(hs,)`, or `(hs, last c)` for a cell with
 memory (c0 is None for the others).
 
-- `StepCell`: a subclass writes `step`, the equations of one step, and nothing else; the
+Every cell also gives `equations`, its equations for one step on the stack's weights,
+returning the next state and its sigmoid gates by name: `rnnlab inspect` and the
+gradient-flow log (`models/probe.py`) run them step by step, so one set of equations
+serves training, inspection and export.
+
+- `StepCell`: a subclass writes `equations` and nothing else; the
   loop here calls it and autograd records every step, so backpropagation through time
   is autograd's. The way to try a new cell (`mgu.py`).
 - `FusedCell`: forward and backward written out (`fused.py`), run by the stack as one
@@ -24,23 +29,31 @@ class Cell:
 
     fused = False  # True: `backward` is written out (FusedCell)
     bias_in_gx = False  # True: both biases go into gx before the loop; b_hh is None
+    sigmoid_gates: tuple[str, ...] = ()  # the gates `equations` returns (inspect draws them)
 
     def __init__(self, cfg):
         self.cfg = cfg
+
+    def equations(self, gx_t, state: tuple, w_hh, b_hh) -> tuple[tuple, dict]:
+        """One step: gx_t (B, G*H) = W_ih x_t + b; state (h,) or (h, c), (B, H) each ->
+        (the next state, {gate: (B, H)} for each of `sigmoid_gates`). b_hh is None when
+        `bias_in_gx` and the stack runs the cell; `inspect` always passes it."""
+        raise NotImplementedError
+
+    def constrain(self, weights: tuple, steps: int) -> None:
+        """After each optimizer step: keep the weights of one direction (`weights`: w_ih,
+        w_hh, b_ih, b_hh) where the cell needs them (IndRNN's bound on |u|); `steps`: the
+        sequence length trained on. Nothing by default."""
 
 
 class StepCell(Cell):
     """A cell given by its equations for one step; autograd does the backward pass."""
 
-    def step(self, gx_t, state: tuple, w_hh, b_hh) -> tuple:
-        """gx_t (B, G*H) = W_ih x_t + b; state (h,) or (h, c), (B, H) each -> next state."""
-        raise NotImplementedError
-
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
         state = (h0,) if c0 is None else (h0, c0)
         hs = []
         for t in times(gx.shape[0], reverse):
-            state = self.step(gx[t], state, w_hh, b_hh)
+            state, _ = self.equations(gx[t], state, w_hh, b_hh)
             hs.append(state[0])
         hs = with_start(h0, hs, reverse)  # (T+1, B, H)
         return (hs,) if c0 is None else (hs, state[1])

@@ -43,6 +43,9 @@ from .base import (
     with_start,
 )
 
+# h = act(...): the rnn's nonlinearity (linear: for tests of the gradient flow)
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "linear": lambda a: a}
+
 
 class RNN(FusedCell):
     """Elman's simple recurrent network (d2l 8.4, nndl 6.1):
@@ -53,6 +56,11 @@ class RNN(FusedCell):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.nonlinearity, self.residual = cfg.nonlinearity, cfg.residual
+
+    def equations(self, gx_t, state, w_hh, b_hh):
+        (h,) = state  # (B, H)
+        a = ACTIVATIONS[self.nonlinearity](torch.addmm(b_hh, h, w_hh.t()) + gx_t)  # (B, H)
+        return ((h + a if self.residual else a),), {}
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
         act = torch.relu if self.nonlinearity == "relu" else torch.tanh
@@ -94,6 +102,16 @@ class GRU(FusedCell):
     the three recurrent products fuse into one."""
 
     bias_in_gx = False
+    sigmoid_gates = ("r", "z")
+
+    def equations(self, gx_t, state, w_hh, b_hh):
+        (h,) = state  # (B, H)
+        x_r, x_z, x_h = gx_t.chunk(3, 1)  # W x_t + b_ih per block   (B, H) each
+        u_r, u_z, u_h = torch.addmm(b_hh, h, w_hh.t()).chunk(3, 1)  # U h_prev + b_hh
+        r = torch.sigmoid(x_r + u_r)  # reset gate
+        z = torch.sigmoid(x_z + u_z)  # update gate
+        h_tilde = torch.tanh(x_h + r * u_h)  # candidate state
+        return (z * h + (1 - z) * h_tilde,), {"r": r, "z": z}
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
         w_t = w_hh.t().contiguous()  # (H, 3H)
@@ -144,6 +162,15 @@ class LSTM(FusedCell):
     c = f * c + i * c_tilde; h = o * tanh(c)."""
 
     bias_in_gx = True
+    sigmoid_gates = ("i", "f", "o")
+
+    def equations(self, gx_t, state, w_hh, b_hh):
+        h, c = state  # (B, H) each
+        g_i, g_f, g_c, g_o = (torch.addmm(b_hh, h, w_hh.t()) + gx_t).chunk(4, 1)
+        i, f, o = torch.sigmoid(g_i), torch.sigmoid(g_f), torch.sigmoid(g_o)  # gates
+        c_tilde = torch.tanh(g_c)  # candidate memory
+        c = f * c + i * c_tilde  # memory cell
+        return (o * torch.tanh(c), c), {"i": i, "f": f, "o": o}
 
     def forward(self, gx, w_hh, b_hh, h0, c0, reverse):
         H = h0.shape[1]

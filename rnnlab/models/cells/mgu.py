@@ -18,11 +18,13 @@ from .base import StepCell
 
 
 class MGU(StepCell):
-    def step(self, gx_t, state, w_hh, b_hh):
+    sigmoid_gates = ("f",)
+
+    def equations(self, gx_t, state, w_hh, b_hh):
         (h,) = state  # (B, H)
         x_f, x_h = gx_t.chunk(2, 1)  # W x_t + b_ih per block   (B, H) each
         u_f, u_h = w_hh.chunk(2, 0)  # (H, H) each
         b_f, b_h = b_hh.chunk(2)  # (H,) each
         f = torch.sigmoid(x_f + h @ u_f.t() + b_f)  # forget gate
         h_tilde = torch.tanh(x_h + (f * h) @ u_h.t() + b_h)  # candidate state
-        return ((1 - f) * h + f * h_tilde,)  # (B, H)
+        return ((1 - f) * h + f * h_tilde,), {"f": f}  # (B, H)

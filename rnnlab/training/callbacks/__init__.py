@@ -3,9 +3,12 @@ registers every one of them."""
 
 from . import (  # noqa: F401  (register the callbacks)
     average,  # optim.average
+    constrain,  # cells that bound their weights (IndRNN)
     early_stop,
     fingerprint,  # checkpoints carry the run's vocabulary files
     grad_flow,  # noqa: F401  (train.log_grad_flow)
+    grad_norms,  # train.log_grad_norms
+    plots,  # the task's curves under plots/
     schedule,
     time_limit,
 )

@@ -47,15 +47,23 @@ class Callback:
     """Hooks of the one training loop; every hook does nothing by default."""
 
     name = "callback"  # set from the registry name by `make_callbacks`
+    first = False  # called before the others at each hook (weights they read settle first)
 
     def on_train_start(self, s: SessionView, state: TrainState) -> None:
         """Before the first batch (of a new or a resumed run)."""
+
+    def on_after_backward(self, s: SessionView, state: TrainState) -> None:
+        """After backward, before clipping and the optimizer step: the gradients are
+        there, unscaled (`state.step` counts the steps before this one)."""
 
     def on_step(self, s: SessionView, state: TrainState) -> None:
         """After every optimizer step (`state.step` counts it)."""
 
     def on_log_point(self, s: SessionView, state: TrainState, row: dict, evaluated: bool) -> None:
         """A metrics row is about to be written: add columns to `row` or read it."""
+
+    def on_metrics(self, s: SessionView, state: TrainState) -> None:
+        """A metrics row was written (`state.rows` ends with it)."""
 
     def evaluation_weights(self, s: SessionView) -> AbstractContextManager:
         """A context in which the loop evaluates, keeps best.pt and samples: a callback may
@@ -89,11 +97,12 @@ CALLBACKS: Registry[Factory] = Registry("callback")
 
 
 def make_callbacks(session: SessionView) -> list[Callback]:
-    """The callbacks `session.cfg` asks for, in registry-name order."""
+    """The callbacks `session.cfg` asks for: those marked `first`, then the others, each in
+    registry-name order."""
     made = []
     for name in CALLBACKS.names():
         callback = CALLBACKS.get(name)(session)
         if callback is not None:
             callback.name = name
             made.append(callback)
-    return made
+    return sorted(made, key=lambda c: not c.first)  # stable: names stay in order

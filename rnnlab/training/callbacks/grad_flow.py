@@ -15,7 +15,7 @@ import csv
 import io
 import time
 
-from rnnlab.models.probe import describe_curve, measure_grad_flow
+from rnnlab.models.probe import describe_curve, measure_grad_flow, probe_supported
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.plots import pyplot, save_png
 from rnnlab.tasks.heldout import grad_flow_batch
@@ -27,18 +27,20 @@ PLOT_EVERY_S = 30.0  # the heat map is redrawn at most this often, and at the en
 
 @CALLBACKS.register("grad_flow")
 def make_grad_flow(session) -> Callback | None:
-    return GradFlowLog() if session.cfg.train.log_grad_flow else None
+    """The log, with its batch made and the model probed once: what can fail does so
+    before the run folder exists."""
+    if not session.cfg.train.log_grad_flow:
+        return None
+    probe_supported(session.model, session.cfg.model)
+    return GradFlowLog(grad_flow_batch(session.task))
 
 
 class GradFlowLog(Callback):
-    def __init__(self):
-        self.batch = None  # (tokens, targets): made at the start, from the task's data
+    def __init__(self, batch: tuple):
+        self.batch = batch  # (tokens, targets): the task's fixed held-out batch
         self.evals: list[list[int]] = []  # [epoch, step] of each evaluation measured
         self.curves: dict[str, list[list[float]]] = {}  # name -> one curve per evaluation
         self.plotted = 0.0
-
-    def on_train_start(self, s, state) -> None:
-        self.batch = grad_flow_batch(s.task)
 
     def on_log_point(self, s, state, row: dict, evaluated: bool) -> None:
         if not evaluated:

@@ -14,7 +14,8 @@
              the whole run, epochs x batches per epoch). `decay_steps: budget` ends the
              decay where train.time_limit will end the run (`BudgetCosine`)
 
-torch.optim.lr_scheduler does the work (LambdaLR over epochs or steps, ReduceLROnPlateau),
+Each is registered in `rnnlab/config/schedules.py`, which the config checks read without
+torch. torch.optim.lr_scheduler does the work (LambdaLR over epochs or steps, ReduceLROnPlateau),
 its state_dict travels in every checkpoint and the optimizer's holds the lr itself, so
 `train --resume` goes on with the very same learning rate. Each metrics row gets the lr
 of the row's last optimizer step (`lr`), which the progress line shows.
@@ -26,6 +27,8 @@ import math
 import time
 
 import torch
+
+from rnnlab.config.schedules import SCHEDULES
 
 from .base import CALLBACKS, Callback
 from .time_limit import TimeLimit
@@ -189,12 +192,10 @@ def cosine_lr(it: int, lr: float, warmup: int, decay: int, min_lr: float) -> flo
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
 
 
-SCHEDULES = {"step": StepSchedule, "plateau": PlateauSchedule, "cosine": CosineSchedule}
-
-
 @CALLBACKS.register("schedule")
 def schedule(session) -> Callback | None:
+    """The callback of the registered `optim.schedule` (rnnlab/config/schedules.py)."""
     name = session.cfg.optim.schedule
     if name == "cosine" and session.cfg.optim.decay_steps == "budget":
         return BudgetCosine(session)
-    return SCHEDULES[name](session) if name != "none" else None
+    return SCHEDULES.get(name).load()(session) if name != "none" else None

@@ -2,8 +2,10 @@
 before clipping, for the gradient-explosion experiment (nndl 6.2).
 
 Each step stacks the norms into one device tensor (no host sync); they come to the host
-together, once per flush, and go to `grad_norms.csv` (a `step` column, then one column per
-parameter) and `plots/grad_norms.png` (a line per parameter, log scale).
+together at each log point, and go to `grad_norms.csv` (a `step` column, then one column
+per parameter) and `plots/grad_norms.png` (a line per parameter, log scale), rewritten at
+most every OUTPUTS_EVERY_S seconds and at the end. A callback: `on_after_backward` sees
+the gradients before they are clipped.
 """
 
 from __future__ import annotations
@@ -17,9 +19,18 @@ from torch import nn
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.plots import plot_lines
 
+from .base import CALLBACKS, Callback
+from .plots import OUTPUTS_EVERY_S, Throttle
 
-class GradNormLog:
+
+@CALLBACKS.register("grad_norms")
+def grad_norms(session) -> Callback | None:
+    return GradNormLog(session.model) if session.cfg.train.log_grad_norms else None
+
+
+class GradNormLog(Callback):
     def __init__(self, model: nn.Module):
+        self.throttle = Throttle(OUTPUTS_EVERY_S)
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.names = [n for n, _ in named]
         self.params = [p for _, p in named]
@@ -27,8 +38,23 @@ class GradNormLog:
         self.steps: list[int] = []
         self.values = np.zeros((0, len(self.params)))  # (steps, P) on the host
 
+    def on_train_start(self, s, state) -> None:
+        if state.step:  # resumed: the norms grad_norms.csv already holds, up to this step
+            self.load(s.run, state.step)
+
+    def on_after_backward(self, s, state) -> None:
+        self.record(state.step + 1)  # the step about to be taken
+
+    def on_metrics(self, s, state) -> None:
+        self.flush()
+        if self.throttle.due():
+            self.write(s.run)
+
+    def on_train_end(self, s, state, status: str) -> None:
+        self.write(s.run)
+
     def load(self, run, upto: int) -> None:
-        """A resumed run: the norms grad_norms.csv already holds, up to step `upto`."""
+        """The norms grad_norms.csv already holds, up to step `upto`."""
         if not run.grad_norms_path.is_file():
             return
         table = np.loadtxt(run.grad_norms_path, delimiter=",", skiprows=1, ndmin=2)
@@ -60,6 +86,7 @@ class GradNormLog:
         plot_grad_norms(
             run.plot_path("grad_norms"), self.steps, self.values, self.names, run.dir.name
         )
+        self.throttle.done()
 
 
 def plot_grad_norms(path, steps, values: np.ndarray, names: list[str], title: str) -> None:
