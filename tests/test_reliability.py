@@ -6,6 +6,7 @@ tests/test_resume.py; nan losses: tests/test_divergence.py.)"""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from rnnlab.runs import Run, load_checkpoint
 from rnnlab.runs.fileio import write_with
 from rnnlab.runs.progress import Reporter
 from rnnlab.training.session import train
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Payload:
@@ -131,3 +134,117 @@ def test_the_same_seed_gives_the_same_run_bit_for_bit(tiny_config, tmp_path, one
     wa, wb = (run.load_checkpoint("last")["model"] for run in runs)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert runs[0].samples_path.read_text() == runs[1].samples_path.read_text()
+
+
+# --- the study database of an Optuna search: damaged, emptied or foreign is refused ---
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory) -> Path:
+    """A finished one-trial Optuna search on the tiny DigitSum task."""
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    out = tmp_path_factory.mktemp("search")
+    argv = ["sweep", str(REPO / "configs" / "tiny_digitsum.yaml"), "--search", "optuna",
+            "--trials", "1", "--workers", "1", "--space", "optim.lr=choice:0.01,0.02",
+            "train.epochs=1", "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def _random_bytes(db: Path) -> None:
+    db.write_bytes(os.urandom(db.stat().st_size))
+
+
+def _cut_short(db: Path) -> None:
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
+
+
+def _emptied(db: Path) -> None:
+    db.write_bytes(b"")
+
+
+def _foreign(db: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE studies SET study_name = 'someone-else'")
+
+
+def _fresh_study(db: Path) -> None:
+    """A whole database with a study of the right name and no trials: it disagrees with
+    the finished run folder."""
+    import optuna
+
+    db.unlink()
+    optuna.create_study(storage=f"sqlite:///{db}", study_name="rnnlab")
+
+
+def _missing(db: Path) -> None:
+    db.unlink()
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (_random_bytes, "is not an SQLite database"),
+        (_cut_short, "is damaged (sqlite: "),
+        (_emptied, "is empty (0 bytes)"),
+        (_foreign, "holds no study named 'rnnlab' (only someone-else)"),
+        (_fresh_study, "disagrees with the run folders: trial-000 is finished but the study says no such trial"),
+        (_missing, "is missing but 1 trials ran"),
+    ],
+)  # fmt: skip
+def test_a_damaged_study_is_refused_in_one_line_and_nothing_is_written(
+    finished_search, tmp_path, damage, expected
+):
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(finished_search, sweep)
+    damage(sweep / "study.db")
+    before = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file() and p.name != ".lock"}
+    result = CliRunner().invoke(app, ["sweep", "--resume", str(sweep)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and expected in lines[0], lines
+    assert "start a new search" in lines[0]  # how to recover (no backup yet)
+    after = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before
+
+
+def test_a_resume_backs_up_the_study_and_results_and_the_backup_is_offered(
+    finished_search, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(finished_search, sweep)
+    results = (sweep / "results.csv").read_text()
+    result = CliRunner().invoke(app, ["sweep", "--resume", str(sweep)])
+    assert result.exit_code == 0, result.output
+    assert _statuses(sweep) == {"trial-000": "finished"}  # the finished trial stays finished
+    assert (sweep / "results.csv.bak").read_text() == results
+    assert (sweep / "study.db.bak").read_bytes() == (sweep / "study.db").read_bytes()
+    _emptied(sweep / "study.db")
+    refused = CliRunner().invoke(app, ["sweep", "--resume", str(sweep)])
+    assert refused.exit_code == 2
+    assert f"cp {sweep}/study.db.bak {sweep}/study.db" in refused.stderr
+    shutil.copyfile(sweep / "study.db.bak", sweep / "study.db")
+    again = CliRunner().invoke(app, ["sweep", "--resume", str(sweep)])
+    assert again.exit_code == 0, again.output
+    assert _statuses(sweep) == {"trial-000": "finished"}
+
+
+def _statuses(sweep: Path) -> dict:
+    import csv
+
+    with open(sweep / "results.csv", newline="") as f:
+        return {row["run"]: row["status"] for row in csv.DictReader(f)}

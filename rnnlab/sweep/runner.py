@@ -220,8 +220,8 @@ def _row(sweep: Plan, point: Point, outcome: Outcome | None = None) -> dict:
     run = Run(sweep.run_dir(point))
     summary = run.read_summary() if run.summary_path.is_file() else {}
     status = summary.get("status") or (outcome.status if outcome else "pending")
-    if outcome and outcome.status != "finished":
-        status = outcome.status
+    if outcome and outcome.status != "finished" and status not in ("finished", "pruned"):
+        status = outcome.status  # the folder is the truth: a finished run stays finished
     row = {"run": point.name, **dict(point.values), "seed": point.seed, "status": status,
            "error": outcome.error if outcome else summary.get("error", "")}  # fmt: skip
     row.update(flatten_summary(summary))

@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from rnnlab.runs import Run
+from rnnlab.runs.lock import locked
+
 from .executors import make_executor
 from .jobs import Job, Outcome, set_aside
 from .runner import _row, _write, run_sweep
 from .search import Search, Trial, import_optuna, tried_values
 from .space import check_space, to_optuna
+from .studydb import back_up, check_agrees, check_study_file, trial_folders
 
 if TYPE_CHECKING:
     from optuna.trial import Trial as OptunaTrial
@@ -56,9 +60,30 @@ def pruner_spec(search: Search) -> str:
 
 
 def run_study(search: Search, reporter, gpus: int) -> dict[str, int]:
+    """Holds the sweep folder's lock; the study is checked against the run folders and
+    backed up (with results.csv) before anything is written."""
+    with locked(search.dir, "sweep folder"):
+        resumed = (search.dir / "study.db").exists()
+        study = checked_study(search)
+        if resumed:  # a copy to go back to, taken once the study is known to be whole
+            back_up(search.dir / "study.db", search.dir / "results.csv")
+        return _run_study(search, study, reporter, gpus)
+
+
+def checked_study(search: Search):
+    """The study, once study.db is a whole database holding it and it agrees with the
+    run folders (a finished run is finished); else one line saying how to recover."""
+    path = search.dir / "study.db"
+    check_study_file(path, STUDY_NAME)
+    study = open_study(search)
+    statuses = {p.name: Run(p).read_summary().get("status") for p in trial_folders(search.dir)}
+    check_agrees(path, study.get_trials(deepcopy=False), statuses)
+    return study
+
+
+def _run_study(search: Search, study, reporter, gpus: int) -> dict[str, int]:
     optuna = import_optuna()
     states = optuna.trial.TrialState
-    study = open_study(search)
     redo_stopped(study, search)
     distributions = to_optuna(check_space(search.space))
     rows = {t.number: _row(search, _trial_point(t, search.seed)) for t in counted(study)}
