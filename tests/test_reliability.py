@@ -5,6 +5,7 @@ tests/test_resume.py; nan losses: tests/test_divergence.py.)"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -248,3 +249,50 @@ def _statuses(sweep: Path) -> dict:
 
     with open(sweep / "results.csv", newline="") as f:
         return {row["run"]: row["status"] for row in csv.DictReader(f)}
+
+
+# --- a sweep child killed with kill -9 continues from its last.pt on --resume ---
+
+
+def test_a_killed_sweep_child_continues_from_its_last_pt(tmp_path):
+    import csv
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    argv = [sys.executable, "-m", "rnnlab", "sweep", str(REPO / "configs" / "tiny.yaml"),
+            "--grid", "model.hidden_size=8", "train.epochs=500",
+            "--out", str(tmp_path)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    sweep_proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("*/runs/*/checkpoints/last.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    last = list(tmp_path.glob("*/runs/*/checkpoints/last.pt"))
+    assert last, "no last.pt within 120 s"
+    run_dir = last[0].parents[1]
+    sweep = run_dir.parents[1]
+    os.kill(int((run_dir / ".lock").read_text()), signal.SIGKILL)  # the child's PID
+    sweep_proc.communicate(timeout=60)
+    assert sweep_proc.returncode == 1  # the sweep saw a failed run
+    with open(run_dir / "metrics.csv", newline="") as f:
+        before = list(csv.DictReader(f))
+    assert before, "killed before its first metrics row"
+    epochs = int(before[-1]["epoch"]) + 1  # one epoch more than it began
+    base = (sweep / "base.yaml").read_text().replace("epochs: 500", f"epochs: {epochs}")
+    (sweep / "base.yaml").write_text(base)
+    result = CliRunner().invoke(app, ["sweep", "--resume", str(sweep)])
+    assert result.exit_code == 0, result.output
+    with open(run_dir / "metrics.csv", newline="") as f:
+        after = list(csv.DictReader(f))
+    assert after[: len(before)] == before  # continued, not retrained from epoch 1
+    assert int(after[-1]["epoch"]) == epochs
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "finished"
+    kept = sweep / "attempts" / f"{run_dir.name}-1"  # the killed attempt's record is kept
+    assert (kept / "metrics.csv").is_file() and not (kept / "checkpoints").exists()
+    assert (kept / "sweep.log").is_file()

@@ -101,6 +101,20 @@ def set_aside(run_dir: Path, attempts: Path) -> Optional[Path]:
     return attempts / f"{run_dir.name}-{k}"
 
 
+def keep_attempt(run_dir: Path, attempts: Path, log: Path) -> Path:
+    """Before a failed or killed run continues from its last.pt: a copy of its record
+    (every file but the checkpoints, and its log) as attempts/<name>-<k>."""
+    attempts.mkdir(parents=True, exist_ok=True)
+    k = 1
+    while (attempts / f"{run_dir.name}-{k}").exists():
+        k += 1
+    kept = attempts / f"{run_dir.name}-{k}"
+    shutil.copytree(run_dir, kept, ignore=shutil.ignore_patterns("checkpoints", ".lock"))
+    if log.is_file():
+        shutil.copyfile(log, kept / "sweep.log")
+    return kept
+
+
 def signal_group(proc: subprocess.Popen, sig: int) -> None:
     """Signal a run's process group (each run is started in a session of its own)."""
     try:
