@@ -10,9 +10,11 @@ handful also run as `python -m rnnlab` subprocesses (the honest check for traceb
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -155,6 +157,26 @@ def run_config_a_list(run: Path) -> None:
 
 def run_config_not_utf8(run: Path) -> None:
     (run / "config.yaml").write_bytes(b"name: \xff\n")
+
+
+def inflating_checkpoint(run: Path) -> None:
+    """best.pt rewritten with its records deflated and one record grown to 64 MiB of
+    zeros: a file of a few hundred KiB that would inflate to 64 MiB on loading."""
+    path = run / "checkpoints" / "best.pt"
+    with zipfile.ZipFile(path) as old:
+        records = [(info.filename, old.read(info)) for info in old.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for name, data in records:
+            grown = b"\0" * 2**26 if name.endswith("/data/0") else data
+            new.writestr(name, grown)
+
+
+def legacy_pickle_checkpoint(run: Path) -> None:
+    import torch
+
+    path = run / "checkpoints" / "best.pt"
+    payload = torch.load(path, weights_only=True)
+    path.write_bytes(pickle.dumps(payload))  # a plain pickle, not torch.save's zip
 
 
 CASES = [
@@ -1124,9 +1146,35 @@ CASES = [
         run="{copy}",
         setup=empty_vocab,
     ),  # fmt: skip
+    predict(
+        "checkpoint-inflates",
+        "best.pt is not a checkpoint rnnlab wrote: its records declare",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=inflating_checkpoint,
+    ),
+    predict(
+        "checkpoint-legacy-pickle",
+        "best.pt is a plain pickle, not a checkpoint torch.save wrote: refused",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=legacy_pickle_checkpoint,
+    ),
+    override(
+        "model-num-layers-huge", "model.num_layers=100000", "'model.num_layers' must be <= 1000"
+    ),
+    override(
+        "model-deep-and-wide-estimated-in-constant-time",
+        "model.num_layers=1000",
+        "the model does not fit in memory",
+        "model.hidden_size=8192",
+    ),
 ]
 
 SUBPROCESS = {
+    "checkpoint-legacy-pickle",
     "unknown-option",
     "yaml-syntax",
     "unknown-model-key",

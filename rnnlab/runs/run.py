@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import pickle
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -183,11 +184,18 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
 
     if not Path(path).is_file():
         raise RnnlabError(f"no checkpoint at {path}")
+    check_record_sizes(Path(path))
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's advice on legacy pickles: we refuse them
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         unsafe = [ln for ln in lines if "GLOBAL" in ln or "global" in ln]
+        if not unsafe and not zipfile.is_zipfile(path) and _starts_with(path, b"\x80"):
+            raise RnnlabError(
+                f"{path} is a plain pickle, not a checkpoint torch.save wrote: refused"
+            ) from None
         if not unsafe:  # not a pickle of ours at all: garbage bytes
             raise RnnlabError(f"{path} is truncated or not a checkpoint") from None
         raise RnnlabError(
@@ -199,6 +207,30 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     if not isinstance(payload, dict) or "model" not in payload:
         raise RnnlabError(f"{path} is not an rnnlab checkpoint (no model state)")
     return payload
+
+
+def check_record_sizes(path: Path) -> None:
+    """Bound what loading can allocate before anything is loaded: torch.save stores its
+    records uncompressed, so their sizes, read from the zip's directory, add up to less
+    than the file; a checkpoint whose records declare more (compressed records, a zip
+    bomb) is refused without inflating them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip: torch.load refuses it in one line below
+    size = path.stat().st_size
+    declared = sum(r.file_size for r in records)
+    if declared > size or any(r.compress_type != zipfile.ZIP_STORED for r in records):
+        raise RnnlabError(
+            f"{path} is not a checkpoint rnnlab wrote: its records declare {declared:,} "
+            f"bytes (compressed) in a {size:,}-byte file; refused before loading"
+        )
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(magic)) == magic
 
 
 def newest_run(parent: Path) -> Path:
