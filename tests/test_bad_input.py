@@ -1171,6 +1171,12 @@ CASES = [
         "the model does not fit in memory",
         "model.hidden_size=8192",
     ),
+    train(
+        "corpus-two-characters",
+        TEXT,
+        "{tmp}/corpus.txt has only 2 token(s), too few to train on once at least 2 are held out",
+        files={"corpus.txt": "ab"},
+    ),
 ]
 
 SUBPROCESS = {

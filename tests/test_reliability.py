@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -296,3 +297,78 @@ def test_a_killed_sweep_child_continues_from_its_last_pt(tmp_path):
     kept = sweep / "attempts" / f"{run_dir.name}-1"  # the killed attempt's record is kept
     assert (kept / "metrics.csv").is_file() and not (kept / "checkpoints").exists()
     assert (kept / "sweep.log").is_file()
+
+
+# --- a text corpus becomes token ids in a small constant of memory per byte ---
+
+ASCII_TEXT = "the time traveller said to us and of a machine\n"
+CHINESE_TEXT = "\u65f6\u95f4\u65c5\u884c\u8005 \u5bf9\u6211\u4eec\u8bf4 \u673a\u5668\n"
+
+
+@pytest.mark.parametrize(
+    "text, token", [(ASCII_TEXT, "char"), (ASCII_TEXT, "word"), (CHINESE_TEXT, "char"),
+                    (CHINESE_TEXT, "word")],
+)  # fmt: skip
+def test_a_corpus_loads_in_bounded_memory_per_byte(tmp_path, text, token):
+    """The peak memory of turning a corpus into token ids stays under the bound the data
+    reader checks free memory against; the ids are kept in one byte each."""
+    import tracemalloc
+
+    from rnnlab.data import DATASETS
+    from rnnlab.data.safe_read import LOAD_BYTES_PER_BYTE
+
+    path = tmp_path / "corpus.txt"
+    path.write_text(text * (1_500_000 // len(text.encode())), encoding="utf-8")
+    cfg = load_config(REPO / "configs" / "tiny.yaml", ["data.dataset=text", f"data.path={path}",
+                      f"data.token={token}", "data.max_tokens=null"])  # fmt: skip
+    tracemalloc.start()
+    try:
+        corpus = DATASETS.get("text")().load(cfg)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    per_byte = peak / path.stat().st_size
+    assert per_byte < LOAD_BYTES_PER_BYTE, f"{per_byte:.1f} bytes per byte of corpus"
+    assert corpus.split("train").dtype == np.uint8
+
+
+def test_a_corpus_too_big_for_free_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    from rnnlab.data import safe_read
+
+    path = tmp_path / "corpus.txt"
+    path.write_text(ASCII_TEXT * 1000)
+    monkeypatch.setattr(safe_read, "available_memory", lambda: 100_000)
+    with pytest.raises(RnnlabError, match="loading it takes about .* bytes per byte"):
+        safe_read.read_bytes(path)
+
+
+@pytest.mark.parametrize(
+    "raw, name",
+    [(b"\xef\xbb\xbf" + b"ab\r\ncd\r\n" * 200, "bom-crlf"), (b"ab\rcd\r" * 200, "cr"),
+     (b"ab\ncd\n" * 200, "lf")],
+)  # fmt: skip
+@pytest.mark.parametrize("dataset", ["text", "shakespeare"])
+def test_line_ends_and_a_bom_are_not_tokens(tmp_path, raw, name, dataset):
+    from rnnlab.data import DATASETS
+
+    path = tmp_path / f"{name}.txt"
+    path.write_bytes(raw)
+    cfg = load_config(REPO / "configs" / "tiny.yaml", [f"data.dataset={dataset}",
+                      f"data.path={path}", "data.max_tokens=null"])  # fmt: skip
+    vocab = DATASETS.get(dataset)().load(cfg).vocab
+    assert "\r" not in vocab.token_to_idx and "\ufeff" not in vocab.token_to_idx
+    assert {"a", "b", "c", "d", "\n"} <= set(vocab.token_to_idx)
+
+
+def test_ptb_line_ends_are_normalised(tmp_path):
+    import zipfile
+
+    from rnnlab.data import DATASETS
+
+    with zipfile.ZipFile(tmp_path / "ptb.zip", "w") as archive:
+        for split in ("train", "valid", "test"):
+            archive.writestr(f"ptb/ptb.{split}.txt", "\ufeff" + "a b c\r\nd e\r\n" * 50)
+    cfg = load_config(REPO / "configs" / "tiny.yaml", ["data.dataset=ptb",
+                      f"data.path={tmp_path / 'ptb.zip'}", "data.token=word"])  # fmt: skip
+    vocab = DATASETS.get("ptb")().load(cfg).vocab
+    assert not [t for t in vocab.token_to_idx if "\r" in t or "\ufeff" in t]
