@@ -10,6 +10,7 @@ handful also run as `python -m rnnlab` subprocesses (the honest check for traceb
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 import subprocess
@@ -177,6 +178,16 @@ def legacy_pickle_checkpoint(run: Path) -> None:
     path = run / "checkpoints" / "best.pt"
     payload = torch.load(path, weights_only=True)
     path.write_bytes(pickle.dumps(payload))  # a plain pickle, not torch.save's zip
+
+
+def summary_a_fifo(run: Path) -> None:
+    (run / "summary.json").unlink()
+    os.mkfifo(run / "summary.json")
+
+
+def metrics_a_fifo(run: Path) -> None:
+    (run / "metrics.csv").unlink()
+    os.mkfifo(run / "metrics.csv")
 
 
 CASES = [
@@ -1177,9 +1188,51 @@ CASES = [
         "{tmp}/corpus.txt has only 2 token(s), too few to train on once at least 2 are held out",
         files={"corpus.txt": "ab"},
     ),
+    case(
+        "compare-summary-a-fifo",
+        ["compare", "{copy}", "--out", "{tmp}/c.png"],
+        "copy/summary.json is a FIFO, not a regular summary.json",
+        setup=summary_a_fifo,
+    ),
+    case(
+        "runs-summary-a-fifo",
+        ["runs", "{copy}/.."],
+        "copy/summary.json is a FIFO, not a regular summary.json",
+        setup=summary_a_fifo,
+    ),
+    case(
+        "compare-metrics-a-fifo",
+        ["compare", "{copy}", "--out", "{tmp}/c.png"],
+        "copy/metrics.csv is a FIFO, not a regular CSV file",
+        setup=metrics_a_fifo,
+    ),
+    case(
+        "compare-out-under-a-file",
+        ["compare", "{lm_run}", "--out", "{tmp}/afile/c.png"],
+        "cannot write {tmp}/afile: a file is in the way where a folder is needed",
+        files={"afile": ""},
+    ),
+    case(
+        "compare-out-under-proc",
+        ["compare", "{lm_run}", "--out", "/proc/rnnlab-no/c.png"],
+        "cannot write /proc/rnnlab-no: no such file or folder",
+    ),
+    case(
+        "inspect-out-a-file",
+        ["inspect", "{lm_run}", "--out", "{tmp}/afile"],
+        "cannot write {tmp}/afile: a file is in the way where a folder is needed",
+        files={"afile": ""},
+    ),
+    case(
+        "export-out-under-a-file",
+        ["export", "{lm_run}", "--format", "torchscript", "--out", "{tmp}/afile/m.pt"],
+        "cannot export to {tmp}/afile/m.pt: {tmp}/afile is a file, not a folder",
+        files={"afile": ""},
+    ),
 ]
 
 SUBPROCESS = {
+    "compare-summary-a-fifo",
     "checkpoint-legacy-pickle",
     "unknown-option",
     "yaml-syntax",

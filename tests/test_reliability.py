@@ -372,3 +372,49 @@ def test_ptb_line_ends_are_normalised(tmp_path):
                       f"data.path={tmp_path / 'ptb.zip'}", "data.token=word"])  # fmt: skip
     vocab = DATASETS.get("ptb")().load(cfg).vocab
     assert not [t for t in vocab.token_to_idx if "\r" in t or "\ufeff" in t]
+
+
+# --- one place for file errors: the path and the cause in one line ---
+
+
+def test_a_background_writer_failure_is_one_warning_line_naming_the_path(capsys):
+    import errno
+    import threading
+
+    from rnnlab.runs.fileio import background_errors
+
+    def fail():
+        raise OSError(errno.ENOSPC, "No space left on device", b"/runs/x/tensorboard/events")
+
+    previous, threading.excepthook = threading.excepthook, background_errors
+    try:
+        thread = threading.Thread(target=fail)
+        thread.start()
+        thread.join()
+    finally:
+        threading.excepthook = previous
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "warning: a background writer failed: /runs/x/tensorboard/events: No space left on device"
+    ]
+
+
+def test_a_resumed_tensorboard_run_with_a_file_in_the_way_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    argv = ["train", str(REPO / "configs" / "tiny.yaml"), "train.epochs=1", "model.hidden_size=4",
+            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    run = Path(result.stdout.strip().splitlines()[-1])
+    (run / "tensorboard").write_text("in the way")
+    resumed = CliRunner().invoke(
+        app, ["train", "--resume", str(run), "train.epochs=2", "--tensorboard", "--quiet"]
+    )
+    assert resumed.exit_code == 2, resumed.output
+    assert "Traceback" not in resumed.output
+    assert resumed.stderr.splitlines()[-1] == (
+        f"error: cannot write {run}/tensorboard: a file is in the way where a folder is needed"
+    )

@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import storage_error, write_atomic, write_with
+from rnnlab.runs.fileio import check_regular, storage_error, write_atomic, write_with
 from rnnlab.runs.tables import read_csv, write_csv
 
 
@@ -113,6 +113,7 @@ class Run:
     def read_summary(self) -> dict:
         """summary.json, validated on read: {} when it is missing or not a JSON object, and
         a known field of the wrong type (a hand edit) left out rather than trusted."""
+        check_regular(self.summary_path, "summary.json")
         try:
             summary = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
