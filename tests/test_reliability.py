@@ -418,3 +418,62 @@ def test_a_resumed_tensorboard_run_with_a_file_in_the_way_is_one_line(tmp_path):
     assert resumed.stderr.splitlines()[-1] == (
         f"error: cannot write {run}/tensorboard: a file is in the way where a folder is needed"
     )
+
+
+# --- strict JSON, schedules that make no sense, pasteable resume hints ---
+
+
+def test_non_finite_figures_are_written_as_null_with_one_warning(tmp_path, capsys):
+    import json as json_module
+
+    run = Run(tmp_path)
+    summary = {
+        "status": "finished",
+        "time_limit_s": float("inf"),
+        "best": {"val_ppl": float("nan")},
+    }
+    run.write_summary(summary)
+    run.write_summary(summary)  # written again: the warning is not repeated
+    strict = json_module.loads(
+        (tmp_path / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(c)
+    )
+    assert strict["time_limit_s"] is None and strict["best"]["val_ppl"] is None
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "time_limit_s (inf), best.val_ppl (nan) not finite" in err[0]
+
+
+def test_evaluate_json_is_strict(capsys):
+    from rnnlab.runs.strictjson import dumps
+
+    text = dumps({"dynamic": {"loss": float("nan"), "ppl": float("inf")}}, "evaluate --json")
+    assert text == '{"dynamic": {"loss": null, "ppl": null}}'
+    assert "evaluate --json: dynamic.loss (nan), dynamic.ppl (inf)" in capsys.readouterr().err
+
+
+def test_schedules_that_make_no_sense_are_warned_and_blamed():
+    from rnnlab.tasks import config_warnings
+    from rnnlab.training.nanguard import Diverged
+
+    tiny = REPO / "configs" / "tiny.yaml"
+    step = load_config(tiny, ["optim.schedule=step", "optim.gamma=1e30"])
+    assert any("optim.gamma 1e+30 > 1" in w for w in config_warnings(step))
+    cosine = load_config(
+        tiny, ["optim.schedule=cosine", "optim.warmup_steps=50", "optim.decay_steps=20"]
+    )
+    assert any("never decays after its warm-up" in w for w in config_warnings(cosine))
+    assert config_warnings(load_config(tiny)) == []
+    blamed = str(Diverged(3, 100, step.optim))
+    assert "the step schedule multiplied the learning rate by optim.gamma 1e+30" in blamed
+    assert "lower optim.lr" not in blamed
+
+
+def test_resume_hints_are_shell_quoted(tmp_path):
+    import shlex
+    import signal
+
+    from rnnlab.training.interrupt import Interrupted
+
+    folder = tmp_path / "my runs" / "it's here"
+    line = str(Interrupted(signal.SIGINT, folder, "after step 5"))
+    hint = line.split("resume with: ")[1]
+    assert shlex.split(hint) == ["rnnlab", "train", "--resume", str(folder)]

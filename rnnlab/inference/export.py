@@ -22,7 +22,6 @@ model; the largest difference is reported, and a file that disagrees is an error
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from rnnlab.models.cells import CELLS
 from rnnlab.models.scratch import Scratch, to_builtin_state_dict
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.strictjson import dumps
 
 from .predict import load_model
 
@@ -107,7 +107,7 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
         shutil.copyfile(run.labels_path, out.parent / "labels.json")
     meta = {"format": fmt, "file": out.name, "run": str(run.dir), "checkpoint": which,
             "token": cfg.data.token, **signature}  # fmt: skip
-    write_atomic(out.parent / f"{out.name}.json", json.dumps(meta, indent=2) + "\n")
+    write_atomic(out.parent / f"{out.name}.json", dumps(meta, f"{out}.json", indent=2) + "\n")
     return Exported(out, max_diff)
 
 

@@ -25,12 +25,14 @@ from pathlib import Path
 
 from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import check_regular, storage_error, write_atomic, write_with
+from rnnlab.runs.strictjson import dumps
 from rnnlab.runs.tables import read_csv, write_csv
 
 
 class Run:
     def __init__(self, path: Path):
         self.dir = Path(path)
+        self._warned = False  # about non-finite figures in summary.json
 
     @classmethod
     def create(cls, parent: Path, name: str) -> Run:
@@ -108,7 +110,11 @@ class Run:
         ]
 
     def write_summary(self, summary: dict) -> None:
-        write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        found: list[str] = []  # non-finite figures: one warning per Run, not per write
+        text = dumps(summary, str(self.summary_path), not self._warned, found, indent=2,
+                     ensure_ascii=False)  # fmt: skip
+        self._warned = self._warned or bool(found)
+        write_atomic(self.summary_path, text + "\n")
 
     def read_summary(self) -> dict:
         """summary.json, validated on read: {} when it is missing or not a JSON object, and

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from shlex import quote
 
 import torch
 
@@ -159,7 +160,7 @@ def check_limit_raised(run: Run, summary: dict, saved: Config, cfg: Config) -> N
     if after is not None and before is not None and after <= before:
         raise RnnlabError(
             f"{run.dir} stopped at its train.{key} ({reason}); to train on, raise or clear "
-            f"it, e.g. rnnlab train --resume {run.dir} train.{key}=null"
+            f"it, e.g. rnnlab train --resume {quote(str(run.dir))} train.{key}=null"
         )
 
 
@@ -174,7 +175,7 @@ def check_resumable(run: Run, ckpt: dict, cfg: Config, status: str | None) -> No
     if status == "finished" and wanted <= epoch:
         raise RnnlabError(
             f"{run.dir} already finished its {epoch} epochs; to train on, raise train.epochs, "
-            f"e.g. rnnlab train --resume {run.dir} train.epochs={epoch + epoch}"
+            f"e.g. rnnlab train --resume {quote(str(run.dir))} train.epochs={epoch + epoch}"
         )
     if wanted < started:
         raise RnnlabError(
