@@ -60,7 +60,8 @@ def tokenize(text: str, token: str, keep_newlines: bool = False, eos: bool = Fal
     buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # (bytes,)
     index = np.int32 if len(buf) < 2**31 else np.int64  # half the memory of int64 spans
     if token == "char":
-        return Tokens(buf, *_char_spans(buf, index, ascii_only), eos)
+        starts, lengths = _char_spans(buf, index, ascii_only)
+        return Tokens(buf, starts, lengths, eos)
     starts, lengths = _word_spans(buf, keep_newlines or eos)
     return Tokens(buf, starts.astype(index), lengths.astype(index), eos)
 

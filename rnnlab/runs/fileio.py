@@ -55,7 +55,7 @@ def reason(err: OSError) -> str:
 
 def shown(path) -> str:
     """A path as the user typed it: bytes decoded as the file system encodes names."""
-    return os.fsdecode(path) if isinstance(path, (bytes, bytearray)) else str(path)
+    return os.fsdecode(bytes(path)) if isinstance(path, (bytes, bytearray)) else str(path)
 
 
 def file_error(err: BaseException) -> RnnlabError | None:

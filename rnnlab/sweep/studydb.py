@@ -86,7 +86,7 @@ def _study_names(path: Path) -> set[str]:
         raise RnnlabError(f"{path} is damaged (sqlite: {err}); {recovery(path)}") from None
 
 
-def check_agrees(path: Path, trials: list, statuses: dict[str, str]) -> None:
+def check_agrees(path: Path, trials: list, statuses: dict) -> None:
     """Every run folder that finished (or was pruned) is a trial of that number the study
     holds as complete (pruned); `statuses`: {folder name: its summary's status}."""
     held = {f"trial-{t.number:03d}": t.state.name for t in trials if not t.user_attrs.get("redone")}
