@@ -161,14 +161,14 @@ def run_config_not_utf8(run: Path) -> None:
 
 
 def inflating_checkpoint(run: Path) -> None:
-    """best.pt rewritten with its records deflated and one record grown to 64 MiB of
-    zeros: a file of a few hundred KiB that would inflate to 64 MiB on loading."""
+    """best.pt rewritten with its records deflated and one record grown to 32 MiB of
+    zeros: a file of a few hundred KiB that would inflate to 32 MiB on loading."""
     path = run / "checkpoints" / "best.pt"
     with zipfile.ZipFile(path) as old:
         records = [(info.filename, old.read(info)) for info in old.infolist()]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
         for name, data in records:
-            grown = b"\0" * 2**26 if name.endswith("/data/0") else data
+            grown = b"\0" * 2**25 if name.endswith("/data/0") else data
             new.writestr(name, grown)
 
 
@@ -188,6 +188,13 @@ def summary_a_fifo(run: Path) -> None:
 def metrics_a_fifo(run: Path) -> None:
     (run / "metrics.csv").unlink()
     os.mkfifo(run / "metrics.csv")
+
+
+def oversized_checkpoint(run: Path) -> None:
+    """best.pt holding 80 MB of weights: far more than the tiny model's config implies."""
+    import torch
+
+    torch.save({"model": {"x": torch.zeros(20_000_000)}}, run / "checkpoints" / "best.pt")
 
 
 CASES = [
@@ -1228,6 +1235,14 @@ CASES = [
         ["export", "{lm_run}", "--format", "torchscript", "--out", "{tmp}/afile/m.pt"],
         "cannot export to {tmp}/afile/m.pt: {tmp}/afile is a file, not a folder",
         files={"afile": ""},
+    ),
+    predict(
+        "checkpoint-bigger-than-its-config",
+        "more than a model of this run's config",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=oversized_checkpoint,
     ),
 ]
 

@@ -31,7 +31,8 @@ from rnnlab.runs.integrity import (
 )
 from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter
-from rnnlab.tasks import build_task, check_config
+from rnnlab.tasks import build_task, check_config, task_of
+from rnnlab.tasks.ckptsize import bound_checkpoint
 from rnnlab.training.checkpoint import FORMAT, restore
 from rnnlab.training.interrupt import Interrupted
 from rnnlab.training.session import build_session, run_to_end
@@ -61,6 +62,7 @@ def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -
     check_changes(saved, cfg)
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)
+    bound_checkpoint(run, "last", cfg, task_of(cfg))  # its size, before it is loaded
     ckpt = run.load_checkpoint("last", map_location=device)
     check_payload(run, ckpt)
     check_trained_config(run, ckpt, saved)
