@@ -477,3 +477,28 @@ def test_resume_hints_are_shell_quoted(tmp_path):
     line = str(Interrupted(signal.SIGINT, folder, "after step 5"))
     hint = line.split("resume with: ")[1]
     assert shlex.split(hint) == ["rnnlab", "train", "--resume", str(folder)]
+
+
+def test_a_trial_that_finished_before_the_sweep_died_is_told_not_redone(finished_search, tmp_path):
+    """The sweep was killed after the run finished but before it told the study: the
+    study says RUNNING, the folder says finished; the folder wins."""
+    import sqlite3
+
+    import optuna
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(finished_search, sweep)
+    with sqlite3.connect(sweep / "study.db") as con:
+        con.execute("UPDATE trials SET state = 'RUNNING', datetime_complete = NULL")
+        con.execute("DELETE FROM trial_values")
+    summary = sweep / "runs" / "trial-000" / "summary.json"
+    mtime = summary.stat().st_mtime_ns
+    result = CliRunner().invoke(app, ["sweep", "--resume", str(sweep)])
+    assert result.exit_code == 0, result.output
+    assert summary.stat().st_mtime_ns == mtime and not (sweep / "attempts").exists()
+    study = optuna.load_study(study_name="rnnlab", storage=f"sqlite:///{sweep / 'study.db'}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
+    assert _statuses(sweep) == {"trial-000": "finished"}

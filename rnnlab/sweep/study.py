@@ -136,14 +136,34 @@ def counted(study) -> list:
 
 def redo_stopped(study, search: Search) -> None:
     """Trials left running by an interrupted sweep: set their run folders aside, mark them
-    failed (and redone), and queue their values to be asked again."""
+    failed (and redone), and queue their values to be asked again. A trial whose run
+    finished (the sweep died before telling the study) is told its result instead: the
+    folder is the truth."""
     import optuna
 
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if tell_finished(study, search, trial):
+            continue
         set_aside(search.run_dir(_trial_point(trial, search.seed)), search.dir / "attempts")
         study._storage.set_trial_user_attr(trial._trial_id, "redone", True)
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
+
+
+def tell_finished(study, search: Search, trial) -> bool:
+    """Tell the study a running trial's result when its run folder says it ended."""
+    states = import_optuna().trial.TrialState
+    row = _row(search, _trial_point(trial, search.seed))
+    value = row.get(search.metric)
+    if row["status"] == "pruned":
+        study.tell(trial.number, state=states.PRUNED)
+    elif row["status"] == "finished" and isinstance(value, (int, float)) and math.isfinite(value):
+        study.tell(trial.number, value)
+    elif row["status"] == "finished":  # without a finite objective, as on_done tells it
+        study.tell(trial.number, state=states.FAIL)
+    else:
+        return False
+    return True
 
 
 def _trial_point(trial, seed: int) -> Trial:

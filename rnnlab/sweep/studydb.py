@@ -92,7 +92,7 @@ def check_agrees(path: Path, trials: list, statuses: dict) -> None:
     held = {f"trial-{t.number:03d}": t.state.name for t in trials if not t.user_attrs.get("redone")}
     for name, status in sorted(statuses.items()):
         want = DONE.get(status)
-        if want and held.get(name) not in want:
+        if want and held.get(name) not in (*want, "RUNNING"):  # running: told on resume
             says = held.get(name, "no such trial")
             raise RnnlabError(
                 f"{path} disagrees with the run folders: {name} is {status} but the study "
