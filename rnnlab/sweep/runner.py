@@ -31,7 +31,15 @@ from rnnlab.tasks import check_config
 
 from .executors import make_executor
 from .grid import Point, check_size, expand
-from .jobs import ExecutorSettings, Job, Outcome, keep_attempt, set_aside
+from .jobs import (
+    ExecutorSettings,
+    Job,
+    Outcome,
+    continues,
+    keep_attempt,
+    resume_overrides,
+    set_aside,
+)
 from .results import flatten_summary, pick_metric, plot_sweep, write_results
 
 
@@ -198,26 +206,11 @@ def _job(sweep: Plan, point: Point, resume: bool = False) -> Job:
 
 
 def _resume_overrides(sweep: Plan, point: Point) -> list[str]:
-    """train.epochs as base.yaml now says (it may have been edited to shorten or extend
-    the sweep), never fewer than the epochs the run has begun."""
-    epochs = load_config(sweep.base_path).train.epochs
-    run = Run(sweep.run_dir(point))
-    begun = [(run.read_summary().get("at") or {}).get("epoch")]  # interrupted: where
-    begun += [row.get("epoch") for row in run.read_metrics()]  # killed: the rows it wrote
-    counts = [e for e in begun if isinstance(e, int) and not isinstance(e, bool)]
-    return [f"train.epochs={max([epochs, *counts])}"]
+    return resume_overrides(sweep.base_path, point.overrides(), sweep.run_dir(point))
 
 
 def _resumable(sweep: Plan, point: Point) -> bool:
-    """A run with a last.pt continues from it (train --resume) instead of restarting,
-    whether it was interrupted, failed or killed (kill -9 leaves it "running"); a run that
-    diverged would diverge again from the same last.pt, so it starts over."""
-    run = Run(sweep.run_dir(point))
-    return (
-        run.checkpoint_path("last").is_file()
-        and run.config_path.is_file()
-        and run.read_summary().get("status") not in ("diverged", "finished")
-    )
+    return continues(sweep.run_dir(point))
 
 
 def _log(sweep: Plan, point: Point) -> Path:
