@@ -1,7 +1,7 @@
 """Peak memory of building a word-level corpus (PTB's training text): rnnlab's byte-span
 tokens (`rnnlab.data.tokens`) against a NumPy string array of the words (the former
 `np.array(text.split())` path), measured with tracemalloc (NumPy reports its buffers to it),
-as multiples of the encoded corpus (int64 ids).
+per byte of text and as multiples of the ids as int64.
 
     RNNLAB_DATA_DIR=../shared/data python scripts/lm_data_memory.py
 """
@@ -46,13 +46,15 @@ def measure(build, text: str) -> tuple[np.ndarray, int, float]:
 
 def main() -> None:
     text = read_train()
-    print(f"ptb.train.txt: {len(text.encode()):,} bytes of text")
+    size = len(text.encode())
+    print(f"ptb.train.txt: {size:,} bytes of text")
     for name, build in (("byte spans (rnnlab)", spans), ("string array", string_array)):
         ids, peak, seconds = measure(build, text)
-        encoded = ids.nbytes
+        encoded = len(ids) * 8  # as int64
         print(
-            f"{name:20s} tokens {len(ids):,}  encoded {encoded / 2**20:.1f} MiB  "
-            f"peak {peak / 2**20:.1f} MiB = {peak / encoded:.1f}x encoded  {seconds:.2f} s"
+            f"{name:20s} tokens {len(ids):,} ({ids.dtype})  peak {peak / 2**20:.1f} MiB = "
+            f"{peak / size:.1f} bytes per byte of text = {peak / encoded:.1f}x int64 ids  "
+            f"{seconds:.2f} s"
         )
 
 

@@ -10,9 +10,12 @@ handful also run as `python -m rnnlab` subprocesses (the honest check for traceb
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -155,6 +158,43 @@ def run_config_a_list(run: Path) -> None:
 
 def run_config_not_utf8(run: Path) -> None:
     (run / "config.yaml").write_bytes(b"name: \xff\n")
+
+
+def inflating_checkpoint(run: Path) -> None:
+    """best.pt rewritten with its records deflated and one record grown to 32 MiB of
+    zeros: a file of a few hundred KiB that would inflate to 32 MiB on loading."""
+    path = run / "checkpoints" / "best.pt"
+    with zipfile.ZipFile(path) as old:
+        records = [(info.filename, old.read(info)) for info in old.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for name, data in records:
+            grown = b"\0" * 2**25 if name.endswith("/data/0") else data
+            new.writestr(name, grown)
+
+
+def legacy_pickle_checkpoint(run: Path) -> None:
+    import torch
+
+    path = run / "checkpoints" / "best.pt"
+    payload = torch.load(path, weights_only=True)
+    path.write_bytes(pickle.dumps(payload))  # a plain pickle, not torch.save's zip
+
+
+def summary_a_fifo(run: Path) -> None:
+    (run / "summary.json").unlink()
+    os.mkfifo(run / "summary.json")
+
+
+def metrics_a_fifo(run: Path) -> None:
+    (run / "metrics.csv").unlink()
+    os.mkfifo(run / "metrics.csv")
+
+
+def oversized_checkpoint(run: Path) -> None:
+    """best.pt holding 80 MB of weights: far more than the tiny model's config implies."""
+    import torch
+
+    torch.save({"model": {"x": torch.zeros(20_000_000)}}, run / "checkpoints" / "best.pt")
 
 
 CASES = [
@@ -1383,10 +1423,91 @@ CASES += [
     ),
     train(
         "plugin-not-a-list", LM + "plugins: my_plugin\n", "'plugins' must be a list, got a string"
+    predict(
+        "checkpoint-inflates",
+        "best.pt is not a checkpoint rnnlab wrote: its records declare",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=inflating_checkpoint,
+    ),
+    predict(
+        "checkpoint-legacy-pickle",
+        "best.pt is a plain pickle, not a checkpoint torch.save wrote: refused",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=legacy_pickle_checkpoint,
+    ),
+    override(
+        "model-num-layers-huge", "model.num_layers=100000", "'model.num_layers' must be <= 1000"
+    ),
+    override(
+        "model-deep-and-wide-estimated-in-constant-time",
+        "model.num_layers=1000",
+        "the model does not fit in memory",
+        "model.hidden_size=8192",
+    ),
+    train(
+        "corpus-two-characters",
+        TEXT,
+        "{tmp}/corpus.txt has only 2 token(s), too few to train on once at least 2 are held out",
+        files={"corpus.txt": "ab"},
+    ),
+    case(
+        "compare-summary-a-fifo",
+        ["compare", "{copy}", "--out", "{tmp}/c.png"],
+        "copy/summary.json is a FIFO, not a regular summary.json",
+        setup=summary_a_fifo,
+    ),
+    case(
+        "runs-summary-a-fifo",
+        ["runs", "{copy}/.."],
+        "copy/summary.json is a FIFO, not a regular summary.json",
+        setup=summary_a_fifo,
+    ),
+    case(
+        "compare-metrics-a-fifo",
+        ["compare", "{copy}", "--out", "{tmp}/c.png"],
+        "copy/metrics.csv is a FIFO, not a regular CSV file",
+        setup=metrics_a_fifo,
+    ),
+    case(
+        "compare-out-under-a-file",
+        ["compare", "{lm_run}", "--out", "{tmp}/afile/c.png"],
+        "cannot write {tmp}/afile: a file is in the way where a folder is needed",
+        files={"afile": ""},
+    ),
+    case(
+        "compare-out-under-proc",
+        ["compare", "{lm_run}", "--out", "/proc/rnnlab-no/c.png"],
+        "cannot write /proc/rnnlab-no: no such file or folder",
+    ),
+    case(
+        "inspect-out-a-file",
+        ["inspect", "{lm_run}", "--out", "{tmp}/afile"],
+        "cannot write {tmp}/afile: a file is in the way where a folder is needed",
+        files={"afile": ""},
+    ),
+    case(
+        "export-out-under-a-file",
+        ["export", "{lm_run}", "--format", "torchscript", "--out", "{tmp}/afile/m.pt"],
+        "cannot export to {tmp}/afile/m.pt: {tmp}/afile is a file, not a folder",
+        files={"afile": ""},
+    ),
+    predict(
+        "checkpoint-bigger-than-its-config",
+        "more than a model of this run's config",
+        "--prefix",
+        "t",
+        run="{copy}",
+        setup=oversized_checkpoint,
     ),
 ]
 
 SUBPROCESS = {
+    "compare-summary-a-fifo",
+    "checkpoint-legacy-pickle",
     "unknown-option",
     "yaml-syntax",
     "unknown-model-key",

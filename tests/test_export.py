@@ -162,3 +162,64 @@ def test_without_the_export_extra_onnx_names_it(tmp_path, monkeypatch):
         "pip install 'rnnlab[export]'"
     )
     assert not (run / "export").exists()
+
+
+WEIGHT_DROP_CASES = [("lstm", "builtin", False), ("gru", "builtin", True), ("lstm", "scratch", False),
+                     ("lstm", "scratch", True)]  # fmt: skip
+
+
+@pytest.mark.parametrize("cell, impl, tied", WEIGHT_DROP_CASES)
+def test_a_weight_dropped_model_exports_its_evaluation_weights(tmp_path, cell, impl, tied):
+    """The exporter put every submodule back in training mode after the export, so the
+    comparison ran PyTorch with weight drop on; the file itself holds the evaluation
+    weights, and now matches."""
+    model = ModelConfig(cell=cell, impl=impl, hidden_size=H, weight_drop=0.5,
+                        embedding=H if tied else "one_hot", tie_weights=tied)  # fmt: skip
+    run = make_run(tmp_path / "run", model, classifier=False)
+    expected_fn = reference(run, classifier=False)
+    onnx_file = export_run(run, "best", "onnx", None).path
+    meta = json.loads((onnx_file.parent / "model.onnx.json").read_text())
+    args = check_inputs(meta, False, 1, 1)
+    got = ort.InferenceSession(str(onnx_file)).run(None, dict(zip(meta["inputs"], args)))
+    for name, e, o in zip(meta["outputs"], expected_fn(*args), got):
+        np.testing.assert_allclose(o, e, rtol=0, atol=1e-5, err_msg=f"onnx {name}")
+
+
+def test_a_failed_comparison_keeps_the_earlier_export_and_leaves_no_file(tmp_path, monkeypatch):
+    from rnnlab.inference import export
+
+    run = make_run(tmp_path / "run", ModelConfig(cell="gru", hidden_size=H), classifier=False)
+    good = export_run(run, "best", "onnx", None).path
+    before = good.read_bytes()
+    monkeypatch.setattr(export, "compare", lambda *args: 0.5)
+    with pytest.raises(RnnlabError, match=r"does not match the PyTorch model \(max \|diff\| 0.5\)"):
+        export_run(run, "best", "onnx", None)
+    assert good.read_bytes() == before
+    assert sorted(p.name for p in good.parent.iterdir()) == ["model.onnx", "model.onnx.json",
+                                                              "vocab.json"]  # fmt: skip
+
+
+def test_export_to_a_folder_writes_inside_it_and_a_file_in_the_way_is_one_line(tmp_path):
+    run = make_run(tmp_path / "run", ModelConfig(cell="gru", hidden_size=H), classifier=False)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = runner.invoke(app, ["export", str(run), "--format", "onnx", "--out", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "model.onnx.json",
+                                                         "vocab.json"]  # fmt: skip
+    (tmp_path / "file").write_text("")
+    refused = runner.invoke(
+        app, ["export", str(run), "--format", "onnx", "--out", str(tmp_path / "file" / "m.onnx")]
+    )
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        f"error: cannot export to {tmp_path}/file/m.onnx: {tmp_path}/file is a file, not a folder"
+    ]
+
+
+def test_a_scratch_mgu_is_refused_with_advice_that_fits(tmp_path):
+    run = make_run(tmp_path / "run", ModelConfig(cell="mgu", impl="scratch", hidden_size=H),
+                   classifier=False)  # fmt: skip
+    with pytest.raises(RnnlabError, match="torch.nn has none") as err:
+        export_run(run, "best", "onnx", None)
+    assert "set model.impl: scratch" not in str(err.value)

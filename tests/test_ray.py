@@ -183,7 +183,7 @@ def test_a_run_no_node_can_hold_is_an_error_not_a_hang(ray_cluster, tiny_config,
 
 
 @pytest.mark.ray
-def test_a_killed_worker_is_retried_on_a_clean_folder(ray_cluster, tiny_config, tmp_path):
+def test_a_killed_worker_is_retried_from_its_last_pt(ray_cluster, tiny_config, tmp_path):
     killed: dict[str, int] = {}
     sweep_over = threading.Event()
 
@@ -191,7 +191,8 @@ def test_a_killed_worker_is_retried_on_a_clean_folder(ray_cluster, tiny_config, 
         deadline = time.time() + 120
         while time.time() < deadline and not killed and not sweep_over.is_set():
             for metrics in tmp_path.glob("*/runs/*/metrics.csv"):
-                if (metrics.parent / "summary.json").exists():
+                last = metrics.parent / "checkpoints" / "last.pt"
+                if (metrics.parent / "summary.json").exists() or not last.exists():
                     continue
                 log = (metrics.parents[2] / "logs" / f"{metrics.parent.name}.log").read_text()
                 killed["run"] = int(re.search(r"run pid (\d+)", log).group(1))
@@ -212,11 +213,15 @@ def test_a_killed_worker_is_retried_on_a_clean_folder(ray_cluster, tiny_config, 
     sweep_dir = sweep_dir_of(result.output)
     [row] = read_results(sweep_dir)
     assert row["status"] == "finished" and row["epochs"] == "8"
-    aside = sweep_dir / "attempts" / f"{row['run']}-1"  # the dead attempt, half written
+    aside = sweep_dir / "attempts" / f"{row['run']}-1"  # the dead attempt's record
     assert (aside / "metrics.csv").is_file() and not (aside / "summary.json").exists()
+    assert not (aside / "checkpoints").exists()  # the retry continued from its last.pt
+    before = (aside / "metrics.csv").read_text().splitlines()
+    after = (sweep_dir / "runs" / row["run"] / "metrics.csv").read_text().splitlines()
+    assert len(before) >= 2 and after[: len(before) - 1] == before[:-1]  # not retrained
     assert gone(killed["run"])  # its training process died with the worker
     log = run_log(sweep_dir, row)
-    assert log.count("ray worker pid") == 2 and f"its folder is now {aside}" in log
+    assert log.count("ray worker pid") == 2 and f"that attempt's record: {aside}" in log
     assert device_of(sweep_dir, row) == "cpu (2 threads)"
 
 

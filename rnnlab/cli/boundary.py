@@ -6,12 +6,13 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import threading
 
 import typer
 from typer.core import TyperGroup
 
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import storage_error
+from rnnlab.runs.fileio import background_errors, file_error, storage_error
 
 try:  # typer >= 0.24 carries its own copy of click
     from typer._click import exceptions as usage
@@ -27,6 +28,7 @@ class OneLineUsageErrors(TyperGroup):
         from rnnlab.cli.hints import show_flags_as_flags
 
         show_flags_as_flags(self)
+        threading.excepthook = background_errors  # a writer thread's failure: one line
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[misc]
         try:
@@ -74,8 +76,11 @@ def user_errors(command):
         except RnnlabError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
-        except OSError as err:
-            fault = storage_error(err, err.filename or "a file")
+        except Exception as err:  # noqa: BLE001 - file errors only; the rest re-raised
+            fault = (
+                storage_error(err, err.filename or "a file") if isinstance(err, OSError) else None
+            )
+            fault = fault or file_error(err)
             if fault is None:
                 raise
             typer.echo(f"error: {fault}", err=True)

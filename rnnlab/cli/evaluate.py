@@ -4,7 +4,6 @@ Registered on the app in `rnnlab/cli/__init__.py`; torch is imported only when i
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,6 +14,7 @@ from rnnlab.cli.boundary import check_checkpoint, user_errors
 from rnnlab.cli.complete import complete_run
 from rnnlab.cli.plugins import PluginOption, import_given
 from rnnlab.errors import RnnlabError
+from rnnlab.runs.strictjson import dumps
 
 
 @user_errors
@@ -89,7 +89,7 @@ def evaluate(
     how = {"rule": rule, **given} if dynamic else None
     result = evaluate_run(run, split, checkpoint, how, device)
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(dumps(result, "evaluate --json"))
         return
     for line in describe(result):
         typer.echo(line)

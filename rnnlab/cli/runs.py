@@ -3,7 +3,6 @@ first. Torch-free."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ import typer
 from rnnlab.cli.boundary import user_errors
 from rnnlab.cli.complete import complete_run
 from rnnlab.cli.config import print_table
+from rnnlab.runs.strictjson import dumps
 
 
 @user_errors
@@ -32,7 +32,7 @@ def runs(
 
     rows = list_runs(folder)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        typer.echo(dumps(rows, "runs --json", indent=2, ensure_ascii=False))
         return
     if not rows:
         typer.echo(f"no runs under {folder}")

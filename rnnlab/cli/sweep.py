@@ -4,6 +4,7 @@ on the app in `rnnlab/cli/__init__.py`; like every command, thin and free of tor
 from __future__ import annotations
 
 from pathlib import Path
+from shlex import quote
 from typing import Annotated, Optional
 
 import typer
@@ -240,7 +241,8 @@ def _until_done(plan, run) -> None:
         except (Interrupted, KeyboardInterrupt) as err:
             stop = gate.stopped_by(err)
             typer.echo(
-                f"sweep interrupted; finish it with: rnnlab sweep --resume {plan.dir}", err=True
+                f"sweep interrupted; finish it with: rnnlab sweep --resume {quote(str(plan.dir))}",
+                err=True,
             )
             raise typer.Exit(stop.exit_code) from None
     typer.echo(", ".join(f"{n} {status}" for status, n in counts.items()))

@@ -62,7 +62,9 @@ class ModelConfig:
     )
     impl: Literal["builtin", "scratch"] = "builtin"  # torch.nn layers or rnnlab's own cells
     hidden_size: int = bounded(256, gt=0)  # units per layer and direction
-    num_layers: int = bounded(1, gt=0)  # stacked recurrent layers
+    num_layers: int = bounded(
+        1, gt=0, le=1000
+    )  # stacked recurrent layers (building more takes minutes)
     bidirectional: bool = False  # also run right-to-left (sees the future: not for generation)
     dropout: float = bounded(0.0, ge=0, lt=1)  # dropout between stacked layers
     embedding: Union[Literal["one_hot"], int] = "one_hot"  # one-hot inputs or a learned dim

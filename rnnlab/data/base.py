@@ -48,7 +48,7 @@ class Corpus:
     """A language-model corpus: a vocabulary and one id array per split."""
 
     vocab: Vocab
-    splits: dict[str, np.ndarray]  # "train", "valid" (and "test") -> int64 token ids
+    splits: dict[str, np.ndarray]  # "train", "valid" (and "test") -> token ids (`id_dtype`)
 
     def split(self, name: str) -> np.ndarray:
         return self.splits[name]
@@ -108,14 +108,23 @@ class TextCorpus(Dataset):
     def load(self, cfg) -> Corpus:
         """The vocabulary of the training tokens and every split's ids under it."""
         max_tokens = cfg.data.max_tokens or self.default_max_tokens
+        total = 0  # tokens of a single text, before it is split
         if self.own_splits(cfg):
             read = {split: self.read_split(cfg, split) for split in self.own_splits(cfg)}
             parts = {split: tokens for split, tokens in read.items() if tokens is not None}
             parts["train"] = parts["train"][:max_tokens]
         else:
-            train, valid = split_tokens(self.read_tokens(cfg), max_tokens, cfg.data.valid_fraction)
+            tokens = self.read_tokens(cfg)
+            total = len(tokens)
+            train, valid = split_tokens(tokens, max_tokens, cfg.data.valid_fraction)
             parts = {"train": train, "valid": valid}
+            del tokens
         source = cfg.data.path or f"the {cfg.data.dataset} text"
+        if len(parts["train"]) == 0 and total:
+            raise RnnlabError(
+                f"dataset '{cfg.data.dataset}': {source} has only {total} token(s), too few "
+                f"to train on once at least 2 are held out for validation"
+            )
         if len(parts["train"]) == 0:
             raise RnnlabError(f"dataset '{cfg.data.dataset}' has no tokens: {source} is empty")
         for split, tokens in parts.items():

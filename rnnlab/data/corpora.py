@@ -12,6 +12,7 @@ from rnnlab.errors import RnnlabError
 from .base import DATASETS, TextCorpus
 from .store import Resource, fetch, resolve_data_path
 from .text import read_text_file
+from .textcls import normalise
 from .tokens import Tokens
 
 PTB = Resource(
@@ -51,7 +52,7 @@ class PennTreebank(TextCorpus):
                 raw = archive.read(member)
         except (zipfile.BadZipFile, KeyError, OSError) as err:
             raise RnnlabError(f"{path} is not the PTB zip with {member} ({err})") from None
-        text = raw.decode("utf-8", errors="replace")
+        text = normalise(raw.decode("utf-8", errors="replace"))
         return self.tokenize(cfg, text)
 
 

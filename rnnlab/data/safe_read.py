@@ -21,6 +21,10 @@ from rnnlab.errors import RnnlabError
 MAX_DATA_BYTES_ENV = "RNNLAB_MAX_DATA_BYTES"
 DEFAULT_MAX_DATA_BYTES = 2 << 30
 CHUNK = 1 << 20
+# the peak memory of turning a text corpus into token ids, per byte of text (measured:
+# tracemalloc, 3 MB: 11.5 for ASCII characters, 8.4 for words, 17.3 for Chinese characters;
+# docs/reliability.md), with room to spare
+LOAD_BYTES_PER_BYTE = 20
 
 
 def max_data_bytes() -> int:
@@ -34,6 +38,32 @@ def max_data_bytes() -> int:
     if value <= 0:
         raise RnnlabError(f"{MAX_DATA_BYTES_ENV} must be > 0, got {text!r}")
     return value
+
+
+def available_memory() -> int | None:
+    """MemAvailable (bytes) from /proc/meminfo; None where it cannot be told."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_free_memory(where: str, size: int) -> None:
+    """Refuse a data file whose loading would not fit in free memory: a text corpus
+    takes at most LOAD_BYTES_PER_BYTE bytes per byte while it becomes token ids
+    (docs/reliability.md; tests/test_reliability.py measures it)."""
+    free = available_memory()
+    needed = size * LOAD_BYTES_PER_BYTE
+    if free is not None and needed > free:
+        raise RnnlabError(
+            f"{where} is {size:,} bytes; loading it takes about {needed / 2**30:,.1f} GiB "
+            f"({LOAD_BYTES_PER_BYTE} bytes per byte) and {free / 2**30:,.1f} GiB is free: "
+            f"use a smaller file or data.max_tokens"
+        )
 
 
 def _too_big(where: str, size: int, limit: int, what: str = "") -> RnnlabError:
@@ -57,11 +87,13 @@ def check_regular(path: Path) -> os.stat_result:
 
 
 def read_bytes(path: Path) -> bytes:
-    """A regular file's bytes, at most max_data_bytes()."""
+    """A regular file's bytes, at most max_data_bytes(), and only when the memory
+    loading them takes (`LOAD_BYTES_PER_BYTE`) is free."""
     limit = max_data_bytes()
     st = check_regular(Path(path))
     if st.st_size > limit:
         raise _too_big(str(path), st.st_size, limit)
+    check_free_memory(str(path), st.st_size)
     with open(path, "rb") as f:
         return _read_chunks(f, limit, str(path))
 

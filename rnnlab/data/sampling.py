@@ -46,9 +46,10 @@ class RandomSampler(Sampler):
         num_subseqs = (len(self.corpus) - offset - 1) // T
         starts = offset + T * torch.randperm(num_subseqs, generator=self.generator)
         num_batches = num_subseqs // B
-        starts = starts[: num_batches * B].view(num_batches, B, 1).to(self.corpus.device)
-        idx = starts + torch.arange(T, device=self.corpus.device)  # (num_batches, B, T)
-        return self.corpus[idx], self.corpus[idx + 1]
+        starts = starts[: num_batches * B].to(self.corpus.device)  # (num_batches * B,)
+        windows = self.corpus.unfold(0, T + 1, 1)  # (N - T, T + 1), a view: no copy
+        picked = windows[starts].view(num_batches, B, T + 1)  # in the corpus's small type
+        return picked[..., :T], picked[..., 1:]  # (num_batches, B, T) each
 
 
 class SequentialSampler(Sampler):

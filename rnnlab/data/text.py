@@ -13,7 +13,7 @@ from rnnlab.errors import RnnlabError
 from .base import DATASETS, TextCorpus
 from .safe_read import Budget, read_input
 from .store import Resource, fetch
-from .textcls import read_utf8
+from .textcls import normalise, read_utf8
 from .tokens import Tokens
 
 TIME_MACHINE = Resource(
@@ -68,7 +68,7 @@ class JayChou(TextCorpus):
         except (zipfile.BadZipFile, KeyError, OSError) as err:
             raise RnnlabError(f"{path} is not the Jay Chou lyrics zip ({err})") from None
         try:
-            text = raw.decode("utf-8")
+            text = normalise(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise RnnlabError(f"{path}: jaychou_lyrics.txt is not UTF-8 text") from None
         if self.newlines(cfg) == "space":

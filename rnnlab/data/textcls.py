@@ -155,9 +155,19 @@ def settings_key(cfg: Config) -> dict:
 
 
 def read_utf8(raw: bytes, where: str) -> str:
+    """UTF-8 text with its line ends normalised (`normalise`)."""
     try:
-        return raw.decode("utf-8")
+        return normalise(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise RnnlabError(
             f"{where} is not UTF-8 text (byte {err.start} cannot be decoded)"
         ) from None
+
+
+def normalise(text: str) -> str:
+    """A leading byte-order mark dropped and CRLF or CR line ends made "\n", so neither
+    becomes a token of the vocabulary (nor shows in samples)."""
+    text = text.removeprefix("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text

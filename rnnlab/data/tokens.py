@@ -31,7 +31,7 @@ class Tokens:
 
     buf: np.ndarray  # (bytes,) uint8: the text
     starts: np.ndarray  # (n,) int32 (int64 past 2 GiB of text): where each token begins
-    lengths: np.ndarray  # (n,) same type: its length in bytes
+    lengths: np.ndarray  # (n,) its length in bytes: uint8 for characters, else as starts
     eos: bool = False  # a newline token is named <eos>
 
     def __len__(self) -> int:
@@ -56,14 +56,35 @@ def tokenize(text: str, token: str, keep_newlines: bool = False, eos: bool = Fal
     `keep_newlines` (or `eos`), each "\\n" is a word of its own (`<eos>` with `eos`)."""
     if token == "word" and not text.isascii():
         text = OTHER_SPACES.sub(" ", text)
+    ascii_only = text.isascii()
     buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # (bytes,)
-    if token == "char":
-        starts = np.flatnonzero((buf & 0xC0) != 0x80)  # (n,) not a UTF-8 continuation byte
-        lengths = np.diff(starts, append=len(buf))
-    else:
-        starts, lengths = _word_spans(buf, keep_newlines or eos)
     index = np.int32 if len(buf) < 2**31 else np.int64  # half the memory of int64 spans
+    if token == "char":
+        starts, lengths = _char_spans(buf, index, ascii_only)
+        return Tokens(buf, starts, lengths, eos)
+    starts, lengths = _word_spans(buf, keep_newlines or eos)
     return Tokens(buf, starts.astype(index), lengths.astype(index), eos)
+
+
+def _char_spans(buf: np.ndarray, index, ascii_only: bool, chunk: int = 1 << 24):
+    """(starts (n,) `index`, lengths (n,) uint8) of the UTF-8 characters of `buf`, built
+    a chunk at a time: 5 bytes per character, no int64 array of the text's size."""
+    if ascii_only:  # a character per byte
+        return np.arange(len(buf), dtype=index), np.ones(len(buf), dtype=np.uint8)
+    lead = (buf & 0xC0) != 0x80  # (bytes,) not a UTF-8 continuation byte
+    starts = np.empty(int(np.count_nonzero(lead)), dtype=index)  # (n,)
+    done = 0
+    for at in range(0, len(buf), chunk):
+        part = np.flatnonzero(lead[at : at + chunk]) + at  # (m,)
+        starts[done : done + len(part)] = part
+        done += len(part)
+    del lead
+    lengths = np.empty(len(starts), dtype=np.uint8)  # (n,) 1 to 4 bytes
+    for at in range(0, len(starts), chunk):
+        following = starts[at + 1 : at + chunk + 1]
+        ends = np.append(following, len(buf)) if at + chunk >= len(starts) else following
+        lengths[at : at + chunk] = ends - starts[at : at + chunk]
+    return starts, lengths
 
 
 def _word_spans(buf: np.ndarray, keep_newlines: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -101,28 +122,69 @@ def _byte_kinds(keep_newlines: bool) -> np.ndarray:
 SPACE, SPACE_KEEP = _byte_kinds(False), _byte_kinds(True)
 
 
+def id_dtype(vocab_size: int) -> np.dtype:
+    """The smallest integer type (that torch also has) holding ids below `vocab_size`:
+    the corpus is kept in it, and each batch widened to int64 as it is used."""
+    if vocab_size <= 2**8:
+        return np.dtype(np.uint8)
+    return np.dtype(np.int16) if vocab_size <= 2**15 else np.dtype(np.int32)
+
+
 def count(tokens: Tokens) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """(distinct tokens, counts, first positions, inverse): `inverse` (n,) maps each
     token to its entry of the distinct list, vectorised per token length."""
-    inverse = np.empty(len(tokens), dtype=np.int64)
+    widths = np.unique(tokens.lengths).tolist()
+    n = len(tokens)
+    inverse = np.empty(n if len(widths) > 1 else 0, dtype=np.int32 if n < 2**31 else np.int64)
     names: list[str] = []
     counts: list[np.ndarray] = []
     firsts: list[np.ndarray] = []
-    for width in np.unique(tokens.lengths).tolist():  # a loop over lengths, not tokens
-        group = np.flatnonzero(tokens.lengths == width)  # (m,) in text order
-        keys = _fixed_width(tokens.buf, tokens.starts[group], width)  # (m,) void
-        uniq, first, inv, cnt = np.unique(
-            keys, return_index=True, return_inverse=True, return_counts=True
-        )
-        del keys
-        inverse[group] = inv.reshape(-1) + len(names)
+    for width in widths:  # a loop over lengths, not tokens
+        whole = len(widths) == 1  # one width (ASCII characters): no index of the group
+        group = None if whole else np.flatnonzero(tokens.lengths == width)  # (m,) text order
+        starts = tokens.starts if group is None else tokens.starts[group]
+        if width == 1:
+            uniq, first, inv, cnt = _count_bytes(tokens.buf[starts])
+        else:
+            keys = _fixed_width(tokens.buf, starts, width)  # (m,) void
+            uniq, first, inv, cnt = np.unique(
+                keys, return_index=True, return_inverse=True, return_counts=True
+            )
+            del keys
+        del starts
+        if group is None:  # the only group: its inverse, in its own small type
+            inverse = inv.reshape(-1)
+        else:
+            inverse[group] = inv.reshape(-1) + len(names)
+        del inv
         names += [tokens._name(u.tobytes()) for u in uniq]
         counts.append(cnt)
-        firsts.append(group[first])  # positions of first appearances
+        firsts.append(first if group is None else group[first])  # first appearances
     if not names:
         empty = np.zeros(0, dtype=np.int64)
         return [], empty, empty, inverse
     return names, np.concatenate(counts), np.concatenate(firsts), inverse
+
+
+def _count_bytes(values: np.ndarray, chunk: int = 1 << 20):
+    """np.unique(values, return_index, return_inverse, return_counts) for one-byte tokens
+    (m,) uint8 without sorting: a count per byte value, first positions from the chunks
+    up to the last new value, the inverse through a 256-entry table ((m,) uint8)."""
+    cnt = np.zeros(256, dtype=np.int64)
+    for at in range(0, len(values), chunk):  # bincount widens its input to int64: chunks
+        cnt += np.bincount(values[at : at + chunk], minlength=256)
+    present = np.flatnonzero(cnt)  # (k,) the distinct bytes, sorted as np.unique's
+    first = np.full(256, -1, dtype=np.int64)
+    for at in range(0, len(values), chunk):
+        part_values, part_first = np.unique(values[at : at + chunk], return_index=True)
+        new = first[part_values] < 0
+        first[part_values[new]] = part_first[new] + at
+        if (first[present] >= 0).all():
+            break
+    rank = np.zeros(256, dtype=np.uint8)
+    rank[present] = np.arange(len(present))
+    uniq = present.astype(np.uint8).view(np.dtype((np.void, 1)))
+    return uniq, first[present], rank[values], cnt[present]
 
 
 def _fixed_width(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
@@ -134,15 +196,17 @@ def _fixed_width(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
 
 
 def encode(tokens: Tokens, token_to_idx: dict[str, int], unk: int = 0) -> np.ndarray:
-    """Token ids (n,) int64 under a vocabulary; `unk` for tokens outside it."""
+    """Token ids (n,) under a vocabulary (`id_dtype`); `unk` for tokens outside it."""
     names, _, _, inverse = count(tokens)
-    lookup = np.array([token_to_idx.get(name, unk) for name in names], dtype=np.int64)
-    return lookup[inverse] if len(names) else np.zeros(0, dtype=np.int64)
+    dtype = id_dtype(max(token_to_idx.values(), default=0) + 1)
+    lookup = np.array([token_to_idx.get(name, unk) for name in names], dtype=dtype)
+    return lookup[inverse] if len(names) else np.zeros(0, dtype=dtype)
 
 
 def vocab_and_ids(tokens: Tokens, min_freq: int = 0):
-    """(the vocabulary of `tokens`, their ids (n,) int64) from one count."""
+    """(the vocabulary of `tokens`, their ids (n,) in `id_dtype`) from one count."""
     names, counts, firsts, inverse = count(tokens)
     vocab = Vocab.from_counts(names, counts, firsts, min_freq)
-    lookup = np.array([vocab.token_to_idx.get(name, 0) for name in names], dtype=np.int64)
-    return vocab, lookup[inverse] if names else np.zeros(0, dtype=np.int64)
+    dtype = id_dtype(len(vocab))
+    lookup = np.array([vocab.token_to_idx.get(name, 0) for name in names], dtype=dtype)
+    return vocab, lookup[inverse] if names else np.zeros(0, dtype=dtype)

@@ -24,7 +24,6 @@ model; the largest difference is reported, and a file that disagrees is an error
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -36,11 +35,13 @@ from torch import nn
 
 from rnnlab.config import load_config
 from rnnlab.errors import RnnlabError
-from rnnlab.models import CELLS, LanguageModel, SequenceClassifier
+from rnnlab.models import LanguageModel, SequenceClassifier
+from rnnlab.models.cells import CELLS
 from rnnlab.models.cells.sequence import SequenceLayer
 from rnnlab.models.scratch import Scratch, to_builtin_state_dict
 from rnnlab.runs import Run
 from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.strictjson import dumps
 
 from .predict import load_model
 
@@ -112,24 +113,16 @@ def export_run(run_dir: Path, which: str, fmt: str, out: Path | None) -> Exporte
     else:
         assert isinstance(model, SequenceClassifier)
         wrapper = ClassifierProbs(model)
-    out = Path(out) if out else run.dir / "export" / f"model{FORMATS[fmt]}"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = out_file(Path(out) if out else run.dir / "export" / f"model{FORMATS[fmt]}", fmt)
+    wrapper.eval()  # the evaluation weights (no dropout, no weight drop), also for compare
     signature = describe(wrapper, cfg.model)
-    example, check = inputs(wrapper, len(vocab), 1, 3), inputs(wrapper, len(vocab), 3, 7)
-    if fmt == "onnx":
-        to_onnx(wrapper, example, signature, out)
-        max_diff = compare(wrapper, check, onnx_runner(out, signature))
-    else:
-        to_torchscript(wrapper, example, out, stepwise)
-        max_diff = compare(wrapper, check, torchscript_runner(out))
-    if not max_diff <= TOLERANCE:
-        raise RnnlabError(f"{out} does not match the PyTorch model (max |diff| {max_diff:.3g})")
+    max_diff = write_checked(wrapper, fmt, signature, len(vocab), out, stepwise)
     shutil.copyfile(run.vocab_path, out.parent / "vocab.json")
     if classes is not None:
         shutil.copyfile(run.labels_path, out.parent / "labels.json")
     meta = {"format": fmt, "file": out.name, "run": str(run.dir), "checkpoint": which,
             "token": cfg.data.token, **signature}  # fmt: skip
-    write_atomic(out.parent / f"{out.name}.json", json.dumps(meta, indent=2) + "\n")
+    write_atomic(out.parent / f"{out.name}.json", dumps(meta, f"{out}.json", indent=2) + "\n")
     return Exported(out, max_diff)
 
 
@@ -146,6 +139,49 @@ def check_sequence_export(cell: str, fmt: str) -> None:
             f"model.cell: {cell} cannot be exported to ONNX: its log-space scan "
             "(logcumsumexp) has no ONNX operator; use --format torchscript"
         )
+
+
+def out_file(out: Path, fmt: str) -> Path:
+    """The file to write: `out`, or model.onnx / model.pt inside it when it is a folder;
+    its folder made (one line when a file is in the way)."""
+    if out.is_dir():
+        out = out / f"model{FORMATS[fmt]}"
+    for parent in [out.parent, *out.parent.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise RnnlabError(f"cannot export to {out}: {parent} is a file, not a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RnnlabError(f"cannot export to {out}: {err.strerror}") from None
+    if out.is_dir():  # FOLDER/model.onnx is itself a folder
+        raise RnnlabError(f"cannot export to {out}: it is a folder")
+    return out
+
+
+def write_checked(
+    wrapper: nn.Module, fmt: str, signature: dict, vocab_size: int, out: Path, stepwise: bool
+):
+    """Write the model to a temporary file, run it against PyTorch, and only then put it
+    in place of `out`: a file that disagrees (or any failure) is removed, and an earlier
+    good export at `out` is kept. The largest |difference|."""
+    example, check = inputs(wrapper, vocab_size, 1, 3), inputs(wrapper, vocab_size, 3, 7)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        if fmt == "onnx":
+            to_onnx(wrapper, example, signature, tmp)
+            max_diff = compare(wrapper, check, onnx_runner(tmp, signature))
+        else:
+            to_torchscript(wrapper, example, tmp, stepwise)
+            max_diff = compare(wrapper, check, torchscript_runner(tmp))
+        if not max_diff <= TOLERANCE:
+            raise RnnlabError(
+                f"the {fmt} export does not match the PyTorch model (max |diff| "
+                f"{max_diff:.3g}): not written, {out} left as it was"
+            )
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return max_diff
 
 
 def import_onnx():
@@ -172,6 +208,12 @@ def builtin_equivalent(model: nn.Module, model_cfg, vocab_size: int, classes) ->
         raise RnnlabError(
             "a residual SRN (model.residual: true) cannot be exported: torch.nn has no "
             "layer with its equation, and its scratch loop cannot be traced"
+        )
+    if CELLS.get(model_cfg.cell).torch_layer is None:
+        raise RnnlabError(
+            f"a model.cell: {model_cfg.cell} model cannot be exported: the exporters need a "
+            f"torch.nn layer with its equations, torch.nn has none, and its scratch loop "
+            f"cannot be traced (rnnlab predict runs it)"
         )
     builtin_cfg = dataclasses.replace(model_cfg, impl="builtin", compile=False)
     twin: nn.Module
@@ -233,13 +275,12 @@ def to_onnx(wrapper: nn.Module, example: tuple, signature: dict, out: Path) -> N
     batch_first = {"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "probs": {0: "batch"},
                    "logits": {0: "batch", 1: "time"}}  # fmt: skip
     axes = {n: batch_first.get(n, {1: "batch"}) for n in signature["inputs"] + signature["outputs"]}
-    tmp = out.with_name(f".{out.name}.tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
-        torch.onnx.export(wrapper, example, str(tmp), input_names=signature["inputs"],
+        torch.onnx.export(wrapper, example, str(out), input_names=signature["inputs"],
                           output_names=signature["outputs"], dynamic_axes=axes,
-                          dynamo=False)  # fmt: skip
-    tmp.replace(out)
+                          training=torch.onnx.TrainingMode.EVAL, dynamo=False)  # fmt: skip
+    wrapper.eval()  # the exporter puts back the mode it found, on every submodule
 
 
 def to_torchscript(wrapper: nn.Module, example: tuple, out: Path, stepwise: bool) -> None:
@@ -247,9 +288,7 @@ def to_torchscript(wrapper: nn.Module, example: tuple, out: Path, stepwise: bool
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = time_loop(wrapper, example) if stepwise else torch.jit.trace(wrapper, example)
-        tmp = out.with_name(f".{out.name}.tmp")
-        torch.jit.save(traced, str(tmp))
-    tmp.replace(out)
+        torch.jit.save(traced, str(out))
 
 
 class TimeLoop(nn.Module):

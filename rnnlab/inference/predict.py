@@ -25,6 +25,7 @@ from rnnlab.tasks import (
     build_task,
     task_of,
 )
+from rnnlab.tasks.ckptsize import bound_checkpoint
 
 
 def check_option(run_dir: Path, option: str) -> None:
@@ -47,9 +48,10 @@ def load_model(run: Run, which: str, device: torch.device):
     """(config, task class, artifacts, model in eval mode) from a run folder, never from
     the raw data."""
     cfg = load_config(run.config_path)
+    task: type[Task] = task_of(cfg)
+    bound_checkpoint(run, which, cfg, task)
     checkpoint = run.load_checkpoint(which)
     check_run_files(run, checkpoint, which, RESUMABLE)  # as trained? (runs/integrity.py)
-    task: type[Task] = task_of(cfg)
     artifacts: Artifacts = task.load_artifacts(run)
     model = task.model_for(cfg, artifacts)
     try:

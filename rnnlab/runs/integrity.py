@@ -10,6 +10,7 @@ differs; a missing artifact is written back from the checkpoint by the writer (`
 from __future__ import annotations
 
 import hashlib
+from shlex import quote
 
 from rnnlab.errors import RnnlabError
 from rnnlab.runs.fileio import write_atomic
@@ -67,14 +68,14 @@ def check_artifacts(run: Run, ckpt: dict, which: str, restore: bool) -> list[str
             if not restore:
                 raise RnnlabError(
                     f"{run.dir / name} is missing; {which}.pt holds it: restore it with "
-                    f"rnnlab train --resume {run.dir}"
+                    f"rnnlab train --resume {quote(str(run.dir))}"
                 )
             write_atomic(run.dir / name, text)
             restored.append(name)
         elif sha256(now[name]) != sha256(text):
             raise RnnlabError(
                 f"{run.dir / name} is not the one {which}.pt was trained with (edited or "
-                f"copied from another run?); delete it and rnnlab train --resume {run.dir} "
+                f"copied from another run?); delete it and rnnlab train --resume {quote(str(run.dir))} "
                 f"writes the right one back"
             )
     return restored

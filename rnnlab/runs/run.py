@@ -19,17 +19,20 @@ from __future__ import annotations
 import json
 import pickle
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
-from rnnlab.runs.fileio import storage_error, write_atomic, write_with
+from rnnlab.runs.fileio import check_regular, storage_error, write_atomic, write_with
+from rnnlab.runs.strictjson import dumps
 from rnnlab.runs.tables import read_csv, write_csv
 
 
 class Run:
     def __init__(self, path: Path):
         self.dir = Path(path)
+        self._warned = False  # about non-finite figures in summary.json
 
     @classmethod
     def create(cls, parent: Path, name: str) -> Run:
@@ -107,11 +110,16 @@ class Run:
         ]
 
     def write_summary(self, summary: dict) -> None:
-        write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        found: list[str] = []  # non-finite figures: one warning per Run, not per write
+        text = dumps(summary, str(self.summary_path), not self._warned, found, indent=2,
+                     ensure_ascii=False)  # fmt: skip
+        self._warned = self._warned or bool(found)
+        write_atomic(self.summary_path, text + "\n")
 
     def read_summary(self) -> dict:
         """summary.json, validated on read: {} when it is missing or not a JSON object, and
         a known field of the wrong type (a hand edit) left out rather than trusted."""
+        check_regular(self.summary_path, "summary.json")
         try:
             summary = json.loads(self.summary_path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
@@ -183,11 +191,18 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
 
     if not Path(path).is_file():
         raise RnnlabError(f"no checkpoint at {path}")
+    check_record_sizes(Path(path))
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's advice on legacy pickles: we refuse them
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
         unsafe = [ln for ln in lines if "GLOBAL" in ln or "global" in ln]
+        if not unsafe and not zipfile.is_zipfile(path) and _starts_with(path, b"\x80"):
+            raise RnnlabError(
+                f"{path} is a plain pickle, not a checkpoint torch.save wrote: refused"
+            ) from None
         if not unsafe:  # not a pickle of ours at all: garbage bytes
             raise RnnlabError(f"{path} is truncated or not a checkpoint") from None
         raise RnnlabError(
@@ -199,6 +214,40 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     if not isinstance(payload, dict) or "model" not in payload:
         raise RnnlabError(f"{path} is not an rnnlab checkpoint (no model state)")
     return payload
+
+
+def check_record_sizes(path: Path) -> None:
+    """Bound what loading can allocate before anything is loaded: torch.save stores its
+    records uncompressed, so their sizes, read from the zip's directory, add up to less
+    than the file; a checkpoint whose records declare more (compressed records, a zip
+    bomb) is refused without inflating them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip: torch.load refuses it in one line below
+    size = path.stat().st_size
+    declared = sum(r.file_size for r in records)
+    if declared > size or any(r.compress_type != zipfile.ZIP_STORED for r in records):
+        raise RnnlabError(
+            f"{path} is not a checkpoint rnnlab wrote: its records declare {declared:,} "
+            f"bytes (compressed) in a {size:,}-byte file; refused before loading"
+        )
+
+
+def checkpoint_bytes(path: Path) -> int:
+    """What loading the checkpoint reads: its records' sizes from the zip's directory
+    (nothing inflated), else the file's size."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(r.file_size for r in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return Path(path).stat().st_size if Path(path).is_file() else 0
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(magic)) == magic
 
 
 def newest_run(parent: Path) -> Path:

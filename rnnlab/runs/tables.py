@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 
 from rnnlab.config.load import number_or_text
-from rnnlab.runs.fileio import write_atomic
+from rnnlab.runs.fileio import check_regular, write_atomic
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -27,6 +27,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 def read_csv(path: Path) -> list[dict]:
     """The rows of a CSV table with a header ([] when the file is missing). A ragged or
     damaged row is read as far as it goes: extra fields are dropped, missing ones None."""
+    check_regular(Path(path), "CSV file")  # a FIFO would block the reader forever
     if not Path(path).is_file():
         return []
     with open(path, newline="", encoding="utf-8", errors="replace") as f:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from rnnlab.config import load_config
 from rnnlab.errors import RnnlabError
+from rnnlab.runs import Run
 from rnnlab.runs.lock import holder, is_locked
 
 INTERRUPTED_CODES = {130, 143, -signal.SIGINT, -signal.SIGTERM}
@@ -99,6 +101,44 @@ def set_aside(run_dir: Path, attempts: Path) -> Optional[Path]:
         k += 1
     shutil.move(str(run_dir), str(attempts / f"{run_dir.name}-{k}"))
     return attempts / f"{run_dir.name}-{k}"
+
+
+def continues(run_dir: Path) -> bool:
+    """Whether a run that did not finish continues from its last.pt (train --resume)
+    instead of restarting: interrupted, failed or killed (kill -9 leaves it "running");
+    a run that diverged would diverge again from the same last.pt, so it starts over."""
+    run = Run(run_dir)
+    return (
+        run.checkpoint_path("last").is_file()
+        and run.config_path.is_file()
+        and run.read_summary().get("status") not in ("diverged", "finished")
+    )
+
+
+def resume_overrides(config: Path, overrides: list[str], run_dir: Path) -> list[str]:
+    """What `train --resume` of a sweep's run is given: train.epochs as the sweep's config
+    and the point's overrides now say (base.yaml may have been edited to shorten or extend
+    the sweep), never fewer than the epochs the run has begun."""
+    epochs = load_config(config, overrides).train.epochs
+    run = Run(run_dir)
+    begun = [(run.read_summary().get("at") or {}).get("epoch")]  # interrupted: where
+    begun += [row.get("epoch") for row in run.read_metrics()]  # killed: the rows it wrote
+    counts = [e for e in begun if isinstance(e, int) and not isinstance(e, bool)]
+    return [f"train.epochs={max([epochs, *counts])}"]
+
+
+def keep_attempt(run_dir: Path, attempts: Path, log: Path) -> Path:
+    """Before a failed or killed run continues from its last.pt: a copy of its record
+    (every file but the checkpoints, and its log) as attempts/<name>-<k>."""
+    attempts.mkdir(parents=True, exist_ok=True)
+    k = 1
+    while (attempts / f"{run_dir.name}-{k}").exists():
+        k += 1
+    kept = attempts / f"{run_dir.name}-{k}"
+    shutil.copytree(run_dir, kept, ignore=shutil.ignore_patterns("checkpoints", ".lock"))
+    if log.is_file():
+        shutil.copyfile(log, kept / "sweep.log")
+    return kept
 
 
 def signal_group(proc: subprocess.Popen, sig: int) -> None:

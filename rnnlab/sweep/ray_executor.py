@@ -19,6 +19,7 @@ their runs with SIGINT as a local sweep does.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -38,7 +39,10 @@ from .jobs import (
     ExecutorSettings,
     Job,
     Outcome,
+    continues,
+    keep_attempt,
     outcome_of,
+    resume_overrides,
     set_aside,
     signal_group,
     train_args,
@@ -195,7 +199,15 @@ def run_task(job: Job, threads: int, gpus: float) -> Outcome:
     with open(job.log, "a") as log:
         log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} on {socket.gethostname()}: "
                   f"ray worker pid {os.getpid()}\n")  # fmt: skip
-        aside = set_aside(job.run_dir, job.attempts) if job.attempts and not job.resume else None
+        aside = None
+        if job.attempts and not job.resume and continues(job.run_dir):  # a dead worker's run
+            kept = keep_attempt(job.run_dir, job.attempts, job.log)
+            overrides = resume_overrides(job.config, job.overrides, job.run_dir)
+            job = dataclasses.replace(job, resume=True, overrides=overrides)
+            log.write(f"== an earlier attempt's worker died; the run continues from its "
+                      f"last.pt (that attempt's record: {kept})\n")  # fmt: skip
+        elif job.attempts and not job.resume:
+            aside = set_aside(job.run_dir, job.attempts)
         if aside:
             log.write(f"== an earlier attempt's worker died; its folder is now {aside}\n")
         log.flush()

@@ -31,7 +31,15 @@ from rnnlab.tasks import check_config
 
 from .executors import make_executor
 from .grid import Point, check_size, expand
-from .jobs import ExecutorSettings, Job, Outcome, set_aside
+from .jobs import (
+    ExecutorSettings,
+    Job,
+    Outcome,
+    continues,
+    keep_attempt,
+    resume_overrides,
+    set_aside,
+)
 from .results import flatten_summary, pick_metric, plot_sweep, write_results
 
 
@@ -161,10 +169,12 @@ def run_sweep(sweep: Plan, reporter, gpus: int = 0) -> dict[str, int]:
 def _run_locked(sweep: Plan, reporter, gpus: int) -> dict[str, int]:
     rows = {p.name: _row(sweep, p) for p in sweep.points}
     todo = [p for p in sweep.points if rows[p.name]["status"] != "finished"]
-    resumable = {p.name for p in todo if _resumable(sweep, p, rows[p.name]["status"])}
+    resumable = {p.name for p in todo if _resumable(sweep, p)}
     for point in todo:
         if point.name not in resumable:
             _set_aside(sweep, point)
+        elif rows[point.name]["status"] != "interrupted":  # failed or killed: keep its record
+            keep_attempt(sweep.run_dir(point), sweep.dir / "attempts", _log(sweep, point))
     lock = threading.Lock()
     reporter.start(len(sweep.points), done=len(sweep.points) - len(todo))
 
@@ -189,30 +199,22 @@ def _run_locked(sweep: Plan, reporter, gpus: int) -> dict[str, int]:
 
 
 def _job(sweep: Plan, point: Point, resume: bool = False) -> Job:
-    log = sweep.dir / "logs" / f"{point.name}.log"
+    log = _log(sweep, point)
     overrides = _resume_overrides(sweep, point) if resume else point.overrides()
     return Job(point.name, sweep.base_path, overrides, sweep.run_dir(point), log,
                sweep.dir / "attempts", resume=resume)  # fmt: skip
 
 
 def _resume_overrides(sweep: Plan, point: Point) -> list[str]:
-    """train.epochs as base.yaml now says (it may have been edited to shorten or extend
-    the sweep), never fewer than the epochs the run has begun."""
-    epochs = load_config(sweep.base_path).train.epochs
-    begun = (Run(sweep.run_dir(point)).read_summary().get("at") or {}).get("epoch")
-    if isinstance(begun, int) and not isinstance(begun, bool):
-        epochs = max(epochs, begun)
-    return [f"train.epochs={epochs}"]
+    return resume_overrides(sweep.base_path, point.overrides(), sweep.run_dir(point))
 
 
-def _resumable(sweep: Plan, point: Point, status: str) -> bool:
-    """An interrupted run with a last.pt continues (train --resume) instead of restarting."""
-    run = Run(sweep.run_dir(point))
-    return (
-        status == "interrupted"
-        and run.checkpoint_path("last").is_file()
-        and (run.config_path.is_file())
-    )
+def _resumable(sweep: Plan, point: Point) -> bool:
+    return continues(sweep.run_dir(point))
+
+
+def _log(sweep: Plan, point: Point) -> Path:
+    return sweep.dir / "logs" / f"{point.name}.log"
 
 
 def _row(sweep: Plan, point: Point, outcome: Outcome | None = None) -> dict:
@@ -220,8 +222,8 @@ def _row(sweep: Plan, point: Point, outcome: Outcome | None = None) -> dict:
     run = Run(sweep.run_dir(point))
     summary = run.read_summary() if run.summary_path.is_file() else {}
     status = summary.get("status") or (outcome.status if outcome else "pending")
-    if outcome and outcome.status != "finished":
-        status = outcome.status
+    if outcome and outcome.status != "finished" and status not in ("finished", "pruned"):
+        status = outcome.status  # the folder is the truth: a finished run stays finished
     row = {"run": point.name, **dict(point.values), "seed": point.seed, "status": status,
            "error": outcome.error if outcome else summary.get("error", "")}  # fmt: skip
     row.update(flatten_summary(summary))

@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from rnnlab.runs import Run
+from rnnlab.runs.lock import locked
+
 from .executors import make_executor
 from .jobs import Job, Outcome, set_aside
 from .runner import _row, _write, run_sweep
 from .search import Search, Trial, import_optuna, tried_values
 from .space import check_space, to_optuna
+from .studydb import back_up, check_agrees, check_study_file, trial_folders
 
 if TYPE_CHECKING:
     from optuna.trial import Trial as OptunaTrial
@@ -56,9 +60,30 @@ def pruner_spec(search: Search) -> str:
 
 
 def run_study(search: Search, reporter, gpus: int) -> dict[str, int]:
+    """Holds the sweep folder's lock; the study is checked against the run folders and
+    backed up (with results.csv) before anything is written."""
+    with locked(search.dir, "sweep folder"):
+        resumed = (search.dir / "study.db").exists()
+        study = checked_study(search)
+        if resumed:  # a copy to go back to, taken once the study is known to be whole
+            back_up(search.dir / "study.db", search.dir / "results.csv")
+        return _run_study(search, study, reporter, gpus)
+
+
+def checked_study(search: Search):
+    """The study, once study.db is a whole database holding it and it agrees with the
+    run folders (a finished run is finished); else one line saying how to recover."""
+    path = search.dir / "study.db"
+    check_study_file(path, STUDY_NAME)
+    study = open_study(search)
+    statuses = {p.name: Run(p).read_summary().get("status") for p in trial_folders(search.dir)}
+    check_agrees(path, study.get_trials(deepcopy=False), statuses)
+    return study
+
+
+def _run_study(search: Search, study, reporter, gpus: int) -> dict[str, int]:
     optuna = import_optuna()
     states = optuna.trial.TrialState
-    study = open_study(search)
     redo_stopped(study, search)
     distributions = to_optuna(check_space(search.space))
     rows = {t.number: _row(search, _trial_point(t, search.seed)) for t in counted(study)}
@@ -111,14 +136,34 @@ def counted(study) -> list:
 
 def redo_stopped(study, search: Search) -> None:
     """Trials left running by an interrupted sweep: set their run folders aside, mark them
-    failed (and redone), and queue their values to be asked again."""
+    failed (and redone), and queue their values to be asked again. A trial whose run
+    finished (the sweep died before telling the study) is told its result instead: the
+    folder is the truth."""
     import optuna
 
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if tell_finished(study, search, trial):
+            continue
         set_aside(search.run_dir(_trial_point(trial, search.seed)), search.dir / "attempts")
         study._storage.set_trial_user_attr(trial._trial_id, "redone", True)
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
+
+
+def tell_finished(study, search: Search, trial) -> bool:
+    """Tell the study a running trial's result when its run folder says it ended."""
+    states = import_optuna().trial.TrialState
+    row = _row(search, _trial_point(trial, search.seed))
+    value = row.get(search.metric)
+    if row["status"] == "pruned":
+        study.tell(trial.number, state=states.PRUNED)
+    elif row["status"] == "finished" and isinstance(value, (int, float)) and math.isfinite(value):
+        study.tell(trial.number, value)
+    elif row["status"] == "finished":  # without a finite objective, as on_done tells it
+        study.tell(trial.number, state=states.FAIL)
+    else:
+        return False
+    return True
 
 
 def _trial_point(trial, seed: int) -> Trial:

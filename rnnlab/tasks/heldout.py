@@ -32,8 +32,8 @@ def lm_windows(ids: torch.Tensor, num_steps: int, n: int = BATCH):
         raise RnnlabError("the text is too short to inspect: give at least two tokens")
     count = max(1, min(n, len(ids) - T))
     starts = torch.linspace(0, len(ids) - T - 1, count).round().long().tolist()
-    tokens = torch.stack([ids[s : s + T] for s in starts])  # (B, T)
-    targets = torch.stack([ids[s + 1 : s + T + 1] for s in starts])  # (B, T)
+    tokens = torch.stack([ids[s : s + T] for s in starts]).long()  # (B, T)
+    targets = torch.stack([ids[s + 1 : s + T + 1] for s in starts]).long()  # (B, T)
     return tokens, targets
 
 

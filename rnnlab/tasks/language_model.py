@@ -37,11 +37,13 @@ class LanguageModelTask(Task):
 
     def __init__(self, cfg: Config, device: torch.device, corpus: Corpus):
         self.cfg, self.device, self.vocab = cfg, device, corpus.vocab
+        # the training text stays in its smallest integer type (batches are widened as
+        # they are used); the held-out texts, a fraction of it, are int64
         train = torch.as_tensor(corpus.split("train"), device=device)  # (N,)
-        self.valid = torch.as_tensor(corpus.split("valid"), device=device)  # (M,)
+        self.valid = torch.as_tensor(corpus.split("valid"), device=device).long()  # (M,)
         self.reports_test = "test" in corpus.splits
         if self.reports_test:
-            self.test_ids = torch.as_tensor(corpus.split("test"), device=device)  # (K,)
+            self.test_ids = torch.as_tensor(corpus.split("test"), device=device).long()  # (K,)
         d = cfg.data
         self.sampler = make_sampler(d.sampling, train, d.batch_size, d.num_steps, cfg.seed)
         self.state = None  # carried between batches by the sequential sampler
@@ -63,7 +65,7 @@ class LanguageModelTask(Task):
             raise unknown_split(split, self.split_names())
         if split == "test":
             return self.test_ids
-        return self.valid if split == "valid" else self.sampler.corpus
+        return self.valid if split == "valid" else self.sampler.corpus.long()
 
     def artifacts(self) -> Artifacts:
         return Artifacts(self.vocab)
@@ -80,7 +82,7 @@ class LanguageModelTask(Task):
         if not skip:  # a resumed epoch goes on with the carried state (`set_carried`)
             self.state = None
         self.batch_index = skip
-        return zip(X[skip:], Y[skip:])
+        return ((x.long(), y.long()) for x, y in zip(X[skip:], Y[skip:]))  # (B, T) int64
 
     def batches_per_epoch(self) -> int:
         d = self.cfg.data
@@ -155,8 +157,8 @@ class LanguageModelTask(Task):
         total = torch.zeros((), device=self.device)
         T = self.cfg.data.num_steps
         for t in range(0, X.shape[1], T):
-            logits, state = model(X[:, t : t + T], state)  # (T, S, V)
-            y = Y[:, t : t + T].T.reshape(-1)  # (T * S,) time-major as the logits
+            logits, state = model(X[:, t : t + T].long(), state)  # (T, S, V)
+            y = Y[:, t : t + T].T.reshape(-1).long()  # (T * S,) time-major as the logits
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y, reduction="sum")
         return total, state
 

@@ -25,6 +25,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from rnnlab.errors import RnnlabError
@@ -56,7 +57,7 @@ class Interrupted(KeyboardInterrupt):
         if self.run_dir is None:
             return f"interrupted ({name}) before training started"
         where = f" {self.where}" if self.where else ""
-        return f"interrupted ({name}){where}; resume with: rnnlab train --resume {self.run_dir}"
+        return f"interrupted ({name}){where}; resume with: rnnlab train --resume {quote(str(self.run_dir))}"
 
 
 class StopGate:

@@ -10,6 +10,8 @@ failed allocation into one line. What it refuses would certainly not fit.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from rnnlab.errors import RnnlabError
@@ -38,18 +40,37 @@ def available_bytes(device: torch.device) -> int | None:
 def estimate_bytes(cfg, task) -> tuple[int, int] | None:
     """(parameters, bytes training them needs at least), or None when the model cannot be
     built on the meta device."""
-    try:
-        with torch.device("meta"):
-            model = task.build_model()
-    except Exception:  # an init the meta device cannot run: no estimate, no refusal
+    params = count_parameters(cfg, task)
+    if params is None:
         return None
-    params = sum(p.numel() for p in model.parameters())
     per_weight = 4 * (2 + OPTIMIZER_STATES.get(cfg.optim.name, 2))  # fp32 weight, grad, states
     data = cfg.data
     steps = getattr(data, "num_steps", None) or getattr(data, "max_len", None) or 100
     layers = cfg.model.num_layers * (2 if cfg.model.bidirectional else 1)
     activations = 4 * SAVED_PER_UNIT * data.batch_size * steps * cfg.model.hidden_size * layers
     return params, params * per_weight + activations
+
+
+def count_parameters(cfg, task) -> int | None:
+    """The model's parameters, counted on the meta device in O(1) of model.num_layers:
+    layers 2 and on are alike, so a deep stack is counted from its 2- and 3-layer builds."""
+    layers = cfg.model.num_layers
+    if layers <= 3:
+        return _meta_parameters(cfg, task, layers)
+    two, three = _meta_parameters(cfg, task, 2), _meta_parameters(cfg, task, 3)
+    if two is None or three is None:
+        return None
+    return two + (layers - 2) * (three - two)
+
+
+def _meta_parameters(cfg, task, layers: int) -> int | None:
+    model_cfg = dataclasses.replace(cfg.model, num_layers=layers)
+    try:
+        with torch.device("meta"):
+            model = task.model_for(dataclasses.replace(cfg, model=model_cfg), task.artifacts())
+    except Exception:  # an init the meta device cannot run: no estimate, no refusal
+        return None
+    return sum(p.numel() for p in model.parameters())
 
 
 def check_fits(cfg, task, device: torch.device) -> None:

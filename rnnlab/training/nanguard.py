@@ -20,9 +20,15 @@ class Diverged(RnnlabError):
     def __init__(self, epoch: int, step: int, optim):
         self.epoch, self.step = epoch, step
         clip = "none" if optim.clip is None else f"{optim.clip:g}"
+        cause = f"lower optim.lr (now {optim.lr:g})"
+        if optim.schedule == "step" and (optim.gamma or 0.1) > 1:  # the schedule's doing
+            cause = (
+                f"the step schedule multiplied the learning rate by optim.gamma "
+                f"{optim.gamma:g} > 1 every optim.step_size epochs: set optim.gamma below 1"
+            )
         super().__init__(
             f"training diverged: the loss became non-finite (nan or inf) at epoch {epoch}, "
-            f"step {step}; lower optim.lr (now {optim.lr:g}) or clip gradients with optim.clip "
+            f"step {step}; {cause} or clip gradients with optim.clip "
             f"(now {clip}), or pass train.on_nan=skip to skip such steps"
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from shlex import quote
 
 import torch
 
@@ -30,7 +31,8 @@ from rnnlab.runs.integrity import (
 )
 from rnnlab.runs.lock import locked
 from rnnlab.runs.progress import Reporter
-from rnnlab.tasks import build_task, check_config
+from rnnlab.tasks import build_task, check_config, task_of
+from rnnlab.tasks.ckptsize import bound_checkpoint
 from rnnlab.training.checkpoint import FORMAT, restore
 from rnnlab.training.interrupt import Interrupted
 from rnnlab.training.session import build_session, run_to_end
@@ -61,6 +63,7 @@ def _resume(run: Run, run_dir: Path, overrides: list[str], reporter: Reporter) -
     threads_line = set_threads(cfg.threads)  # the numbers do not depend on it (docs/performance.md)
     device = pick_device(cfg.device)
     set_deterministic(cfg.train.deterministic)
+    bound_checkpoint(run, "last", cfg, task_of(cfg))  # its size, before it is loaded
     ckpt = run.load_checkpoint("last", map_location=device)
     check_payload(run, ckpt)
     check_trained_config(run, ckpt, saved)
@@ -162,7 +165,7 @@ def check_limit_raised(run: Run, summary: dict, saved: Config, cfg: Config) -> N
     if after is not None and before is not None and after <= before:
         raise RnnlabError(
             f"{run.dir} stopped at its train.{key} ({reason}); to train on, raise or clear "
-            f"it, e.g. rnnlab train --resume {run.dir} train.{key}=null"
+            f"it, e.g. rnnlab train --resume {quote(str(run.dir))} train.{key}=null"
         )
 
 
@@ -177,7 +180,7 @@ def check_resumable(run: Run, ckpt: dict, cfg: Config, status: str | None) -> No
     if status == "finished" and wanted <= epoch:
         raise RnnlabError(
             f"{run.dir} already finished its {epoch} epochs; to train on, raise train.epochs, "
-            f"e.g. rnnlab train --resume {run.dir} train.epochs={epoch + epoch}"
+            f"e.g. rnnlab train --resume {quote(str(run.dir))} train.epochs={epoch + epoch}"
         )
     if wanted < started:
         raise RnnlabError(

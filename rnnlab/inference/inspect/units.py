@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import torch
 from rnnlab.models.probe import probe, unroll
 from rnnlab.runs.fileio import write_atomic
 from rnnlab.runs.plots import fitted_title, pyplot, save_png
+from rnnlab.runs.strictjson import dumps
 
 PASSAGE = 2000  # tokens of a split's text the units are read over
 TOP = 12  # units on the page's list
@@ -131,7 +131,10 @@ def write(out: Path, tokens: list[str], names, r, props, ranked, acts, title: st
         "top": ranked[:TOP],
         "by_property": by_property,
     }
-    write_atomic(out / "units.json", json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    write_atomic(
+        out / "units.json",
+        dumps(summary, str(out / "units.json"), indent=1, ensure_ascii=False) + "\n",
+    )
     heatmap(out / "units.png", tokens, names, acts, ranked, title)
 
 

@@ -24,6 +24,7 @@ of the row's last optimizer step (`lr`), which the progress line shows.
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import torch
@@ -112,6 +113,12 @@ class CosineSchedule(Schedule):
         o = session.cfg.optim
         self.warmup, self.min_lr = o.warmup_steps or 0, o.min_lr or 0.0
         self.decay = self.decay_length(session)
+        total = (session.task.batches_per_epoch() or 1) * session.cfg.train.epochs
+        if self.warmup > total:  # the learning rate never reaches optim.lr
+            sys.stderr.write(
+                f"warning: optim.warmup_steps {self.warmup} is longer than the run ({total} "
+                f"steps): the learning rate never reaches optim.lr\n"
+            )
         return torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
             lambda it: cosine_lr(it, o.lr, self.warmup, self.decay, self.min_lr) / o.lr,
