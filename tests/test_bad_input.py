@@ -1423,6 +1423,7 @@ CASES += [
     ),
     train(
         "plugin-not-a-list", LM + "plugins: my_plugin\n", "'plugins' must be a list, got a string"
+    ),
     predict(
         "checkpoint-inflates",
         "best.pt is not a checkpoint rnnlab wrote: its records declare",
