@@ -220,6 +220,6 @@ def test_export_to_a_folder_writes_inside_it_and_a_file_in_the_way_is_one_line(t
 def test_a_scratch_mgu_is_refused_with_advice_that_fits(tmp_path):
     run = make_run(tmp_path / "run", ModelConfig(cell="mgu", impl="scratch", hidden_size=H),
                    classifier=False)  # fmt: skip
-    with pytest.raises(RnnlabError, match="torch.nn has none") as err:
+    with pytest.raises(RnnlabError, match="no torch.nn layer for ONNX to map") as err:
         export_run(run, "best", "onnx", None)
     assert "set model.impl: scratch" not in str(err.value)

@@ -209,12 +209,6 @@ def builtin_equivalent(model: nn.Module, model_cfg, vocab_size: int, classes) ->
             "a residual SRN (model.residual: true) cannot be exported: torch.nn has no "
             "layer with its equation, and its scratch loop cannot be traced"
         )
-    if CELLS.get(model_cfg.cell).torch_layer is None:
-        raise RnnlabError(
-            f"a model.cell: {model_cfg.cell} model cannot be exported: the exporters need a "
-            f"torch.nn layer with its equations, torch.nn has none, and its scratch loop "
-            f"cannot be traced (rnnlab predict runs it)"
-        )
     builtin_cfg = dataclasses.replace(model_cfg, impl="builtin", compile=False)
     twin: nn.Module
     if classes is None:
