@@ -54,8 +54,12 @@ def stepwise(m, x, state):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("T", [1, 2, 17, 300, 2048])
 @pytest.mark.parametrize("scale", [1.0, 8.0])
-def test_parallel_form_is_the_step_form(name, dtype, T, scale):
+@pytest.mark.parametrize("log_space", [False, True])
+def test_parallel_form_is_the_step_form(name, dtype, T, scale, log_space):
+    """Both parallel forms: the product form (linear_scan, the default) and the paper's
+    log-space form (log_scan, what export traces)."""
     m = layer(name, dtype=dtype, scale=scale)
+    m.log_space = log_space
     x = torch.randn(T, 3, 4, dtype=dtype)
     h0 = torch.randn(3, 5, dtype=dtype)  # any sign: h0 enters the scan linearly
     with torch.no_grad():
@@ -73,6 +77,10 @@ def test_parallel_form_is_the_step_form(name, dtype, T, scale):
 def test_the_scan_chunk_does_not_change_the_result(name):
     x = torch.randn(50, 2, 4, dtype=torch.float64)
     outs = [layer(name, dtype=torch.float64, chunk=c)(x)[0] for c in (1, 7, None, 64)]
+    for c in (1, 7, None, 64):
+        m = layer(name, dtype=torch.float64, chunk=c)
+        m.log_space = True
+        outs.append(m(x)[0])
     for out in outs[1:]:
         torch.testing.assert_close(out, outs[0], rtol=1e-12, atol=1e-12)
 

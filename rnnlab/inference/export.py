@@ -202,7 +202,7 @@ def builtin_equivalent(model: nn.Module, model_cfg, vocab_size: int, classes) ->
     if CELLS.get(model_cfg.cell).sequence:  # traced as it is, one scan chunk for any length
         for layer in model.modules():
             if isinstance(layer, SequenceLayer):
-                layer.scan_chunk = TRACE_CHUNK
+                layer.prepare_trace(TRACE_CHUNK)
         return model
     if model_cfg.residual:
         raise RnnlabError(

@@ -12,13 +12,16 @@ memory cell beside h:
 
 In log space (the paper's appendix): diff = softplus(-k_f) - softplus(-k_i) = log(i / f),
 log f' = -softplus(diff), log i' = -softplus(-diff), then the same scan as minGRU
-(`mingru.scan_with_start`). One weight `proj.weight` (3H, D), rows f, i, h_tilde.
+(`mingru.scan_with_start`); the product form (the default, as minGRU's) scans
+f' = σ(-diff) and i' ⊙ h_tilde = σ(diff) ⊙ h_tilde with `scan.linear_scan`. One weight `proj.weight` (3H, D), rows f, i, h_tilde.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from rnnlab.models.scan import linear_scan
 
 from .mingru import MinGRU, g, gate_inputs, log_g, scan_with_start
 
@@ -30,6 +33,11 @@ class MinLSTM(MinGRU):
         (h0,) = state  # (B, H)
         k_f, k_i, pre_h = gate_inputs(self, x)  # (T, B, H) each
         diff = F.softplus(-k_f) - F.softplus(-k_i)  # log(i / f)
+        if not self.log_space:  # products: f' = σ(-diff), i' = σ(diff)
+            h = linear_scan(
+                torch.sigmoid(-diff), torch.sigmoid(diff) * g(pre_h), h0, self.scan_chunk
+            )
+            return h, (h[-1],)  # (T, B, H), ((B, H),)
         log_f = -F.softplus(diff)  # log f'
         log_i = -F.softplus(-diff)  # log i'
         log_h_tilde = log_g(pre_h)  # log h_tilde

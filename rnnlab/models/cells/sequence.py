@@ -53,6 +53,11 @@ class SequenceLayer(nn.Module):
         self.cfg = cfg
         self.scan_chunk = getattr(cfg, "scan_chunk", None)  # None: the scan's own choice
 
+    def prepare_trace(self, chunk: int) -> None:
+        """Make the parallel form one graph with no loop over time (export traces it once,
+        for every length): `chunk`, longer than any input, is the scan's one chunk."""
+        self.scan_chunk = chunk
+
     def initial_state(self, batch: int, device=None, dtype=None) -> LayerState:
         """The state before the first step: (h,) of zeros (B, H) unless overridden."""
         return (torch.zeros(batch, self.hidden_size, device=device, dtype=dtype),)
