@@ -36,7 +36,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         rnnlab = [sys.executable, "-m", "rnnlab", "train", "configs/gru_timemachine.yaml",
                   f"train.epochs={args.epochs}", "--quiet", "--out", out]  # fmt: skip
-        d2l = [sys.executable, "scripts/experiments/d2l_speed/d2l_loop_baseline.py", "--epochs", str(args.epochs)]
+        d2l = [
+            sys.executable,
+            "scripts/experiments/d2l_speed/d2l_loop_baseline.py",
+            "--epochs",
+            str(args.epochs),
+        ]
         times: dict[str, list[float]] = {"rnnlab": [], "d2l": []}
         for pair in range(args.pairs):
             order = [("d2l", d2l), ("rnnlab", rnnlab)]
