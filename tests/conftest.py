@@ -144,3 +144,39 @@ def resume_sweep_quickly(sweep_dir: Path, epochs: int, *options: str):
     result = CliRunner().invoke(app, ["sweep", "--resume", str(sweep_dir), *options])
     assert result.exit_code == 0, result.output
     return result
+
+
+# --- the shell scripts' --dry-run: the rnnlab commands they would run, checked ---
+def dry_run_commands(script: str, *args: str) -> list[list[str]]:
+    """`scripts/SCRIPT --dry-run ARGS`: the rnnlab commands it prints (argv after
+    `rnnlab`), each train and sweep one's config and overrides checked by the config
+    loader, each sweep's grid expanded and every point checked too (no torch, no training)."""
+    import shlex
+
+    from rnnlab.config import load_config
+    from rnnlab.sweep import expand, parse_grid_options
+
+    cmd = ["bash", str(REPO / "scripts" / script), "--dry-run", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    lines = [shlex.split(line) for line in done.stdout.splitlines() if line.startswith("rnnlab ")]
+    for _, kind, *rest in lines:
+        if kind not in ("train", "sweep"):
+            continue
+        config, grid, overrides, i = rest[0], [], [], 1
+        while i < len(rest):
+            if rest[i] in ("--out", "--run-dir", "--workers"):
+                i += 2
+                continue
+            if rest[i] == "--grid":
+                grid.append(rest[i + 1])
+                i += 2
+                continue
+            if rest[i] != "--quiet":
+                overrides.append(rest[i])
+            i += 1
+        assert (REPO / config).is_file(), config
+        load_config(REPO / config, overrides)
+        for point in expand(parse_grid_options(grid), [0]) if grid else []:
+            load_config(REPO / config, [*overrides, *point.overrides()])
+    return [line[1:] for line in lines]
