@@ -3,6 +3,7 @@ folder: tests/test_compare.py.)"""
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 import time
@@ -89,8 +90,27 @@ def test_sweep_folder_layout_and_results(finished_sweep):
         assert f"cell: {row['model.cell']}" in config and f"seed: {row['seed']}" in config
 
 
-def test_seeds_give_different_runs(finished_sweep):
+def test_each_point_is_the_run_its_seed_gives_alone(finished_sweep, tmp_path):
+    """The seed reaches the run: the sweep's (rnn, seed 1) point logs exactly what
+    `rnnlab train` with those overrides logs, and seed 0 something else."""
     rows = read_results(finished_sweep)
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    args = ["train", str(config), *FAST, "model.cell=rnn", "seed=1", "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    alone = Path(result.output.strip().splitlines()[-1])
+
+    def losses(run: Path) -> list[dict]:  # metrics.csv less its wall-clock columns
+        with open(run / "metrics.csv", newline="") as f:
+            return [
+                {k: v for k, v in r.items() if k not in ("tokens_per_s", "train_s")}
+                for r in csv.DictReader(f)
+            ]
+
+    seed0, seed1 = (finished_sweep / "runs" / rows[i]["run"] for i in (0, 1))
+    assert (rows[1]["model.cell"], rows[1]["seed"]) == ("rnn", "1")
+    assert losses(seed1) == losses(alone) and len(losses(alone)) >= 1
+    assert losses(seed0) != losses(seed1)
     assert rows[0]["best_val_ppl"] != rows[1]["best_val_ppl"]
 
 
