@@ -17,6 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 if "RNNLAB_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["RNNLAB_DATA_DIR"] = str(SHARED_DATA)
+# One torch thread per pytest-xdist worker unless OMP_NUM_THREADS says otherwise: `-n auto`
+# runs a worker per core, and workers whose torch threads spin on each other's cores run
+# several times slower. Set before any test module imports torch; subprocesses inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture
@@ -180,3 +185,54 @@ def dry_run_commands(script: str, *args: str) -> list[list[str]]:
         for point in expand(parse_grid_options(grid), [0]) if grid else []:
             load_config(REPO / config, [*overrides, *point.overrides()])
     return [line[1:] for line in lines]
+
+
+# --- finished tiny runs, trained once per session (per xdist worker) and shared ---
+@pytest.fixture(scope="session")
+def session_run(tmp_path_factory):
+    """session_run(CONFIG, *OVERRIDES): the folder of a finished run of configs/CONFIG with
+    OVERRIDES, trained in this process the first time it is asked for, the same folder
+    after. Shared by every test that asks: read it only; to change it, copy it
+    (shutil.copytree) into the test's tmp_path."""
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    runs: dict[tuple, Path] = {}
+
+    def get(config: str, *overrides: str) -> Path:
+        if (config, overrides) not in runs:
+            out = tmp_path_factory.mktemp("session_runs")
+            argv = ["train", str(REPO / "configs" / config), *overrides, "--out", str(out)]
+            result = CliRunner().invoke(app, [*argv, "--quiet"])
+            assert result.exit_code == 0, result.output
+            folder = Path(result.stdout.strip().splitlines()[-1])
+            assert folder.parent == out  # the run folder is made under --out
+            runs[config, overrides] = folder
+        return runs[config, overrides]
+
+    return get
+
+
+# the shared tiny language model: 2 epochs of GRU(8) on 1,200 characters, 2 log points
+TINY_LM = ("tiny.yaml", "model.hidden_size=8", "train.epochs=2", "data.max_tokens=1200")
+# the shared tiny DigitSum classifier: 1 epoch, 2 log points (eval every 10 steps)
+TINY_DIGITSUM = ("tiny_digitsum.yaml", "train.epochs=1")
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_run(session_run) -> Path:
+    """A finished tiny language model (TINY_LM), shared: read it only, or copy it."""
+    return session_run(*TINY_LM)
+
+
+@pytest.fixture(scope="session")
+def tiny_digitsum_run(session_run) -> Path:
+    """A finished tiny DigitSum classifier (TINY_DIGITSUM), shared: read it only, or copy it."""
+    return session_run(*TINY_DIGITSUM)
+
+
+@pytest.fixture(scope="session")
+def tiny_imdb_run(session_run) -> Path:
+    """A finished run of configs/tiny_imdb.yaml as shipped, shared: read it only, or copy it."""
+    return session_run("tiny_imdb.yaml")

@@ -48,11 +48,13 @@ def train(config: str, out: Path, *overrides: str) -> Path:
     return Path(result.output.strip().splitlines()[-1])
 
 
-def test_results_page_from_run_and_sweep_folders(tmp_path):
+def test_results_page_from_run_and_sweep_folders(tmp_path, tiny_lm_run):
     runs = tmp_path / "reproduce"
-    # Real folders, made small: a language model, a clipped SRN with its gradient norms,
-    # and a sweep folder (results.csv) over two DigitSum lengths, copied from two runs.
-    lm = train("tiny.yaml", runs / "rnn_timemachine", "train.epochs=2")
+    # Real folders, made small: a language model (the session's), a clipped SRN with its
+    # gradient norms, and a sweep folder (results.csv) over two DigitSum lengths, copied
+    # from two runs.
+    lm = runs / "rnn_timemachine" / tiny_lm_run.name
+    shutil.copytree(tiny_lm_run, lm)
     clip = train("srn_clip.yaml", runs / "srn_clip", "train.epochs=1", "data.length=5")
     sweep = runs / "digitsum_lstm" / "digitsum_lstm-1"
     rows = ["run,data.length,seed,status,test_acc"]

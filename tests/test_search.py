@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import optuna
 import pytest
 from typer.testing import CliRunner
 
@@ -138,6 +137,8 @@ def test_optuna_search_prunes_and_resumes_after_sigint(tmp_path):
     assert pruned and all(float(r["optim.lr"]) == 1e-30 for r in pruned)
     summary = json.loads((sweep / "runs" / pruned[0]["run"] / "summary.json").read_text())
     assert summary["status"] == "pruned" and summary["pruned_at_step"] > 0
+    import optuna  # here, not at the top: it takes a second or two to import
+
     study = optuna.load_study(study_name="rnnlab", storage=f"sqlite:///{sweep / 'study.db'}")
     states = [t.state for t in study.trials if not t.user_attrs.get("redone")]
     assert (
@@ -184,6 +185,8 @@ def test_an_optuna_search_on_ray_shares_the_study(ray_address, tmp_path):
     assert result.exit_code == 0, result.output
     sweep = Path(result.stdout.strip().splitlines()[-1])
     assert len(rows(sweep)) == 3 and "ray: 1 node(s), 2 CPUs" in result.output
+    import optuna  # here, not at the top: it takes a second or two to import
+
     study = optuna.load_study(study_name="rnnlab", storage=f"sqlite:///{sweep / 'study.db'}")
     assert len(study.trials) == 3
     assert all(t.intermediate_values for t in study.trials)  # reported from the Ray runs
