@@ -236,3 +236,24 @@ def tiny_digitsum_run(session_run) -> Path:
 def tiny_imdb_run(session_run) -> Path:
     """A finished run of configs/tiny_imdb.yaml as shipped, shared: read it only, or copy it."""
     return session_run("tiny_imdb.yaml")
+
+
+# the shared tiny sweep's arguments: 2 cells x 2 seeds of a 1-epoch tiny.yaml, 2 workers
+TINY_SWEEP_FAST = ["train.epochs=1", "data.max_tokens=600", "train.sample_len=5"]
+TINY_SWEEP_GRID = ["--grid", "model.cell=rnn,gru", "--seeds", "0,1", "--workers", "2"]
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory) -> Path:
+    """A finished 4-run local sweep of configs/tiny.yaml (TINY_SWEEP_FAST, TINY_SWEEP_GRID),
+    shared. tests/test_sweep.py's resume test deletes one run's summary.json and resumes
+    it in place: the run is trained again to the same numbers (CPU runs are deterministic)."""
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    out = tmp_path_factory.mktemp("sweeps")
+    args = ["sweep", str(REPO / "configs" / "tiny.yaml"), *TINY_SWEEP_FAST, *TINY_SWEEP_GRID]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return sweep_dir_of(result.output)

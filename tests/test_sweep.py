@@ -65,16 +65,10 @@ def test_a_grid_key_that_does_not_exist_is_named(tiny_config, tmp_path):
     assert result.exit_code == 2 and "did you mean 'model.cell'" in result.output
 
 
-@pytest.fixture(scope="module")
-def finished_sweep(tmp_path_factory) -> Path:
-    """A 4-run sweep (2 cells x 2 seeds), 2 workers."""
-    out = tmp_path_factory.mktemp("sweeps")
-    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
-    args = ["sweep", str(config), *FAST, "--grid", "model.cell=rnn,gru", "--seeds", "0,1",
-            "--workers", "2", "--out", str(out)]  # fmt: skip
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    return sweep_dir_of(result.output)
+@pytest.fixture
+def finished_sweep(tiny_sweep) -> Path:
+    """The session's 4-run sweep (2 cells x 2 seeds, 2 workers: conftest.tiny_sweep)."""
+    return tiny_sweep
 
 
 def test_sweep_folder_layout_and_results(finished_sweep):
