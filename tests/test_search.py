@@ -125,9 +125,8 @@ def test_optuna_search_prunes_and_resumes_after_sigint(tmp_path):
             for r in rows(sweep) if r["status"] in ("finished", "pruned")}  # fmt: skip
     assert len(done) >= 2
 
-    resumed = subprocess.run([sys.executable, "-m", "rnnlab", "sweep", "--resume", str(sweep)],
-                             capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    resumed = runner.invoke(app, ["sweep", "--resume", str(sweep)])  # in this process
+    assert resumed.exit_code == 0, resumed.output
     final = rows(sweep)
     statuses = [(r["run"], r["status"], r["error"]) for r in final]
     assert len(final) == 6 and all(r["status"] in ("finished", "pruned") for r in final), statuses
