@@ -131,6 +131,8 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tiny_config, tmp_path):
         *FAST,
         "--grid",
         "data.batch_size=2,64",
+        "--workers",  # both runs at once, one torch thread each
+        "2",
         "--out",
         str(tmp_path),
     ]
