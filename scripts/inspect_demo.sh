@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The pictures of docs/inspect.md: short trainings of shipped configs, then `rnnlab inspect`.
 #
-#   scripts/inspect_demo.sh [--quick] [--out DIR] [--img DIR]
+#   scripts/inspect_demo.sh [--quick] [--dry-run] [--out DIR] [--img DIR]
 #
 # Trains (fewer epochs than shipped, said so on the page): the DigitSum SRN, residual SRN
 # and LSTM at length 35 (200 epochs), srn_explosion and srn_clip (as shipped, 50 epochs),
@@ -9,18 +9,21 @@
 # train.log_grad_flow=true, into DIR (default runs/inspect-demo), then inspects them and
 # copies the PNGs into --img (default docs/img/inspect). --quick: 10 epochs each, PNGs
 # into DIR/img (a pipeline check, not the page's pictures). About 20 minutes on 2 cores.
+# --dry-run: print the rnnlab commands, one a line, and run nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=runs/inspect-demo
 img=""
 quick=0
+dry=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 ;;
+        --dry-run) dry=1 ;;
         --out) out="$2"; shift ;;
         --img) img="$2"; shift ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "inspect_demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -31,12 +34,14 @@ if [[ $quick == 1 ]]; then
     img=${img:-$out/img}
 fi
 img=${img:-docs/img/inspect}
-mkdir -p "$out" "$img"
+[[ $dry == 1 ]] || mkdir -p "$out" "$img"
 
 train() {  # train NAME CONFIG OVERRIDES...: one run at exactly $out/NAME
     local name=$1 config=$2
     shift 2
-    if [[ ! -d "$out/$name" ]]; then
+    if [[ $dry == 1 ]]; then
+        echo "rnnlab train configs/$config.yaml $* train.log_grad_flow=true --run-dir $out/$name"
+    elif [[ ! -d "$out/$name" ]]; then
         echo "== train $name: configs/$config.yaml $*"
         python -m rnnlab train "configs/$config.yaml" "$@" train.log_grad_flow=true \
             --run-dir "$out/$name" --quiet
@@ -44,6 +49,10 @@ train() {  # train NAME CONFIG OVERRIDES...: one run at exactly $out/NAME
 }
 
 inspect() {  # inspect ARGS...: rnnlab inspect, its summary lines shown
+    if [[ $dry == 1 ]]; then
+        echo "rnnlab inspect $*"
+        return
+    fi
     echo "== rnnlab inspect $*"
     python -m rnnlab inspect "$@"
 }
@@ -60,6 +69,7 @@ inspect "$out/digitsum_srn" "$out/digitsum_srn_residual" "$out/digitsum_lstm" --
 inspect "$out/digitsum_lstm"
 inspect "$out/srn_explosion" "$out/srn_clip" --grad-flow --checkpoint last --out "$out/explosion"
 inspect "$out/lstm_timemachine"
+[[ $dry == 0 ]] || exit 0
 
 cp "$out/digitsum35/grad_flow.png" "$img/digitsum35_grad_flow.png"
 cp "$out/digitsum_lstm/inspect/gates.png" "$img/digitsum_lstm_gates.png"

@@ -5,7 +5,7 @@
 # nndl 6.1-6.5 DigitSum accuracy against length (4 sweeps), nndl 6.2 gradient explosion
 # and clipping, d2l 16.2 IMDB sentiment.
 #
-#   scripts/reproduce.sh [--quick] [--out DIR] [--md FILE]
+#   scripts/reproduce.sh [--quick] [--dry-run] [--out DIR] [--md FILE]
 #
 # Full mode trains the configs as shipped (about an hour on 2 CPU cores, before the seven
 # Jay Chou configs were added; the 6-layer LSTM is the longest of them) into
@@ -20,7 +20,8 @@
 # Experiments run JOBS at a time (default: the number of cores), each with cores/JOBS
 # torch threads (JOBS=1: one at a time with every core). Each experiment's wall time goes
 # to <out>/times.tsv; a failed experiment is recorded there and the others go on (the
-# script then exits 1).
+# script then exits 1). --dry-run prints the rnnlab commands, inspect_demo.sh's included,
+# one a line, and runs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,14 +30,16 @@ cd "$(dirname "$0")/.."
 main() {
 
     quick=0
+    dry=0
     out=""
     md=""
     while [[ $# -gt 0 ]]; do
         case "$1" in
             --quick) quick=1 ;;
+            --dry-run) dry=1 ;;
             --out) out="$2"; shift ;;
             --md) md="$2"; shift ;;
-            -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+            -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
             *) echo "reproduce.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
         esac
         shift
@@ -53,21 +56,21 @@ main() {
     fi
     shared=${RNNLAB_DATA_DIR:-$HOME/.cache/rnnlab}
     imdb=${IMDB_PATH:-$shared/aclImdb}
-    if [[ -e "$out/times.tsv" ]]; then
+    if [[ $dry == 0 && -e "$out/times.tsv" ]]; then
         echo "reproduce.sh: $out already holds a reproduction; give another --out" >&2
         exit 2
     fi
-    mkdir -p "$out"
+    [[ $dry == 1 ]] || mkdir -p "$out"
     # Generated DigitSum data and tokenised caches go to $out/data, which links the data
     # directory's files: a shared (read-only) data directory is never written to.
-    mkdir -p "$out/data"
-    if [[ -d "$shared" ]]; then
+    [[ $dry == 1 ]] || mkdir -p "$out/data"
+    if [[ $dry == 0 && -d "$shared" ]]; then
         for item in "$shared"/*; do
             case "$(basename "$item")" in digitsum|cache) continue ;; esac
             if [[ -e "$item" ]]; then ln -sfn "$(realpath "$item")" "$out/data/"; fi
         done
     fi
-    RNNLAB_DATA_DIR=$(realpath "$out/data")
+    RNNLAB_DATA_DIR=$(realpath -m "$out/data")
     export RNNLAB_DATA_DIR
 
     # Overrides of the quick mode; empty in full mode (the configs as shipped).
@@ -79,7 +82,7 @@ main() {
         imdb_args=(train.epochs=1 data.max_len=100)
     fi
 
-    printf 'experiment\tkind\tconfig\tstatus\twall_s\tfolder\n' >"$out/times.tsv"
+    [[ $dry == 1 ]] || printf 'experiment\tkind\tconfig\tstatus\twall_s\tfolder\n' >"$out/times.tsv"
     started=$(date +%s.%N)
     date_started=$(date -u '+%Y-%m-%d %H:%M UTC')
     # Experiments run $JOBS at a time (default: one per core), each with cores/JOBS torch
@@ -93,6 +96,10 @@ main() {
     run() {
         local name=$1 kind=$2 config=$3 status=finished t0 t1 folder
         shift 3
+        if [[ $dry == 1 ]]; then
+            echo "rnnlab $kind configs/$config.yaml $* --out $out/$name"
+            return
+        fi
         echo "== $name: rnnlab $kind configs/$config.yaml $*"
         t0=$(date +%s.%N)
         if ! python -m rnnlab "$kind" "configs/$config.yaml" "$@" --out "$out/$name" \
@@ -110,6 +117,7 @@ main() {
 
     # start ARGS...: `run ARGS...` in the background once fewer than $jobs are running.
     start() {
+        if [[ $dry == 1 ]]; then run "$@"; return; fi
         while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do
             wait -n || true
         done
@@ -120,7 +128,7 @@ main() {
         start imdb_bilstm train imdb_bilstm "data.path=$imdb" "${imdb_args[@]}" --quiet
     else
         echo "== imdb_bilstm: skipped, no full IMDB at $imdb (set IMDB_PATH=/path/to/aclImdb)"
-        printf 'imdb_bilstm\ttrain\timdb_bilstm\tskipped: no full IMDB at %s\t0\t\n' "$imdb" \
+        [[ $dry == 1 ]] || printf 'imdb_bilstm\ttrain\timdb_bilstm\tskipped: no full IMDB at %s\t0\t\n' "$imdb" \
             >>"$out/times.tsv"
     fi
     start srn_explosion train srn_explosion "${gradients[@]}" --quiet
@@ -139,6 +147,10 @@ main() {
         fi
     done
     wait
+    if [[ $dry == 1 ]]; then
+        scripts/inspect_demo.sh --dry-run --out "$out/inspect" $([[ $quick == 1 ]] && echo --quick)
+        return
+    fi
 
     total=$(echo "$(date +%s.%N) - $started" | bc)
     {

@@ -1524,24 +1524,16 @@ SUBPROCESS = {
 }
 
 
-@pytest.fixture(scope="module")
-def lm_run(tmp_path_factory) -> Path:
-    """A tiny trained language model (hidden_size 8: the copies below change it)."""
-    return _train(tmp_path_factory, "tiny.yaml", "model.hidden_size=8", "train.epochs=1")
+@pytest.fixture
+def lm_run(tiny_lm_run) -> Path:
+    """The session's tiny language model (hidden_size 8: the copies below change it)."""
+    return tiny_lm_run
 
 
-@pytest.fixture(scope="module")
-def cls_run(tmp_path_factory) -> Path:
-    """A tiny trained DigitSum classifier."""
-    return _train(tmp_path_factory, "tiny_digitsum.yaml", "train.epochs=1")
-
-
-def _train(tmp_path_factory, config: str, *overrides: str) -> Path:
-    out = tmp_path_factory.mktemp("runs")
-    argv = ["train", str(REPO / "configs" / config), *overrides, "--out", str(out), "--quiet"]
-    result = runner.invoke(app, argv)
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
+@pytest.fixture
+def cls_run(tiny_digitsum_run) -> Path:
+    """The session's tiny DigitSum classifier."""
+    return tiny_digitsum_run
 
 
 def refuse_to_train(*args, **kwargs):

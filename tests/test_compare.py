@@ -150,21 +150,10 @@ def test_plot_runs_overlays_the_metric_and_refuses_a_missing_column(tmp_path):
 
 
 # --- the command on trained runs ---
-def train(config: str, out: Path, *overrides: str) -> Path:
-    args = ["train", str(REPO / "configs" / config), *overrides, "--out", str(out), "--quiet"]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    return Path(result.output.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> dict[str, Path]:
-    """A tiny language model and a tiny DigitSum classifier, 2 log points each."""
-    out = tmp_path_factory.mktemp("runs")
-    return {
-        "lm": train("tiny.yaml", out, "train.epochs=2", "data.max_tokens=1200"),
-        "classifier": train("tiny_digitsum.yaml", out, "train.epochs=1"),
-    }
+@pytest.fixture
+def trained(tiny_lm_run, tiny_digitsum_run) -> dict[str, Path]:
+    """The session's tiny language model and tiny DigitSum classifier, 2 log points each."""
+    return {"lm": tiny_lm_run, "classifier": tiny_digitsum_run}
 
 
 @pytest.mark.parametrize(

@@ -259,7 +259,7 @@ def test_gen_data_and_its_errors_do_not_import_torch(tmp_path):
 
 
 def test_a_digitsum_sweep_over_lengths_reports_test_accuracy(tmp_path, fresh_data_dir):
-    args = ["sweep", str(TINY), "train.epochs=1", "--grid", "data.length=4,6"]
+    args = ["sweep", str(TINY), "train.epochs=1", "--grid", "data.length=4,6", "--workers", "2"]
     result = runner.invoke(app, [*args, "--grid", "model.cell=lstm", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     sweep = Path(result.output.strip().splitlines()[-1])

@@ -56,22 +56,22 @@ def test_a_second_writer_on_a_live_run_is_refused_naming_the_pid(tmp_path):
     first = cli("train", str(TINY), "train.epochs=500", "--run-dir", str(folder), "--quiet")
     try:
         wait_for(folder / "checkpoints" / "last.pt", first)
-        second = cli("train", "--resume", str(folder))
-        out, err = second.communicate(timeout=60)
-        assert second.returncode == 2, err
+        # the second writer and the reader are this process (in-process CLI calls): the
+        # lock is the first process's, which is what they meet
+        second = runner.invoke(app, ["train", "--resume", str(folder)])
+        err = second.stderr
+        assert second.exit_code == 2, second.output
         assert err.splitlines() == [err.strip()] and f"process {first.pid}" in err, err
         # a reader needs no lock
-        reader = cli("predict", "--run", str(folder), "--prefix", "time", "-n", "3",
-                     "--checkpoint", "last")  # fmt: skip
-        out, err = reader.communicate(timeout=60)
-        assert reader.returncode == 0 and out.startswith("time"), err
+        argv = ["predict", "--run", str(folder), "--prefix", "time", "-n", "3"]
+        reader = runner.invoke(app, [*argv, "--checkpoint", "last"])
+        assert reader.exit_code == 0 and reader.stdout.startswith("time"), reader.output
     finally:
         out, err = stop(first)
     assert first.returncode == 143 and "Traceback" not in err, err
     # the lock dies with its process: now the resume is allowed
-    again = cli("train", "--resume", str(folder), "train.epochs=1", "--quiet")
-    out, err = again.communicate(timeout=60)
-    assert again.returncode == 2 and "fewer than" in err, err  # refused for its value only
+    again = runner.invoke(app, ["train", "--resume", str(folder), "train.epochs=1", "--quiet"])
+    assert again.exit_code == 2 and "fewer than" in again.stderr, again.output  # its value only
 
 
 def test_a_second_sweep_resume_on_a_live_sweep_is_refused(tmp_path):
@@ -84,9 +84,9 @@ def test_a_second_sweep_resume_on_a_live_sweep_is_refused(tmp_path):
             assert sweep.poll() is None and time.time() < deadline, sweep.communicate()
             time.sleep(0.05)
         folder = next(tmp_path.glob("*/sweep.yaml")).parent
-        second = cli("sweep", "--resume", str(folder))
-        _, err = second.communicate(timeout=60)
-        assert second.returncode == 2 and f"process {sweep.pid}" in err, err
+        second = runner.invoke(app, ["sweep", "--resume", str(folder)])  # in this process
+        err = second.stderr
+        assert second.exit_code == 2 and f"process {sweep.pid}" in err, second.output
         assert len(err.strip().splitlines()) == 1, err
         assert (next(folder.glob("runs/*")) / "config.yaml").is_file()  # nothing moved aside
         assert not (folder / "attempts").exists()

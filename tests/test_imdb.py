@@ -287,12 +287,10 @@ def test_a_review_gets_the_same_prediction_alone_or_beside_a_much_longer_one(wri
 # --- a tiny run and predict --text ---
 
 
-@pytest.fixture(scope="module")
-def imdb_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs")
-    result = runner.invoke(app, ["train", str(TINY), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return Path(result.output.strip().splitlines()[-1])
+@pytest.fixture
+def imdb_run(tiny_imdb_run) -> Path:
+    """The session's run of configs/tiny_imdb.yaml."""
+    return tiny_imdb_run
 
 
 def test_tiny_imdb_run(imdb_run):

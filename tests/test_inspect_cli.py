@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import dry_run_commands
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -204,6 +205,15 @@ def test_units_page_opens_in_headless_chromium(lm_inspected, tmp_path):
     assert "Uncaught" in dom.stderr  # and the console check sees it too
 
 
-def test_inspect_demo_script_parses():
-    script = REPO / "scripts" / "inspect_demo.sh"
-    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+def test_inspect_demo_trains_and_inspects_with_valid_overrides(tmp_path):
+    """scripts/inspect_demo.sh --dry-run: every training's config and overrides pass the
+    checks, every inspected run is one it trained, and nothing is written."""
+    out = tmp_path / "demo"
+    commands = dry_run_commands("inspect_demo.sh", "--out", str(out))
+    assert not out.exists()
+    trained = [c[c.index("--run-dir") + 1] for c in commands if c[0] == "train"]
+    assert len(trained) == 6 and all("train.log_grad_flow=true" in c for c in commands[:6])
+    assert sum("train.epochs=200" in c for c in commands) == 4  # the shipped page's epochs
+    inspected = [a for c in commands if c[0] == "inspect" for a in c[1:] if a.startswith(str(out))]
+    outs = {str(out / "digitsum35"), str(out / "explosion")}
+    assert set(inspected) - outs == set(trained)

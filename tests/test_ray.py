@@ -16,7 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import interrupt_sweep, read_results, resume_sweep_quickly, sweep_dir_of
+from conftest import (
+    TINY_SWEEP_FAST,
+    TINY_SWEEP_GRID,
+    interrupt_sweep,
+    read_results,
+    resume_sweep_quickly,
+    sweep_dir_of,
+)
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -136,15 +143,17 @@ def device_of(sweep_dir: Path, row: dict) -> str:
 
 
 @pytest.mark.ray
-def test_a_ray_sweep_gives_the_local_executors_results(ray_cluster, tiny_config, tmp_path):
+def test_a_ray_sweep_gives_the_local_executors_results(
+    ray_cluster, tiny_config, tmp_path, tiny_sweep
+):
     grid = ["--grid", "model.cell=rnn,gru", "--seeds", "0,1"]
     on_ray = runner.invoke(
         app, sweep_args(tiny_config, tmp_path / "ray", *grid, "--executor", "ray")
     )
     assert on_ray.exit_code == 0, on_ray.output
-    local = runner.invoke(app, sweep_args(tiny_config, tmp_path / "local", *grid, "--workers", "2"))
-    assert local.exit_code == 0, local.output
-    ray_dir, local_dir = sweep_dir_of(on_ray.output), sweep_dir_of(local.output)
+    # the same sweep on the local executor: the session's (conftest.tiny_sweep)
+    assert (TINY_SWEEP_FAST, TINY_SWEEP_GRID[:4]) == (FAST, grid)
+    ray_dir, local_dir = sweep_dir_of(on_ray.output), tiny_sweep
     ray_rows, local_rows = read_results(ray_dir), read_results(local_dir)
     assert [r["run"] for r in ray_rows] == [r["run"] for r in local_rows]  # 4 runs, same order
     for on_ray_row, local_row in zip(ray_rows, local_rows):

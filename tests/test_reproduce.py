@@ -1,5 +1,5 @@
 """scripts/results_md.py turns real run and sweep folders into the results page, and
-scripts/reproduce.sh parses."""
+scripts/reproduce.sh runs every experiment with a config and overrides that pass the checks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import dry_run_commands
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -17,8 +18,27 @@ REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def test_reproduce_script_parses():
-    assert subprocess.run(["bash", "-n", str(REPO / "scripts" / "reproduce.sh")]).returncode == 0
+def test_reproduce_runs_every_shipped_experiment_with_valid_overrides(tmp_path):
+    """--dry-run prints what it would run; every config and override passes the checks
+    (dry_run_commands), and nothing is written."""
+    out = tmp_path / "out"
+    full = dry_run_commands("reproduce.sh", "--out", str(out))
+    quick = dry_run_commands("reproduce.sh", "--quick", "--out", str(out))
+    assert not out.exists()
+    experiments = [c for c in quick if c[0] in ("train", "sweep") and "--out" in c]
+    assert len(experiments) == 23  # IMDB is skipped here: no full aclImdb/ in the data dir
+    assert {c[1] for c in experiments} >= {"configs/gru_timemachine.yaml", "configs/srn_clip.yaml"}
+    assert all("train.epochs=10" in c or "train.epochs=20" in c for c in experiments)
+    # the full mode runs the configs as shipped: no overrides but the sweeps' workers
+    assert all(len(c) == 5 for c in full if c[0] == "train" and "--out" in c), full
+    # then inspect_demo.sh --quick into OUT/inspect: it inspects the folders it trained
+    trained = {c[c.index("--run-dir") + 1] for c in quick if "--run-dir" in c}
+    inspected = {a for c in quick if c[0] == "inspect" for a in c[1:] if a.startswith(str(out))}
+    assert (
+        len(trained) == 6
+        and inspected - {str(out / "inspect" / d) for d in ("digitsum35", "explosion")} <= trained
+    )
+    assert all(c[0] != "train" or "train.epochs=10" in c for c in quick if "--run-dir" in c)
 
 
 def train(config: str, out: Path, *overrides: str) -> Path:
@@ -28,11 +48,13 @@ def train(config: str, out: Path, *overrides: str) -> Path:
     return Path(result.output.strip().splitlines()[-1])
 
 
-def test_results_page_from_run_and_sweep_folders(tmp_path):
+def test_results_page_from_run_and_sweep_folders(tmp_path, tiny_lm_run):
     runs = tmp_path / "reproduce"
-    # Real folders, made small: a language model, a clipped SRN with its gradient norms,
-    # and a sweep folder (results.csv) over two DigitSum lengths, copied from two runs.
-    lm = train("tiny.yaml", runs / "rnn_timemachine", "train.epochs=2")
+    # Real folders, made small: a language model (the session's), a clipped SRN with its
+    # gradient norms, and a sweep folder (results.csv) over two DigitSum lengths, copied
+    # from two runs.
+    lm = runs / "rnn_timemachine" / tiny_lm_run.name
+    shutil.copytree(tiny_lm_run, lm)
     clip = train("srn_clip.yaml", runs / "srn_clip", "train.epochs=1", "data.length=5")
     sweep = runs / "digitsum_lstm" / "digitsum_lstm-1"
     rows = ["run,data.length,seed,status,test_acc"]

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import optuna
 import pytest
 from typer.testing import CliRunner
 
@@ -126,9 +125,8 @@ def test_optuna_search_prunes_and_resumes_after_sigint(tmp_path):
             for r in rows(sweep) if r["status"] in ("finished", "pruned")}  # fmt: skip
     assert len(done) >= 2
 
-    resumed = subprocess.run([sys.executable, "-m", "rnnlab", "sweep", "--resume", str(sweep)],
-                             capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    resumed = runner.invoke(app, ["sweep", "--resume", str(sweep)])  # in this process
+    assert resumed.exit_code == 0, resumed.output
     final = rows(sweep)
     statuses = [(r["run"], r["status"], r["error"]) for r in final]
     assert len(final) == 6 and all(r["status"] in ("finished", "pruned") for r in final), statuses
@@ -138,6 +136,8 @@ def test_optuna_search_prunes_and_resumes_after_sigint(tmp_path):
     assert pruned and all(float(r["optim.lr"]) == 1e-30 for r in pruned)
     summary = json.loads((sweep / "runs" / pruned[0]["run"] / "summary.json").read_text())
     assert summary["status"] == "pruned" and summary["pruned_at_step"] > 0
+    import optuna  # here, not at the top: it takes a second or two to import
+
     study = optuna.load_study(study_name="rnnlab", storage=f"sqlite:///{sweep / 'study.db'}")
     states = [t.state for t in study.trials if not t.user_attrs.get("redone")]
     assert (
@@ -188,6 +188,8 @@ def test_an_optuna_search_on_ray_shares_the_study(ray_address, tmp_path):
     assert result.exit_code == 0, result.output
     sweep = Path(result.stdout.strip().splitlines()[-1])
     assert len(rows(sweep)) == 3 and "ray: 1 node(s), 2 CPUs" in result.output
+    import optuna  # here, not at the top: it takes a second or two to import
+
     study = optuna.load_study(study_name="rnnlab", storage=f"sqlite:///{sweep / 'study.db'}")
     assert len(study.trials) == 3
     assert all(t.intermediate_values for t in study.trials)  # reported from the Ray runs

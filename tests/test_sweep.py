@@ -3,6 +3,7 @@ folder: tests/test_compare.py.)"""
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 import time
@@ -64,16 +65,10 @@ def test_a_grid_key_that_does_not_exist_is_named(tiny_config, tmp_path):
     assert result.exit_code == 2 and "did you mean 'model.cell'" in result.output
 
 
-@pytest.fixture(scope="module")
-def finished_sweep(tmp_path_factory) -> Path:
-    """A 4-run sweep (2 cells x 2 seeds), 2 workers."""
-    out = tmp_path_factory.mktemp("sweeps")
-    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
-    args = ["sweep", str(config), *FAST, "--grid", "model.cell=rnn,gru", "--seeds", "0,1",
-            "--workers", "2", "--out", str(out)]  # fmt: skip
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    return sweep_dir_of(result.output)
+@pytest.fixture
+def finished_sweep(tiny_sweep) -> Path:
+    """The session's 4-run sweep (2 cells x 2 seeds, 2 workers: conftest.tiny_sweep)."""
+    return tiny_sweep
 
 
 def test_sweep_folder_layout_and_results(finished_sweep):
@@ -89,8 +84,27 @@ def test_sweep_folder_layout_and_results(finished_sweep):
         assert f"cell: {row['model.cell']}" in config and f"seed: {row['seed']}" in config
 
 
-def test_seeds_give_different_runs(finished_sweep):
+def test_each_point_is_the_run_its_seed_gives_alone(finished_sweep, tmp_path):
+    """The seed reaches the run: the sweep's (rnn, seed 1) point logs exactly what
+    `rnnlab train` with those overrides logs, and seed 0 something else."""
     rows = read_results(finished_sweep)
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    args = ["train", str(config), *FAST, "model.cell=rnn", "seed=1", "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    alone = Path(result.output.strip().splitlines()[-1])
+
+    def losses(run: Path) -> list[dict]:  # metrics.csv less its wall-clock columns
+        with open(run / "metrics.csv", newline="") as f:
+            return [
+                {k: v for k, v in r.items() if k not in ("tokens_per_s", "train_s")}
+                for r in csv.DictReader(f)
+            ]
+
+    seed0, seed1 = (finished_sweep / "runs" / rows[i]["run"] for i in (0, 1))
+    assert (rows[1]["model.cell"], rows[1]["seed"]) == ("rnn", "1")
+    assert losses(seed1) == losses(alone) and len(losses(alone)) >= 1
+    assert losses(seed0) != losses(seed1)
     assert rows[0]["best_val_ppl"] != rows[1]["best_val_ppl"]
 
 
@@ -117,6 +131,8 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tiny_config, tmp_path):
         *FAST,
         "--grid",
         "data.batch_size=2,64",
+        "--workers",  # both runs at once, one torch thread each
+        "2",
         "--out",
         str(tmp_path),
     ]

@@ -12,9 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
-from tensorboard.util import tensor_util
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -30,7 +27,9 @@ def invoke(*argv: str) -> Path:
     return Path(result.stdout.strip().splitlines()[-1])
 
 
-def events(run: Path) -> EventAccumulator:
+def events(run: Path):  # an EventAccumulator (tensorboard imported here: a second to load)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0})
     return acc.Reload()
 
@@ -40,7 +39,7 @@ def metrics(run: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def check_against_metrics_csv(acc: EventAccumulator, run: Path) -> None:
+def check_against_metrics_csv(acc, run: Path) -> None:
     rows = metrics(run)
     steps = [int(r["step"]) for r in rows]
     for column in rows[0]:
@@ -75,6 +74,9 @@ def test_events_match_metrics_csv_samples_grad_norms_and_hparams(tmp_path):
     samples = acc.Tensors("samples/text_summary")
     epoch_end = {int(r["epoch"]): int(r["step"]) for r in rows}
     assert [e.step for e in samples] == [epoch_end[2], epoch_end[3]]
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    from tensorboard.util import tensor_util
+
     last_text = tensor_util.make_ndarray(samples[-1].tensor_proto).item().decode()
     written = (run / "samples.txt").read_text().splitlines()[-1].split("\t", 1)[1]
     assert written in last_text

@@ -12,26 +12,17 @@ from typer.testing import CliRunner
 
 from rnnlab.cli import app
 
-REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
-def train(out: Path, config: str, *overrides: str) -> Path:
-    argv = ["train", str(REPO / "configs" / config), *overrides, "--out", str(out), "--quiet"]
-    result = runner.invoke(app, argv)
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory) -> Path:
-    """An LM run and a classifier run renamed to known start times, a copy of the LM run
-    marked interrupted, and a run with no summary yet (still running, or killed)."""
+def runs_dir(tmp_path_factory, tiny_lm_run, tiny_digitsum_run) -> Path:
+    """The session's LM run and classifier run copied to known start times, a copy of the
+    LM run marked interrupted, and a run with no summary yet (still running, or killed)."""
     out = tmp_path_factory.mktemp("runs")
-    lm = train(out, "tiny.yaml", "train.epochs=2")
-    cls = train(out, "tiny_digitsum.yaml", "train.epochs=1")
-    lm = lm.rename(out / "tiny-20260101-090000")
-    cls.rename(out / "tiny_digitsum-20260103-090000")
+    lm = out / "tiny-20260101-090000"
+    shutil.copytree(tiny_lm_run, lm)
+    shutil.copytree(tiny_digitsum_run, out / "tiny_digitsum-20260103-090000")
     stopped = out / "tiny-20260102-090000"
     shutil.copytree(lm, stopped)
     summary = json.loads((stopped / "summary.json").read_text())

@@ -3,14 +3,14 @@
 # them held out as dev to pick the best epoch) and report the best checkpoint's accuracy
 # on the 25,000 test reviews, with the epochs and the time per epoch.
 #
-#   scripts/imdb_full.sh [IMDB] [KEY=VALUE ...]
+#   scripts/experiments/imdb_full/imdb_full.sh [IMDB] [KEY=VALUE ...]
 #
 # IMDB: an aclImdb/ folder or the aclImdb_v1.tar.gz archive; without it, the data
 # directory's aclImdb/ (or the official archive, downloaded and checked). The run folder
 # goes under runs/imdb_full/. The first run tokenises (about 20 s) and caches the result.
 # Results of this command on 2 CPU cores are in docs/classification.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 args=()
 if [[ $# -gt 0 && "$1" != *=* ]]; then
     args+=("data.path=$1")

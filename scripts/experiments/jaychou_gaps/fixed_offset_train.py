@@ -2,9 +2,9 @@
 """`rnnlab train` with the language-model samplers' random start offset fixed at 0, as in
 d2l-zh's first edition (data_iter_random / data_iter_consecutive cut the corpus at the same
 places every epoch), to measure what rnnlab's d2l-2nd-edition offsets cost the Jay Chou
-runs (docs/results.md).
+runs (docs/results.md, "The reproduction gaps of this page, measured").
 
-    python scripts/fixed_offset_train.py configs/rnn_jaychou.yaml [overrides] [--run-dir D]
+    python scripts/experiments/jaychou_gaps/fixed_offset_train.py configs/rnn_jaychou.yaml [overrides] [--run-dir D]
 
 Takes the arguments of `rnnlab train`. rnnlab's samplers draw a new offset every epoch
 (random: 0..num_steps-1, sequential: 0..num_steps); here every draw returns 0.

@@ -8,8 +8,8 @@
 #   3. the same with train.precision=bf16 (autocast; fast where the CPU has avx512_bf16/AMX;
 #      left out on a CPU without native bfloat16, where oneDNN has no bf16 LSTM),
 #   4. the same with an adaptive softmax (nn.AdaptiveLogSoftmaxWithLoss, cutoffs 2000, 6000).
-# Every command is timed whole (scripts/timed.sh) and its log kept in OUT.
-# Usage: scripts/wlm_side_by_side.sh PEER PTB_DIR [OUT=runs/wlm_side] [EPOCHS=1]
+# Every command is timed whole (scripts/experiments/side_by_side/timed.sh) and its log kept in OUT.
+# Usage: scripts/experiments/side_by_side/wlm_side_by_side.sh PEER PTB_DIR [OUT=runs/wlm_side] [EPOCHS=1]
 # docs/language_models.md reports its output.
 set -euo pipefail
 PEER=$(realpath "$1")

@@ -3,7 +3,7 @@ tokens (`rnnlab.data.tokens`) against a NumPy string array of the words (the for
 `np.array(text.split())` path), measured with tracemalloc (NumPy reports its buffers to it),
 per byte of text and as multiples of the ids as int64.
 
-    RNNLAB_DATA_DIR=../shared/data python scripts/lm_data_memory.py
+    RNNLAB_DATA_DIR=../shared/data python scripts/experiments/lm_data_memory/lm_data_memory.py
 """
 
 from __future__ import annotations

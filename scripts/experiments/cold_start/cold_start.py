@@ -1,9 +1,9 @@
 """The cost of a cold start for a character LSTM trained on carried state (sequential
 batches): along training, the loss on the first 16 characters read from a zero state
 ("cold") against the same characters read after 256 characters of context ("warm"), on
-64 random places of the held-out text, and a greedy sample. docs/language_models.md.
+64 random places of the held-out text, and a greedy sample (docs/language_models.md).
 
-    python scripts/cold_start.py HIDDEN STEPS LR DATASET RESTART_EVERY|null
+    python scripts/experiments/cold_start/cold_start.py HIDDEN STEPS LR DATASET RESTART_EVERY|null
 """
 
 import sys

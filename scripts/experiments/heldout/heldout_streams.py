@@ -2,7 +2,7 @@
 several N, without training again (`data.eval_batch_size` only changes how the held-out
 text is read: fewer streams start fewer times from a zero state).
 
-    python scripts/heldout_streams.py runs/tm/RUN [--streams 10 4 2 1]
+    python scripts/experiments/heldout/heldout_streams.py runs/tm/RUN [--streams 10 4 2 1]
 
 `rnnlab evaluate` refuses a config.yaml edited after training; this reads the run's own
 config and replaces `data.eval_batch_size` in memory. docs/training_techniques.md reports it.

@@ -1,8 +1,8 @@
 """Whole-command wall time of `rnnlab train configs/gru_timemachine.yaml` against the d2l
-loop (`scripts/d2l_loop_baseline.py`, the same model, data, sampler and optimizer), run
+loop (`scripts/experiments/d2l_speed/d2l_loop_baseline.py`, the same model, data, sampler and optimizer), run
 in turns so that both see the same machine:
 
-    python scripts/d2l_ratio.py [--epochs 100] [--pairs 3]
+    python scripts/experiments/d2l_speed/d2l_ratio.py [--epochs 100] [--pairs 3]
 
 Each pair runs d2l first, then rnnlab (the next pair the other way round), as separate
 processes from a cold start (imports, data, model, everything a user waits for). Prints
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def timed(command: list[str]) -> float:
@@ -36,7 +36,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         rnnlab = [sys.executable, "-m", "rnnlab", "train", "configs/gru_timemachine.yaml",
                   f"train.epochs={args.epochs}", "--quiet", "--out", out]  # fmt: skip
-        d2l = [sys.executable, "scripts/d2l_loop_baseline.py", "--epochs", str(args.epochs)]
+        d2l = [
+            sys.executable,
+            "scripts/experiments/d2l_speed/d2l_loop_baseline.py",
+            "--epochs",
+            str(args.epochs),
+        ]
         times: dict[str, list[float]] = {"rnnlab": [], "d2l": []}
         for pair in range(args.pairs):
             order = [("d2l", d2l), ("rnnlab", rnnlab)]

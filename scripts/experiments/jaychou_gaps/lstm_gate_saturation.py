@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How saturated each layer of a trained builtin LSTM stack is (docs/results.md).
 
-    python scripts/lstm_gate_saturation.py RUN [RUN ...]
+    python scripts/experiments/jaychou_gaps/lstm_gate_saturation.py RUN [RUN ...]
 
 For each run folder (a builtin `cell: lstm` language model), reads checkpoints/last.pt,
 feeds 32 x 35 random characters of its vocabulary through the stack one layer at a time and prints, per layer: the share of input/forget/output gate values beyond 0.01 or

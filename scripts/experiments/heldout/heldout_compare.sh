@@ -4,7 +4,7 @@
 # budget (train.time_limit), on a variant small enough to overfit within it: SIZE hidden
 # units, the first TOKENS characters for training and the next 10 % held out (TOKENS 0: the
 # whole book, its last 10 % held out, as the config itself).
-# Usage: scripts/heldout_compare.sh [BUDGET=140s] [SIZE=256] [TOKENS=30000] [OUT=runs/heldout]
+# Usage: scripts/experiments/heldout/heldout_compare.sh [BUDGET=140s] [SIZE=256] [TOKENS=30000] [OUT=runs/heldout]
 # docs/training_techniques.md reports its output.
 set -euo pipefail
 BUDGET=${1:-140s}

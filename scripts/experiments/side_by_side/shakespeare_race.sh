@@ -15,7 +15,7 @@
 # Both report the validation loss in nats per character on nanoGPT's split (the last 10 %);
 # nanoGPT's is its estimate over eval_iters=20 random batches, rnnlab's is over every
 # character of the split.
-# Usage: scripts/shakespeare_race.sh PEER [OUT=runs/shakespeare_race] [EXTRA rnnlab overrides...]
+# Usage: scripts/experiments/side_by_side/shakespeare_race.sh PEER [OUT=runs/shakespeare_race] [EXTRA rnnlab overrides...]
 # docs/language_models.md reports its output.
 set -euo pipefail
 PEER=$(realpath "$1")

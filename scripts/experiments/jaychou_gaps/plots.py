@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""The figures of docs/results.md's Jay Chou and reproduction-gap sections (the Jay Chou configs and the
+"""The figures of docs/results.md's Jay Chou sections (the concise, deep and bidirectional runs, and the
 reproduction gaps), drawn from finished run folders.
 
-    python scripts/jaychou_plots.py RUNS [--out docs/img/results]
+    python scripts/experiments/jaychou_gaps/plots.py RUNS [--out docs/img/results]
 
 RUNS holds one run folder per experiment, named as in the commands of docs/results.md
 (rnn_concise, gru_concise, lstm_concise, deep_lstm2, deep_lstm6, bigru, srn_explosion,
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 # run folder -> config name in docs/reported.yaml
 LM_RUNS = {
     "rnn_concise": "rnn_concise_jaychou",

@@ -1,6 +1,6 @@
 """How fast can any float32 program train pytorch/examples' default word model on this CPU?
 
-    python scripts/wlm_floor.py [--rounds 5] [--repeats 10]
+    python scripts/experiments/side_by_side/wlm_floor.py [--rounds 5] [--repeats 10]
 
 The model of `configs/lstm_ptb_wlm.yaml` and of pytorch/examples' `word_language_model`
 defaults: embedding 200, a 2 x 200 LSTM, a 200 -> 10,000 decoder, batches of 35 x 20. Any

@@ -1,6 +1,6 @@
 """The d2l training loop (section 8.5/9.1 style), written out plainly, to compare speed.
 
-    python scripts/d2l_loop_baseline.py [--epochs 50]
+    python scripts/experiments/d2l_speed/d2l_loop_baseline.py [--epochs 50]
 
 Same model (nn.GRU, 256 hidden, one-hot input), same data (first 10,000 characters of
 The Time Machine), same sampler (sequential, batch 32, 35 steps), SGD lr 1, clip 1; but

@@ -2,7 +2,7 @@
 (`rnnlab.models.dropout`), forward and backward, on the tensors a `lstm_shakespeare` step
 drops (docs/performance.md, "Dropout on the CPU"):
 
-    python scripts/bench_dropout.py [--repeats 50]
+    python scripts/experiments/dropout_speed/bench_dropout.py [--repeats 50]
 
 Prints a Markdown table: milliseconds per call (median of the repeats), and the ratio.
 """
