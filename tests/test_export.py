@@ -181,6 +181,8 @@ def test_a_weight_dropped_model_exports_its_evaluation_weights(tmp_path, cell, i
     onnx_file = export_run(run, "best", "onnx", None).path
     meta = json.loads((onnx_file.parent / "model.onnx.json").read_text())
     args = check_inputs(meta, False, 1, 1)
+    import onnxruntime as ort  # here: a second to import, for the tests that use it
+
     got = ort.InferenceSession(str(onnx_file)).run(None, dict(zip(meta["inputs"], args)))
     for name, e, o in zip(meta["outputs"], expected_fn(*args), got):
         np.testing.assert_allclose(o, e, rtol=0, atol=1e-5, err_msg=f"onnx {name}")
