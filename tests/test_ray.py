@@ -160,7 +160,7 @@ def test_a_ray_sweep_gives_the_local_executors_results(
         assert on_ray_row["status"] == local_row["status"] == "finished"
         for column in METRICS:  # training on CPU is deterministic for a seed
             assert float(on_ray_row[column]) == pytest.approx(float(local_row[column]), abs=1e-9)
-        assert device_of(ray_dir, on_ray_row) == "cpu (1 threads)"  # threads = --cpus-per-run
+        assert device_of(ray_dir, on_ray_row) == "cpu (1 thread)"  # threads = --cpus-per-run
         assert "ray worker pid" in run_log(ray_dir, on_ray_row)
     assert (ray_dir / "plots" / "best_val_ppl.png").read_bytes()[:4] == b"\x89PNG"
     assert "ray: 1 node(s), 2 CPUs" in on_ray.output
