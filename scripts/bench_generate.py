@@ -16,9 +16,10 @@ greedy) warms the state up on a random prefix of P tokens and generates `--token
 the clock starts when the prefix's forward call returns and stops when the last token is
 out, so it times the generation alone (each token's pick and one-token step). The least
 of `--repeats` runs counts. One JSON row per cell and position on stdout (tokens/s, ms per
-token, and the cost at this position over the cost at the first one); with --write, a
-Markdown table between the markers `<!-- bench-generate -->` and `<!-- /bench-generate -->`
-in the page.
+token, the median time between two tokens, and the cost at this position over the cost at
+the first one); with --write, a Markdown table between the markers
+`<!-- bench-generate -->` and `<!-- /bench-generate -->` in the page (host CPU, torch
+version, date).
 """
 
 from __future__ import annotations
@@ -53,8 +54,11 @@ def build_model(model_cfg, cell: str, vocab: Vocab, device: torch.device) -> Lan
     return LanguageModel(len(vocab), cell_cfg).to(device).eval()
 
 
-def time_generation(cfg, model, vocab: Vocab, prefix: list[str], tokens: int, device) -> float:
-    """Seconds from the end of the prefix's forward call to the last generated token."""
+def time_generation(
+    cfg, model, vocab: Vocab, prefix: list[str], tokens: int, device
+) -> tuple[float, float]:
+    """(seconds from the end of the prefix's forward call to the last generated token, the
+    median seconds between two one-token steps' ends)."""
     ends: list[float] = []
 
     def stamp(module, inputs, output) -> None:
@@ -73,7 +77,8 @@ def time_generation(cfg, model, vocab: Vocab, prefix: list[str], tokens: int, de
     finally:
         hook.remove()
     assert generated == tokens and len(ends) == tokens + 1, (generated, len(ends))
-    return done - ends[0]  # ends[0]: the prefix's forward call returned
+    steps = np.diff(ends)  # (tokens,): each token's pick and step
+    return done - ends[0], float(np.median(steps))  # ends[0]: the prefix's call returned
 
 
 def measure(cfg, cell: str, positions: list[int], args) -> list[dict]:
@@ -84,10 +89,11 @@ def measure(cfg, cell: str, positions: list[int], args) -> list[dict]:
     rows: list[dict] = []
     for position in positions:
         prefix = [str(c) for c in rng.choice(CHARS, position)]
-        seconds = min(
+        runs = [
             time_generation(cfg, model, vocab, prefix, args.tokens, device)
             for _ in range(args.repeats)
-        )
+        ]
+        seconds, median = min(r[0] for r in runs), min(r[1] for r in runs)
         ms = 1000 * seconds / args.tokens
         rows.append(
             {
@@ -97,6 +103,7 @@ def measure(cfg, cell: str, positions: list[int], args) -> list[dict]:
                 "tokens": args.tokens,
                 "tokens_per_s": round(args.tokens / seconds, 1),
                 "ms_per_token": round(ms, 4),
+                "median_step_ms": round(1000 * median, 4),
                 "cost_vs_first": round(ms / rows[0]["ms_per_token"], 3) if rows else 1.0,
             }
         )
