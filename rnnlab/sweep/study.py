@@ -160,7 +160,7 @@ def redo_stopped(study, search: Search) -> list:
                 keep_attempt(search.run_dir(point), search.dir / "attempts", _log(search, point))
             continued.append(trial)
             continue
-        set_aside(search.run_dir(_trial_point(trial, search.seed)), search.dir / "attempts")
+        set_aside(search.run_dir(point), search.dir / "attempts")
         study._storage.set_trial_user_attr(trial._trial_id, "redone", True)
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
