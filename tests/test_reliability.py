@@ -502,3 +502,57 @@ def test_a_trial_that_finished_before_the_sweep_died_is_told_not_redone(finished
     study = optuna.load_study(study_name="rnnlab", storage=f"sqlite:///{sweep / 'study.db'}")
     assert [t.state.name for t in study.trials] == ["COMPLETE"]
     assert _statuses(sweep) == {"trial-000": "finished"}
+
+
+def test_a_killed_optuna_trial_continues_from_its_last_pt_as_the_same_trial(tmp_path):
+    import csv
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import optuna
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    argv = [sys.executable, "-m", "rnnlab", "sweep", str(REPO / "configs" / "tiny_digitsum.yaml"),
+            "--search", "optuna", "--trials", "1", "--workers", "1",
+            "--space", "optim.lr=choice:0.01,0.02", "train.epochs=500",
+            "--out", str(tmp_path)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    sweep_proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("*/runs/*/checkpoints/last.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    last = list(tmp_path.glob("*/runs/*/checkpoints/last.pt"))
+    assert last, "no last.pt within 120 s"
+    run_dir = last[0].parents[1]
+    sweep = run_dir.parents[1]
+    os.kill(int((run_dir / ".lock").read_text()), signal.SIGKILL)  # the child's PID
+    sweep_proc.communicate(timeout=60)
+    assert sweep_proc.returncode == 1  # the sweep saw a failed run
+    with open(run_dir / "metrics.csv", newline="") as f:
+        before = list(csv.DictReader(f))
+    assert before, "killed before its first metrics row"
+    storage = f"sqlite:///{sweep / 'study.db'}"
+    (params,) = [t.params for t in optuna.load_study(study_name="rnnlab", storage=storage).trials]
+    epochs = int(before[-1]["epoch"]) + 1  # one epoch more than it began
+    base = (sweep / "base.yaml").read_text().replace("epochs: 500", f"epochs: {epochs}")
+    (sweep / "base.yaml").write_text(base)
+    result = CliRunner().invoke(app, ["sweep", "--resume", str(sweep)])
+    assert result.exit_code == 0, result.output
+    with open(run_dir / "metrics.csv", newline="") as f:
+        after = list(csv.DictReader(f))
+    assert after[0] == before[0]  # continued (its timings too), not retrained from epoch 1
+    assert int(after[-1]["epoch"]) == epochs
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    study = optuna.load_study(study_name="rnnlab", storage=storage)  # the same trial, told
+    assert [(t.number, t.state.name, t.params) for t in study.trials] == [(0, "COMPLETE", params)]
+    with open(sweep / "results.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["status"] == "finished"
+    assert study.trials[0].value == pytest.approx(float(row["best_dev_acc"]))
+    kept = sweep / "attempts" / f"{run_dir.name}-1"  # the killed attempt's record is kept
+    assert (kept / "metrics.csv").is_file() and not (kept / "checkpoints").exists()

@@ -11,8 +11,10 @@ executor (local processes or Ray), and results.csv, the plots, `rnnlab compare` 
   training callback `optuna_pruning`, told the trial in its environment), so the pruner
   (median; hyperband or asha) stops poor runs as they go: `status: pruned`. The objective
   is the sweep metric (default: the best validation metric), minimised or maximised as the
-  task says. `--resume` reopens the study; trials that were stopped mid-run are marked
-  failed and asked again with the same values; finished ones are never repeated.
+  task says. `--resume` reopens the study; a trial stopped mid-run (killed, failed or
+  interrupted) continues from its run's last.pt as the same trial; one without a last.pt
+  (or that diverged) is marked failed and asked again with the same values; finished ones
+  are never repeated.
 
 The sweep never imports training: it talks to runs through their folders and the study.
 """

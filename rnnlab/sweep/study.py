@@ -3,18 +3,21 @@ of `rnnlab sweep --search optuna` (`search.py` plans it): the study in
 the sweep folder's SQLite file, asked for a round of trials at a time (as many as run at
 once), told each run's outcome; the runs report their evaluations to their trials and
 prune themselves (rnnlab/training/callbacks/pruning.py), told which trial they are in
-their environment. Stopped trials are redone on --resume; finished ones never."""
+their environment. A trial whose run stopped (interrupted, failed or killed) with a
+`last.pt` is left running in the study and continues from it on --resume, as the same
+trial (train --resume); other stopped trials are redone; finished ones never."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rnnlab.runs import Run
 from rnnlab.runs.lock import locked
 
 from .executors import make_executor
-from .jobs import Job, Outcome, set_aside
+from .jobs import Job, Outcome, continues, keep_attempt, resume_overrides, set_aside
 from .runner import _row, _write, run_sweep
 from .search import Search, Trial, import_optuna, tried_values
 from .space import check_space, to_optuna
@@ -84,12 +87,14 @@ def checked_study(search: Search):
 def _run_study(search: Search, study, reporter, gpus: int) -> dict[str, int]:
     optuna = import_optuna()
     states = optuna.trial.TrialState
-    redo_stopped(study, search)
+    continued = redo_stopped(study, search)
+    jobs = [_job(search, t, resume=True) for t in continued]
     distributions = to_optuna(check_space(search.space))
     rows = {t.number: _row(search, _trial_point(t, search.seed)) for t in counted(study)}
     executor = make_executor(search.executor, search.workers, gpus)
     reporter.start(search.trials, done=len(rows))
-    asked: dict[str, OptunaTrial] = {}
+    asked: dict[str, OptunaTrial] = {_trial_point(t, search.seed).name: t for t in continued}
+    left: set[int] = set()  # trials left running to continue on --resume
 
     def on_done(job: Job, outcome: Outcome) -> None:
         trial = asked[job.name]
@@ -101,17 +106,20 @@ def _run_study(search: Search, study, reporter, gpus: int) -> dict[str, int]:
             row["status"] == "finished" and isinstance(value, (int, float)) and math.isfinite(value)
         ):
             study.tell(trial.number, value)
-        elif row["status"] != "interrupted":  # interrupted: left running, redone on --resume
+        elif row["status"] == "interrupted" or continues(job.run_dir):
+            left.add(trial.number)  # left running: continued (or redone) on --resume
+        else:
             study.tell(trial.number, state=states.FAIL)
         _write_rows(search, rows)
         reporter.run_done(row, search.metric)
 
     try:
-        while len(counted(study)) < search.trials:
-            at_once = min(search.workers, search.trials - len(counted(study)))
-            batch = [study.ask(distributions) for _ in range(at_once)]
+        while jobs or len(counted(study)) + len(left) < search.trials:
+            room = search.trials - len(counted(study)) - len(left) - len(jobs)
+            batch = [study.ask(distributions) for _ in range(min(search.workers - len(jobs), room))]
             asked.update({_trial_point(t, search.seed).name: t for t in batch})
-            executor.run([_job(search, t) for t in batch], on_done)
+            executor.run(jobs + [_job(search, t) for t in batch], on_done)
+            jobs = []
     finally:
         reporter.stop()
         if rows:
@@ -134,20 +142,29 @@ def counted(study) -> list:
     ]
 
 
-def redo_stopped(study, search: Search) -> None:
-    """Trials left running by an interrupted sweep: set their run folders aside, mark them
-    failed (and redone), and queue their values to be asked again. A trial whose run
-    finished (the sweep died before telling the study) is told its result instead: the
-    folder is the truth."""
+def redo_stopped(study, search: Search) -> list:
+    """Trials left running by a stopped sweep or run. A trial whose run finished (the sweep
+    died before telling the study) is told its result: the folder is the truth. One whose
+    run has a `last.pt` (and did not diverge) is returned, to continue from it (a failed or
+    killed run's record kept in attempts/ first). Any other: its run folder is set aside,
+    it is marked failed (and redone) and its values are queued to be asked again."""
     import optuna
 
+    continued = []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         if tell_finished(study, search, trial):
             continue
-        set_aside(search.run_dir(_trial_point(trial, search.seed)), search.dir / "attempts")
+        point = _trial_point(trial, search.seed)
+        if continues(search.run_dir(point)):
+            if Run(search.run_dir(point)).read_summary().get("status") != "interrupted":
+                keep_attempt(search.run_dir(point), search.dir / "attempts", _log(search, point))
+            continued.append(trial)
+            continue
+        set_aside(search.run_dir(point), search.dir / "attempts")
         study._storage.set_trial_user_attr(trial._trial_id, "redone", True)
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
+    return continued
 
 
 def tell_finished(study, search: Search, trial) -> bool:
@@ -170,12 +187,21 @@ def _trial_point(trial, seed: int) -> Trial:
     return Trial(tuple(trial.params.items()), seed, trial.number)
 
 
-def _job(search: Search, trial) -> Job:
+def _log(search: Search, point: Trial) -> Path:
+    return search.dir / "logs" / f"{point.name}.log"
+
+
+def _job(search: Search, trial, resume: bool = False) -> Job:
+    """The trial's run, or (`resume`) its continuation from last.pt, as the same trial."""
     point = _trial_point(trial, search.seed)
+    run_dir = search.run_dir(point)
+    overrides = point.overrides()
+    if resume:
+        overrides = resume_overrides(search.base_path, overrides, run_dir)
     env = {STORAGE_ENV: search.storage, STUDY_ENV: STUDY_NAME, TRIAL_ENV: str(trial._trial_id),
            PRUNER_ENV: pruner_spec(search)}  # fmt: skip
-    return Job(point.name, search.base_path, point.overrides(), search.run_dir(point),
-               search.dir / "logs" / f"{point.name}.log", search.dir / "attempts", env=env)  # fmt: skip
+    return Job(point.name, search.base_path, overrides, run_dir, _log(search, point),
+               search.dir / "attempts", env=env, resume=resume)  # fmt: skip
 
 
 def _write_rows(search: Search, rows: dict) -> None:
