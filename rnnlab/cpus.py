@@ -1,8 +1,9 @@
 """How many CPU threads a run should use: the config's `threads` (auto or a number).
 
 `auto` counts the cores this process may run on (its CPU affinity, then a cgroup v2
-`cpu.max` quota) and takes off what the rest of the machine keeps busy at start (the
-1-minute load average, scaled to those cores): on 2 cores with another training running,
+`cpu.max` quota) and takes off what the rest of the machine keeps busy at start (its
+cores' CPU time over a quarter of a second, scaled to those cores; the 1-minute load
+average where /proc/stat is missing): on 2 cores with another training running,
 torch's default of 2 threads makes OpenMP spin for a core the other job holds (measured
 ~10x slower than 1 thread; scripts/threads_under_load.py). An explicit OMP_NUM_THREADS
 (what a sweep gives each worker) wins over the estimate. Torch-free: the CLI decides
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +52,45 @@ def cgroup_quota(cpu_max: Path = CGROUP_CPU_MAX) -> float | None:
         return None
 
 
-def others_load(cores: int) -> float:
-    """The machine's 1-minute load average as a share of our `cores` (0 where unknown)."""
+PROC_STAT = Path("/proc/stat")
+SAMPLE_S = 0.25  # how long auto watches the machine's CPU time before it chooses
+
+
+def others_load(cores: int, stat: Path = PROC_STAT) -> float:
+    """Busy cores of the rest of the machine now, as a share of our `cores`: the CPU time
+    of every core over SAMPLE_S (this process waits meanwhile), else the 1-minute load
+    average, which lags by a minute (0 where neither is known)."""
+    busy = busy_cores(stat)
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+    return busy * cores / (os.cpu_count() or cores)
+
+
+def busy_cores(stat: Path = PROC_STAT) -> float | None:
+    """Cores busy over the next SAMPLE_S seconds, from /proc/stat's 'cpu' line; None
+    where there is no /proc/stat."""
+    first = _cpu_times(stat)
+    if first is None:
+        return None
+    time.sleep(SAMPLE_S)
+    second = _cpu_times(stat)
+    if second is None:
+        return None
+    total = sum(second) - sum(first)
+    idle = (second[3] + second[4]) - (first[3] + first[4])  # idle + iowait
+    return (total - idle) / total * (os.cpu_count() or 1) if total > 0 else 0.0
+
+
+def _cpu_times(stat: Path) -> list[int] | None:
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return 0.0
-    return load * cores / (os.cpu_count() or cores)
+        with open(stat, encoding="ascii") as f:
+            fields = f.readline().split()
+        return [int(v) for v in fields[1:9]] if fields and fields[0] == "cpu" else None
+    except (OSError, ValueError):
+        return None
 
 
 def choose_threads(

@@ -118,3 +118,22 @@ def test_slowdown_is_said_once_with_its_likely_cause():
     for row in [*rows, {"tokens_per_s": 1_000.0, "train_s": 30.0}]:
         note = calm.check(row)
     assert note and "not the machine's load" in note
+
+
+def test_busy_cores_reads_the_cpu_time_of_the_next_moment(tmp_path, monkeypatch):
+    """auto looks at what the machine does now (two /proc/stat samples), not the 1-minute
+    load average, which still counts a job that ended seconds ago."""
+    from rnnlab import cpus
+
+    stat = tmp_path / "stat"
+    #                 user nice system idle iowait irq softirq steal
+    samples = iter(["cpu 100 0 100 800 0 0 0 0\n", "cpu 250 0 100 850 0 0 0 0\n"])
+
+    def sleep(_seconds):  # the second sample, written while auto waits
+        stat.write_text(next(samples))
+
+    stat.write_text(next(samples))
+    monkeypatch.setattr(cpus.time, "sleep", sleep)
+    monkeypatch.setattr(cpus.os, "cpu_count", lambda: 2)
+    assert cpus.busy_cores(stat) == pytest.approx(1.5)  # 150 of 200 ticks busy on 2 cores
+    assert cpus.busy_cores(tmp_path / "missing") is None
