@@ -141,3 +141,31 @@ def parse_threads(value: str, option: str = "--threads") -> int | str:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The machine's CPU ticks and this process's own CPU seconds at one moment."""
+
+    ticks: list[int] | None
+    own_s: float
+    wall_s: float
+
+
+def snapshot(stat: Path = PROC_STAT) -> Snapshot:
+    times = os.times()
+    return Snapshot(_cpu_times(stat), times.user + times.system, time.monotonic())
+
+
+def others_busy(before: Snapshot, after: Snapshot) -> float | None:
+    """Cores the rest of the machine kept busy between two snapshots: every core's busy
+    time less this process's own (all its threads); None where /proc/stat is missing."""
+    if before.ticks is None or after.ticks is None or after.wall_s <= before.wall_s:
+        return None
+    total = sum(after.ticks) - sum(before.ticks)
+    idle = (after.ticks[3] + after.ticks[4]) - (before.ticks[3] + before.ticks[4])
+    if total <= 0:
+        return None
+    busy = (total - idle) / total * (os.cpu_count() or 1)  # cores, ours included
+    own = (after.own_s - before.own_s) / (after.wall_s - before.wall_s)
+    return max(0.0, busy - own)

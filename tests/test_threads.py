@@ -137,3 +137,28 @@ def test_busy_cores_reads_the_cpu_time_of_the_next_moment(tmp_path, monkeypatch)
     monkeypatch.setattr(cpus.os, "cpu_count", lambda: 2)
     assert cpus.busy_cores(stat) == pytest.approx(1.5)  # 150 of 200 ticks busy on 2 cores
     assert cpus.busy_cores(tmp_path / "missing") is None
+
+
+def test_a_run_follows_the_machine_load_while_it_trains(monkeypatch, capsys):
+    """threads: auto drops to the cores other work leaves, and takes them back."""
+    from rnnlab.training.callbacks import threads as adapt
+
+    loads = iter([1.0, 1.0, 0.0])
+    monkeypatch.setattr(adapt, "others_busy", lambda before, after: next(loads))
+    monkeypatch.setattr(adapt, "CHECK_S", 0.0)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        callback = adapt.AdaptThreads(cores=2)
+        seen = []
+        for _ in range(3):
+            callback.on_step(None, None)
+            seen.append(torch.get_num_threads())
+        assert seen == [1, 1, 2]
+        lines = capsys.readouterr().err.splitlines()
+        assert lines == [
+            "threads: 1 (other work now keeps 1.0 of 2 cores busy)",
+            "threads: 2 (other work now keeps 0.0 of 2 cores busy)",
+        ]
+    finally:
+        torch.set_num_threads(before)

@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (register the callbacks)
     grad_norms,  # train.log_grad_norms
     plots,  # the task's curves under plots/
     schedule,
+    threads,  # threads: auto follows the machine's load while training
     time_limit,
 )
 from .base import CALLBACKS, Callback, make_callbacks
