@@ -36,6 +36,12 @@ class MemoryTask(Task):
     predict_option = ""  # no `rnnlab predict` input: `rnnlab evaluate` scores these runs
     reports_test = True
 
+    def __init_subclass__(cls, **kwargs):
+        """A task's key metric is its dataset's (`dev_mse`, `dev_acc`), as is its direction."""
+        super().__init_subclass__(**kwargs)
+        cls.key_metric = f"dev_{cls.serves.key_metric}"
+        cls.higher_is_better = cls.serves.higher_is_better
+
     def __init__(self, cfg, device: torch.device, data: MemoryData):
         self.cfg, self.device, self.data = cfg, device, data
         self.kind = self.serves.kind

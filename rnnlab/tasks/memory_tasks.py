@@ -1,5 +1,5 @@
-"""The memory benchmarks' tasks, one per dataset (docs/memory.md), each with the metric
-that picks its best.pt."""
+"""The memory benchmarks' tasks, one per dataset (docs/memory.md); each takes the metric
+that picks its best.pt from its dataset (`MemoryTask.__init_subclass__`)."""
 
 from __future__ import annotations
 
@@ -17,40 +17,28 @@ from .memory import MemoryTask
 @TASKS.register("adding")
 class AddingTask(MemoryTask):
     serves = Adding
-    key_metric = "dev_mse"
-    higher_is_better = False
 
 
 @TASKS.register("copy")
 class CopyTask(MemoryTask):
     serves = Copy
-    key_metric = "dev_acc"
-    higher_is_better = True
 
 
 @TASKS.register("selective_copy")
 class SelectiveCopyTask(MemoryTask):
     serves = SelectiveCopy
-    key_metric = "dev_acc"
-    higher_is_better = True
 
 
 @TASKS.register("recall")
 class RecallTask(MemoryTask):
     serves = Recall
-    key_metric = "dev_acc"
-    higher_is_better = True
 
 
 @TASKS.register("digits")
 class DigitsTask(MemoryTask):
     serves = Digits
-    key_metric = "dev_acc"
-    higher_is_better = True
 
 
 @TASKS.register("mnist1d")
 class Mnist1dTask(MemoryTask):
     serves = Mnist1d
-    key_metric = "dev_acc"
-    higher_is_better = True

@@ -14,6 +14,7 @@ import dataclasses
 
 import torch
 
+from rnnlab.data.safe_read import available_memory
 from rnnlab.errors import RnnlabError
 
 OPTIMIZER_STATES = {"sgd": 1, "adam": 2, "adamw": 2}  # tensors the optimizer keeps per weight
@@ -27,14 +28,7 @@ def available_bytes(device: torch.device) -> int | None:
             return torch.cuda.mem_get_info(device)[0]
         except (RuntimeError, AssertionError):
             return None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return available_memory()  # MemAvailable
 
 
 def estimate_bytes(cfg, task) -> tuple[int, int] | None:
